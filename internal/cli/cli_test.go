@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigil.dev/sigil/internal/testpki"
+)
+
+// fixture writes a signed artifact, its bundle and trusted root to a
+// temporary directory.
+type fixture struct {
+	dir, art, bundle, root, keyBundle, pub string
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	p, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	f := fixture{dir: d, art: filepath.Join(d, "a.txt"), bundle: filepath.Join(d, "a.sigstore.json"), root: filepath.Join(d, "trusted_root.json"),
+		keyBundle: filepath.Join(d, "k.sigstore.json"), pub: filepath.Join(d, "key.pub")}
+	content := []byte("artifact\n")
+	write := func(path string, b []byte) {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(f.art, content)
+	s, err := p.Sign(content, testpki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Bundle.Marshal()
+	write(f.bundle, b)
+	ks, err := p.Sign(content, testpki.SignOptions{KeySigned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = ks.Bundle.Marshal()
+	write(f.keyBundle, b)
+	write(f.pub, testpki.PublicKeyPEM(ks.Key.Public()))
+	tr, _ := p.TrustedRoot()
+	r, _ := tr.Marshal()
+	write(f.root, r)
+	return f
+}
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = Main(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func TestVerifyBlobCLI(t *testing.T) {
+	f := newFixture(t)
+	id := testpki.DefaultIdentity.URI
+	iss := testpki.DefaultIdentity.Issuer
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string // a fragment of standard error
+	}{
+		{"ok", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 0, "Verified OK"},
+		{"ok regexp and extension", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity-regexp", "^https://github.com/sigil-test/", "--certificate-oidc-issuer", iss,
+			"--certificate-github-workflow-trigger", "push", "--certificate-extension", "sourceRepositoryURI=https://github.com/sigil-test/repo", "--trusted-root", f.root}, 0, "Verified OK"},
+		{"no policy", []string{"verify-blob", f.art, "--bundle", f.bundle, "--trusted-root", f.root}, 1, "needs a certificate identity"},
+		{"no issuer", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--trusted-root", f.root}, 1, "needs a certificate OIDC issuer"},
+		{"no trusted root", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss}, 1, "no trusted root"},
+		{"wrong identity", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", "https://x/y", "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1,
+			`identity verification failed: certificate identity mismatch: got "` + id + `", want "https://x/y"`},
+		{"wrong extension", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--certificate-github-workflow-ref", "refs/heads/dev", "--trusted-root", f.root}, 1,
+			"certificate extension githubWorkflowRef mismatch"},
+		{"unknown extension", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--certificate-extension", "nope=1", "--trusted-root", f.root}, 1, "unknown certificate extension"},
+		{"bad regexp", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "couldn't compile regular expression"},
+		{"wrong artifact", []string{"verify-blob", f.root, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "artifact verification failed"},
+		{"digest", []string{"verify-blob", "sha256:" + strings.Repeat("0", 64), "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "does not match the digest the bundle signs"},
+		{"bad digest", []string{"verify-blob", "sha256:abc", "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "want sha256:<64 hex digits>"},
+		{"missing bundle", []string{"verify-blob", f.art, "--bundle", filepath.Join(f.dir, "nope"), "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "couldn't read bundle"},
+		{"key", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--trusted-root", f.root}, 0, "Verified OK: signed by key"},
+		{"key and identity", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--certificate-identity", id, "--trusted-root", f.root}, 1, "either --key or a certificate identity"},
+		{"key bundle without key", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "verify with --key"},
+		{"attestation of a blob bundle", []string{"verify-blob-attestation", "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "not an attestation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Fatalf("exit %d (want %d), stderr %q, want it to contain %q", code, tc.code, stderr, tc.stderr)
+			}
+			if code != 0 && strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("a failure must print one line, got %q", stderr)
+			}
+		})
+	}
+}
+
+func TestVerifyJSONOutput(t *testing.T) {
+	f := newFixture(t)
+	code, stdout, stderr := run("verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", testpki.DefaultIdentity.URI,
+		"--certificate-oidc-issuer", testpki.DefaultIdentity.Issuer, "--trusted-root", f.root, "--output", "json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var res struct {
+		MediaType string
+		Signature struct {
+			Certificate struct {
+				SubjectAlternativeName string
+				Issuer                 string
+				GithubWorkflowTrigger  string
+			}
+		}
+		VerifiedTimestamps []struct{ Type string }
+		TlogEntries        []struct{ LogIndex int64 }
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	c := res.Signature.Certificate
+	if res.MediaType == "" || c.SubjectAlternativeName != testpki.DefaultIdentity.URI || c.GithubWorkflowTrigger != "push" || len(res.VerifiedTimestamps) == 0 || len(res.TlogEntries) != 1 {
+		t.Fatalf("result %s", stdout)
+	}
+}

@@ -1,0 +1,77 @@
+// Package cli is the sigil command line: flag parsing and wiring to the
+// library packages. cmd/sigil only calls Main.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X sigil.dev/sigil/internal/cli.Version=…".
+var Version = "devel"
+
+// exitError carries an exit status without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Main runs the command line with args (without the program name) and
+// returns the process exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "Error: %v\n", err)
+	return 1
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sigil",
+		Short: "Keyless software signing, wire-compatible with Sigstore",
+		Long: `sigil verifies Sigstore bundles offline: it decides whether a bundle proves
+that an accepted identity (or key) signed an artifact at a time a
+transparency log or timestamp authority vouches for.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Version:       Version,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newVerifyBlob(), newVerifyBlobAttestation(), newVersion())
+	return root
+}
+
+func newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the sigil version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "sigil %s\n", Version)
+			return nil
+		},
+	}
+}
+
+func readFile(what, path string) ([]byte, error) {
+	if path == "" {
+		return nil, fmt.Errorf("no %s given", what)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", what, err)
+	}
+	return b, nil
+}

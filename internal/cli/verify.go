@@ -1,0 +1,354 @@
+package cli
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/cert"
+	"sigil.dev/sigil/intoto"
+	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/verify"
+)
+
+// verifyFlags are the flags shared by the verify commands.
+type verifyFlags struct {
+	bundle      string
+	trustedRoot string
+	key         string
+
+	identity, identityRegexp string
+	issuer, issuerRegexp     string
+	ghTrigger, ghSHA         string
+	ghName, ghRepo, ghRef    string
+	extensions               []string
+	extensionRegexps         []string
+
+	tlogThreshold, sctThreshold, tsThreshold int
+	ignoreTlog                               bool
+	output                                   string
+}
+
+func (f *verifyFlags) register(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringVar(&f.bundle, "bundle", "", "the Sigstore bundle to verify (required)")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted root JSON file listing the CAs, logs and TSAs to trust (required)")
+	fl.StringVar(&f.key, "key", "", "PEM public key of a key-signed bundle, instead of an identity policy")
+	fl.StringVar(&f.identity, "certificate-identity", "", "exact certificate identity (SAN): email, URI or username")
+	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "regular expression the certificate identity must match (unanchored: use ^…$)")
+	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "exact OIDC issuer of the certificate")
+	fl.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "regular expression the OIDC issuer must match (unanchored)")
+	fl.StringVar(&f.ghTrigger, "certificate-github-workflow-trigger", "", "GitHub workflow trigger the certificate must state (e.g. push)")
+	fl.StringVar(&f.ghSHA, "certificate-github-workflow-sha", "", "GitHub workflow commit SHA the certificate must state")
+	fl.StringVar(&f.ghName, "certificate-github-workflow-name", "", "GitHub workflow name the certificate must state")
+	fl.StringVar(&f.ghRepo, "certificate-github-workflow-repository", "", "GitHub repository (owner/name) the certificate must state")
+	fl.StringVar(&f.ghRef, "certificate-github-workflow-ref", "", "git ref the certificate must state (e.g. refs/heads/main)")
+	fl.StringArrayVar(&f.extensions, "certificate-extension", nil, "NAME=VALUE: a Fulcio certificate extension, by name (e.g. sourceRepositoryURI) or OID, must equal VALUE (repeatable)")
+	fl.StringArrayVar(&f.extensionRegexps, "certificate-extension-regexp", nil, "NAME=REGEXP: a Fulcio certificate extension must match REGEXP (repeatable)")
+	fl.IntVar(&f.tlogThreshold, "tlog-threshold", 0, "distinct transparency logs that must hold a verified entry (default 1 when the trusted root lists logs; -1 disables)")
+	fl.IntVar(&f.sctThreshold, "sct-threshold", 0, "distinct CT logs whose embedded SCT must verify (default 1; -1 disables)")
+	fl.IntVar(&f.tsThreshold, "timestamp-threshold", 0, "RFC 3161 timestamps from distinct authorities that must verify (default 1 when the bundle carries any and the trusted root lists TSAs; -1 disables)")
+	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "key-signed bundles only: accept a bundle without a log entry, verifying at the current time")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json (the verification result)")
+}
+
+func (f *verifyFlags) identityPolicy() ([]verify.Identity, error) {
+	san, err := verify.NewMatcher(f.identity, f.identityRegexp)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := verify.NewMatcher(f.issuer, f.issuerRegexp)
+	if err != nil {
+		return nil, err
+	}
+	id := verify.Identity{SubjectAlternativeName: san, Issuer: iss}
+	for name, v := range map[string]string{
+		"githubWorkflowTrigger": f.ghTrigger, "githubWorkflowSHA": f.ghSHA, "githubWorkflowName": f.ghName,
+		"githubWorkflowRepository": f.ghRepo, "githubWorkflowRef": f.ghRef,
+	} {
+		if v != "" {
+			fld, _ := cert.FieldByName(name)
+			id.Extensions = append(id.Extensions, verify.ExtensionMatcher{Field: fld, Matcher: verify.Matcher{Exact: v}})
+		}
+	}
+	for _, kv := range f.extensions {
+		m, err := extensionMatcher(kv, false)
+		if err != nil {
+			return nil, err
+		}
+		id.Extensions = append(id.Extensions, m)
+	}
+	for _, kv := range f.extensionRegexps {
+		m, err := extensionMatcher(kv, true)
+		if err != nil {
+			return nil, err
+		}
+		id.Extensions = append(id.Extensions, m)
+	}
+	if err := id.Validate(); err != nil {
+		return nil, fmt.Errorf("%v: pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or --key for a key-signed bundle", err)
+	}
+	return []verify.Identity{id}, nil
+}
+
+func extensionMatcher(kv string, re bool) (verify.ExtensionMatcher, error) {
+	name, val, ok := strings.Cut(kv, "=")
+	if !ok || val == "" {
+		return verify.ExtensionMatcher{}, fmt.Errorf("certificate extension %q: want NAME=VALUE", kv)
+	}
+	fld, ok := cert.FieldByName(name)
+	if !ok {
+		var names []string
+		for _, f := range cert.Fields {
+			names = append(names, f.Name)
+		}
+		return verify.ExtensionMatcher{}, fmt.Errorf("unknown certificate extension %q; known: %s", name, strings.Join(names, ", "))
+	}
+	var m verify.Matcher
+	var err error
+	if re {
+		m, err = verify.NewMatcher("", val)
+	} else {
+		m, err = verify.NewMatcher(val, "")
+	}
+	return verify.ExtensionMatcher{Field: fld, Matcher: m}, err
+}
+
+// policy returns the verification policy: a key, or identities.
+func (f *verifyFlags) policy() (verify.Policy, error) {
+	if f.key != "" {
+		if f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != "" {
+			return verify.Policy{}, errors.New("give either --key or a certificate identity policy, not both")
+		}
+		k, err := loadPublicKey(f.key)
+		if err != nil {
+			return verify.Policy{}, err
+		}
+		return verify.Policy{Key: k}, nil
+	}
+	ids, err := f.identityPolicy()
+	if err != nil {
+		return verify.Policy{}, err
+	}
+	return verify.Policy{Identities: ids}, nil
+}
+
+func loadPublicKey(path string) (crypto.PublicKey, error) {
+	raw, err := readFile("public key", path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(raw)
+	if blk == nil {
+		return nil, fmt.Errorf("couldn't read public key %s: not PEM", path)
+	}
+	switch blk.Type {
+	case "PUBLIC KEY":
+		return x509.ParsePKIXPublicKey(blk.Bytes)
+	case "CERTIFICATE":
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't parse certificate %s: %w", path, err)
+		}
+		return c.PublicKey, nil
+	}
+	return nil, fmt.Errorf("couldn't read public key %s: PEM block %q, want PUBLIC KEY", path, blk.Type)
+}
+
+// verifier builds the verifier from the trusted root and thresholds.
+func (f *verifyFlags) verifier() (*verify.Verifier, error) {
+	if f.trustedRoot == "" {
+		return nil, errors.New("no trusted root: pass --trusted-root FILE (a trusted_root.json listing the CAs, logs and timestamp authorities to trust)")
+	}
+	raw, err := readFile("trusted root", f.trustedRoot)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := trust.ParseTrustedRoot(raw)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load trusted root %s: %w", f.trustedRoot, err)
+	}
+	opts := verify.Options{TlogThreshold: f.tlogThreshold, SCTThreshold: f.sctThreshold, SignedTimestampThreshold: f.tsThreshold}
+	if f.ignoreTlog {
+		if f.key == "" {
+			return nil, errors.New("--insecure-ignore-tlog applies only to key-signed bundles (--key)")
+		}
+		opts.TlogThreshold = verify.Off
+		opts.UseCurrentTime = true
+	}
+	return verify.New(tr, opts), nil
+}
+
+func (f *verifyFlags) loadBundle() (*bundle.Bundle, error) {
+	raw, err := readFile("bundle", f.bundle)
+	if err != nil {
+		return nil, fmt.Errorf("%w (pass --bundle FILE)", err)
+	}
+	b, err := bundle.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load bundle %s: %w", f.bundle, err)
+	}
+	return b, nil
+}
+
+// artifactArg interprets ARTIFACT|sha256:HEX. A digest form is taken only
+// when no file of that name exists.
+func artifactArg(arg string) (verify.Artifact, error) {
+	if arg == "-" {
+		used := false
+		return verify.Artifact{Open: func() (verify.ReadCloser, error) {
+			if used {
+				return nil, errors.New("standard input can be read only once")
+			}
+			used = true
+			return os.Stdin, nil
+		}}, nil
+	}
+	if alg, hx, ok := strings.Cut(arg, ":"); ok {
+		if _, err := os.Stat(arg); err != nil {
+			h, known := map[string]crypto.Hash{"sha256": crypto.SHA256, "sha384": crypto.SHA384, "sha512": crypto.SHA512}[strings.ToLower(alg)]
+			if known {
+				d, err := hex.DecodeString(hx)
+				if err != nil || len(d) != h.Size() {
+					return verify.Artifact{}, fmt.Errorf("artifact digest %q: want %s:<%d hex digits>", arg, alg, 2*h.Size())
+				}
+				return verify.Artifact{DigestAlgorithm: h, Digest: d}, nil
+			}
+		}
+	}
+	if _, err := os.Stat(arg); err != nil {
+		return verify.Artifact{}, fmt.Errorf("couldn't open artifact: %w", err)
+	}
+	return verify.Artifact{Open: func() (verify.ReadCloser, error) { return os.Open(arg) }}, nil
+}
+
+func report(cmd *cobra.Command, output string, res *verify.Result) error {
+	switch output {
+	case "json":
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	case "text", "":
+		var who string
+		if c := res.Signature.Certificate; c != nil {
+			who = fmt.Sprintf("%s (issuer %s)", c.SubjectAlternativeName, c.Issuer)
+		} else {
+			who = "key " + res.Signature.PublicKeyID
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "Verified OK: signed by %s", who)
+		for _, t := range res.VerifiedTimestamps {
+			fmt.Fprintf(cmd.ErrOrStderr(), ", %s time %s", strings.ToLower(t.Type), t.Timestamp.Format("2006-01-02T15:04:05Z"))
+		}
+		fmt.Fprintln(cmd.ErrOrStderr())
+		return nil
+	}
+	return fmt.Errorf("unknown --output %q: use text or json", output)
+}
+
+func newVerifyBlob() *cobra.Command {
+	var f verifyFlags
+	c := &cobra.Command{
+		Use:   "verify-blob ARTIFACT|sha256:HEX --bundle FILE (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) --trusted-root FILE",
+		Short: "Verify a bundle's signature over a file or digest",
+		Long: `Verify that a Sigstore bundle proves an accepted identity signed the artifact.
+
+The artifact is a file, "-" for standard input, or sha256:<hex> (sha384:,
+sha512:) when only its digest is known. Verification is offline: the bundle's
+log entries, checkpoints, SETs and timestamps are checked against the trusted
+root. An identity policy (or --key) is required; nothing is accepted by default.
+
+On failure one line says which check failed and why, and the exit status is 1.`,
+		Example: `  sigil verify-blob release.tar.gz --bundle release.tar.gz.sigstore.json \
+    --certificate-identity https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.2.3 \
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+    --trusted-root trusted_root.json
+
+  sigil verify-blob sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf \
+    --bundle a.txt.sigstore.json --certificate-identity-regexp '^https://github.com/org/' \
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
+
+  sigil verify-blob app.bin --bundle app.bin.sigstore.json --key cosign.pub --trusted-root trusted_root.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd, &f, args, "")
+		},
+	}
+	f.register(c)
+	return c
+}
+
+func newVerifyBlobAttestation() *cobra.Command {
+	var f verifyFlags
+	var typ string
+	c := &cobra.Command{
+		Use:   "verify-blob-attestation --bundle FILE [--type URI|NAME] [ARTIFACT|sha256:HEX] (identity flags) --trusted-root FILE",
+		Short: "Verify an in-toto attestation bundle (DSSE) and its subject",
+		Long: `Verify a bundle carrying a DSSE envelope with an in-toto statement.
+
+When an artifact or digest is given, it must be one of the statement's subjects.
+--type requires a predicate type: a URI, or one of custom, slsaprovenance,
+slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln,
+openvex. With --output json the verified statement is printed.`,
+		Example: `  sigil verify-blob-attestation --bundle provenance.sigstore.json --type slsaprovenance1 app.tar.gz \
+    --certificate-identity-regexp '^https://github.com/org/repo/' \
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pt := ""
+			if typ != "" {
+				var err error
+				if pt, err = intoto.PredicateTypeURI(typ); err != nil {
+					return err
+				}
+			}
+			return runVerify(cmd, &f, args, pt)
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&typ, "type", "", "required predicate type (URI or short name)")
+	return c
+}
+
+func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType string) error {
+	var art verify.Artifact
+	if len(args) == 0 {
+		art.None = true
+	} else {
+		var err error
+		if art, err = artifactArg(args[0]); err != nil {
+			return err
+		}
+	}
+	pol, err := f.policy()
+	if err != nil {
+		return err
+	}
+	pol.PredicateType = predicateType
+	v, err := f.verifier()
+	if err != nil {
+		return err
+	}
+	b, err := f.loadBundle()
+	if err != nil {
+		return err
+	}
+	if predicateType != "" || cmd.Name() == "verify-blob-attestation" {
+		if b.Envelope == nil {
+			return errors.New("the bundle carries a message signature, not an attestation; use verify-blob")
+		}
+	}
+	res, err := v.Verify(b, art, pol)
+	if err != nil {
+		return err
+	}
+	return report(cmd, f.output, res)
+}

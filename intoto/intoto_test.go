@@ -1,0 +1,61 @@
+package intoto
+
+import (
+	"encoding/hex"
+	"testing"
+)
+
+func TestParseAndMatch(t *testing.T) {
+	st, err := Parse([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a.txt","digest":{"sha256":"A0CFC71271D6E278E57CD332FF957C3F7043FDDA354C4CBB190A30D56EFA01BF"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := hex.DecodeString("a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf")
+	if !st.MatchDigest("sha256", d) {
+		t.Error("digest should match (case-insensitive hex)")
+	}
+	if st.MatchDigest("sha512", d) {
+		t.Error("wrong algorithm matched")
+	}
+	d[0] ^= 1
+	if st.MatchDigest("sha256", d) {
+		t.Error("wrong digest matched")
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for name, in := range map[string]string{
+		"unknown type":   `{"_type":"x","subject":[{"digest":{"sha256":"00"}}],"predicateType":"p"}`,
+		"no subject":     `{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"p"}`,
+		"no digest":      `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x"}],"predicateType":"p"}`,
+		"no predicate":   `{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"digest":{"sha256":"00"}}]}`,
+		"not json":       `{`,
+		"subject object": `{"_type":"https://in-toto.io/Statement/v1","subject":{},"predicateType":"p"}`,
+	} {
+		if _, err := Parse([]byte(in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestPredicateTypeURI(t *testing.T) {
+	if u, _ := PredicateTypeURI("slsaprovenance1"); u != "https://slsa.dev/provenance/v1" {
+		t.Error(u)
+	}
+	if u, _ := PredicateTypeURI("https://example.com/p"); u != "https://example.com/p" {
+		t.Error(u)
+	}
+	if _, err := PredicateTypeURI("nonsense"); err == nil {
+		t.Error("accepted a bare word")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"00"}}],"predicateType":"p"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if s, err := Parse(b); err == nil {
+			_ = s.DigestAlgorithms()
+			s.MatchDigest("sha256", []byte{0})
+		}
+	})
+}

@@ -1,0 +1,305 @@
+package verify
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/cert"
+	"sigil.dev/sigil/internal/testpki"
+	"sigil.dev/sigil/trust"
+)
+
+var artifact = []byte("hello, sigil\n")
+
+func fileArtifact(b []byte) Artifact {
+	return Artifact{Open: func() (ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+}
+
+func digestArtifact(b []byte) Artifact {
+	d := sha256.Sum256(b)
+	return Artifact{DigestAlgorithm: crypto.SHA256, Digest: d[:]}
+}
+
+func newPKI(t *testing.T) (*testpki.PKI, *trust.TrustedRoot) {
+	t.Helper()
+	p, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := p.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, tr
+}
+
+func defaultPolicy() Policy {
+	return Policy{Identities: []Identity{{
+		SubjectAlternativeName: Matcher{Exact: testpki.DefaultIdentity.URI},
+		Issuer:                 Matcher{Exact: testpki.DefaultIdentity.Issuer},
+	}}}
+}
+
+// roundTrip serialises and re-parses a bundle, as a file would.
+func roundTrip(t *testing.T, b *bundle.Bundle) *bundle.Bundle {
+	t.Helper()
+	raw, err := b.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := bundle.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestHarnessShapes(t *testing.T) {
+	p, tr := newPKI(t)
+	ed := func() crypto.Signer { _, k, _ := ed25519.GenerateKey(rand.Reader); return k }()
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	for _, tc := range []struct {
+		name string
+		o    testpki.SignOptions
+	}{
+		{"rekor v1 hashedrekord", testpki.SignOptions{}},
+		{"rekor v1 with timestamp", testpki.SignOptions{Timestamp: true}},
+		{"rekor v2 hashedrekord", testpki.SignOptions{V2: true}},
+		{"rekor v1 dsse", testpki.SignOptions{DSSE: true}},
+		{"rekor v2 dsse", testpki.SignOptions{DSSE: true, V2: true}},
+		{"P-384 signing key", testpki.SignOptions{Key: p384, V2: true}},
+		{"Ed25519ph signing key v2", testpki.SignOptions{Key: ed, V2: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := p.Sign(artifact, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := roundTrip(t, s.Bundle)
+			v := New(tr, Options{})
+			dig := digestArtifact(artifact)
+			if ms := b.MessageSignature; ms != nil && ms.DigestAlgorithm != crypto.SHA256 {
+				h := ms.DigestAlgorithm.New()
+				h.Write(artifact)
+				dig = Artifact{DigestAlgorithm: ms.DigestAlgorithm, Digest: h.Sum(nil)}
+			}
+			for _, art := range []Artifact{fileArtifact(artifact), dig} {
+				res, err := v.Verify(b, art, defaultPolicy())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Signature.Certificate.SubjectAlternativeName != testpki.DefaultIdentity.URI || len(res.VerifiedTimestamps) == 0 || len(res.TlogEntries) != 1 {
+					t.Fatalf("result %+v", res)
+				}
+			}
+			if _, err := v.Verify(b, fileArtifact([]byte("other")), defaultPolicy()); CheckOf(err) != CheckArtifact {
+				t.Fatalf("wrong artifact: %v", err)
+			}
+		})
+	}
+}
+
+func TestIdentityPolicy(t *testing.T) {
+	p, tr := newPKI(t)
+	s, err := p.Sign(artifact, testpki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := New(tr, Options{})
+	field := func(name string) cert.Field { f, _ := cert.FieldByName(name); return f }
+	for _, tc := range []struct {
+		name string
+		id   Identity
+		ok   bool
+		msg  string
+	}{
+		{"exact", Identity{SubjectAlternativeName: Matcher{Exact: testpki.DefaultIdentity.URI}, Issuer: Matcher{Exact: testpki.DefaultIdentity.Issuer}}, true, ""},
+		{"regexp", Identity{SubjectAlternativeName: Matcher{Regexp: regexp.MustCompile(`^https://github\.com/sigil-test/`)}, Issuer: Matcher{Regexp: regexp.MustCompile(`githubusercontent`)}}, true, ""},
+		{"wrong san", Identity{SubjectAlternativeName: Matcher{Exact: "https://github.com/evil/repo"}, Issuer: Matcher{Exact: testpki.DefaultIdentity.Issuer}}, false,
+			`certificate identity mismatch: got "` + testpki.DefaultIdentity.URI + `", want "https://github.com/evil/repo"`},
+		{"wrong issuer", Identity{SubjectAlternativeName: Matcher{Exact: testpki.DefaultIdentity.URI}, Issuer: Matcher{Exact: "https://accounts.google.com"}}, false, "certificate OIDC issuer mismatch"},
+		{"extension ok", Identity{SubjectAlternativeName: Matcher{Exact: testpki.DefaultIdentity.URI}, Issuer: Matcher{Exact: testpki.DefaultIdentity.Issuer},
+			Extensions: []ExtensionMatcher{{field("githubWorkflowTrigger"), Matcher{Exact: "push"}}, {field("sourceRepositoryURI"), Matcher{Regexp: regexp.MustCompile(`sigil-test/repo$`)}}}}, true, ""},
+		{"extension wrong", Identity{SubjectAlternativeName: Matcher{Exact: testpki.DefaultIdentity.URI}, Issuer: Matcher{Exact: testpki.DefaultIdentity.Issuer},
+			Extensions: []ExtensionMatcher{{field("githubWorkflowRef"), Matcher{Exact: "refs/heads/dev"}}}}, false, "certificate extension githubWorkflowRef mismatch"},
+		{"unanchored regexp needs anchors", Identity{SubjectAlternativeName: Matcher{Regexp: regexp.MustCompile(`^https://github\.com/sigil$`)}, Issuer: Matcher{Exact: testpki.DefaultIdentity.Issuer}}, false, "identity mismatch"},
+	} {
+		_, err := v.Verify(s.Bundle, fileArtifact(artifact), Policy{Identities: []Identity{tc.id}})
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: err = %v", tc.name, err)
+			continue
+		}
+		if !tc.ok && (CheckOf(err) != CheckIdentity || !strings.Contains(err.Error(), tc.msg)) {
+			t.Errorf("%s: %v, want identity failure mentioning %q", tc.name, err, tc.msg)
+		}
+	}
+	// Any of several identities may match.
+	ids := []Identity{{SubjectAlternativeName: Matcher{Exact: "x"}, Issuer: Matcher{Exact: "y"}}, defaultPolicy().Identities[0]}
+	if _, err := v.Verify(s.Bundle, fileArtifact(artifact), Policy{Identities: ids}); err != nil {
+		t.Fatal(err)
+	}
+	// No policy at all is refused.
+	if _, err := v.Verify(s.Bundle, fileArtifact(artifact), Policy{}); CheckOf(err) != CheckPolicy {
+		t.Fatalf("empty policy: %v", err)
+	}
+	// A policy without an issuer is refused.
+	if _, err := v.Verify(s.Bundle, fileArtifact(artifact), Policy{Identities: []Identity{{SubjectAlternativeName: Matcher{Exact: testpki.DefaultIdentity.URI}}}}); CheckOf(err) != CheckPolicy {
+		t.Fatalf("policy without issuer: %v", err)
+	}
+}
+
+func TestOtherNameAndEmail(t *testing.T) {
+	p, tr := newPKI(t)
+	v := New(tr, Options{})
+	for _, id := range []testpki.Identity{
+		{Username: "alice!sigil.test", Extensions: cert.Extensions{Issuer: "https://dex.sigil.test"}},
+		{Email: "alice@sigil.test", Extensions: cert.Extensions{Issuer: "https://accounts.google.com"}},
+	} {
+		s, err := p.Sign(artifact, testpki.SignOptions{Identity: &id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := id.Username + id.Email
+		pol := Policy{Identities: []Identity{{SubjectAlternativeName: Matcher{Exact: want}, Issuer: Matcher{Exact: id.Issuer}}}}
+		res, err := v.Verify(roundTrip(t, s.Bundle), fileArtifact(artifact), pol)
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		if res.Signature.Certificate.SubjectAlternativeName != want {
+			t.Fatalf("SAN %q", res.Signature.Certificate.SubjectAlternativeName)
+		}
+	}
+}
+
+func TestKeySigned(t *testing.T) {
+	p, tr := newPKI(t)
+	s, err := p.Sign(artifact, testpki.SignOptions{KeySigned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := New(tr, Options{})
+	if _, err := v.Verify(s.Bundle, fileArtifact(artifact), Policy{Key: s.Key.Public()}); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, err := v.Verify(s.Bundle, fileArtifact(artifact), Policy{Key: other.Public()}); CheckOf(err) != CheckSignature {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if _, err := v.Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckPolicy {
+		t.Fatalf("identity policy on a key bundle: %v", err)
+	}
+	// Not logged: refused unless the current time is allowed.
+	s2, err := p.Sign(artifact, testpki.SignOptions{KeySigned: true, NoTlog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(s2.Bundle, fileArtifact(artifact), Policy{Key: s2.Key.Public()}); CheckOf(err) != CheckTlog {
+		t.Fatalf("unlogged key bundle: %v", err)
+	}
+	v2 := New(tr, Options{TlogThreshold: Off, UseCurrentTime: true})
+	res, err := v2.Verify(s2.Bundle, fileArtifact(artifact), Policy{Key: s2.Key.Public()})
+	if err != nil || res.VerifiedTimestamps[0].Type != "CurrentTime" {
+		t.Fatalf("unlogged key bundle with current time: %v %+v", err, res)
+	}
+	// The current time never stands in for a certificate's.
+	s3, err := p.Sign(artifact, testpki.SignOptions{NoTlog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v2.Verify(s3.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp {
+		t.Fatalf("unlogged certificate bundle: %v", err)
+	}
+}
+
+func TestTimeAndThresholds(t *testing.T) {
+	p, tr := newPKI(t)
+	// A timestamp after the certificate expired: the chain fails at that time.
+	s, err := p.Sign(artifact, testpki.SignOptions{V2: true, TimestampAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckCertificate {
+		t.Fatalf("late timestamp: %v", err)
+	}
+	// Two logs required, one present.
+	s, err = p.Sign(artifact, testpki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr, Options{TlogThreshold: 2}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTlog {
+		t.Fatalf("threshold 2: %v", err)
+	}
+	// A signed timestamp required, none present.
+	if _, err := New(tr, Options{SignedTimestampThreshold: 1}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp {
+		t.Fatalf("timestamp threshold: %v", err)
+	}
+	// SCT from an unknown CT log.
+	ct, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, err = p.Sign(artifact, testpki.SignOptions{Leaf: testpki.LeafOptions{CTKey: ct}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckSCT {
+		t.Fatalf("unknown CT log: %v", err)
+	}
+	if _, err := New(tr, Options{SCTThreshold: Off}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); err != nil {
+		t.Fatalf("SCTs off: %v", err)
+	}
+	// An entry with a proof but no SET, in Rekor v1: the log verified it but
+	// gives no time, and there is no timestamp.
+	s, err = p.Sign(artifact, testpki.SignOptions{Entry: testpki.EntryOptions{NoSET: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp {
+		t.Fatalf("no time: %v", err)
+	}
+}
+
+func TestP384CA(t *testing.T) {
+	p, err := testpki.New(testpki.Options{CAKeyCurve: elliptic.P384()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := p.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Sign(artifact, testpki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAttestationPolicy(t *testing.T) {
+	p, tr := newPKI(t)
+	s, err := p.Sign(artifact, testpki.SignOptions{DSSE: true, PredicateType: "https://slsa.dev/provenance/v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := New(tr, Options{})
+	pol := defaultPolicy()
+	pol.PredicateType = "https://slsa.dev/provenance/v1"
+	res, err := v.Verify(s.Bundle, Artifact{None: true}, pol)
+	if err != nil || res.Statement == nil || res.Statement.PredicateType != pol.PredicateType {
+		t.Fatalf("%v %+v", err, res)
+	}
+	pol.PredicateType = "https://spdx.dev/Document"
+	if _, err := v.Verify(s.Bundle, fileArtifact(artifact), pol); CheckOf(err) != CheckStatement {
+		t.Fatalf("wrong predicate type: %v", err)
+	}
+}

@@ -1,0 +1,108 @@
+package verify
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/timestamp"
+	"sigil.dev/sigil/trust"
+)
+
+// verifyTimes verifies the bundle's RFC 3161 timestamps and combines them
+// with the integrated times of verified SETs, applying the thresholds. The
+// result is every time the certificate must be valid at.
+func (v *Verifier) verifyTimes(b *bundle.Bundle, integrated []logTime) ([]VerifiedTime, error) {
+	var out []VerifiedTime
+	for _, t := range integrated {
+		out = append(out, VerifiedTime{Type: "Tlog", URI: t.url, Timestamp: t.t})
+	}
+
+	signedDef := 0
+	if len(b.Timestamps) > 0 && len(v.root.TSAs) > 0 {
+		signedDef = 1
+	}
+	signedThreshold := v.threshold(v.opts.SignedTimestampThreshold, signedDef)
+	var tsErrs []string
+	signed := 0
+	if len(b.Timestamps) > 0 {
+		seenTSA := map[*trust.CA]bool{}
+		sig := b.Signature()
+		for i, raw := range b.Timestamps {
+			t, ca, err := v.verifyTimestamp(raw, sig)
+			if err != nil {
+				tsErrs = append(tsErrs, fmt.Sprintf("timestamp %d: %v", i, err))
+				continue
+			}
+			if seenTSA[ca] {
+				tsErrs = append(tsErrs, fmt.Sprintf("timestamp %d: a second timestamp from the same authority is ignored", i))
+				continue
+			}
+			seenTSA[ca] = true
+			signed++
+			out = append(out, VerifiedTime{Type: "TimestampAuthority", URI: ca.URI, Timestamp: t})
+		}
+	}
+	if signed < signedThreshold {
+		return nil, fail(CheckTimestamp, "%d of %d required RFC 3161 timestamps verified: %s", signed, signedThreshold, joinOr(tsErrs, "the bundle has no timestamps"))
+	}
+	if it := v.threshold(v.opts.IntegratedTimestampThreshold, 0); len(integrated) < it {
+		return nil, fail(CheckTimestamp, "%d of %d required log integrated times verified", len(integrated), it)
+	}
+	obs := v.threshold(v.opts.ObserverTimestampThreshold, 1)
+	if len(out) < obs {
+		if v.opts.UseCurrentTime && b.Certificate == nil {
+			return append(out, VerifiedTime{Type: "CurrentTime", Timestamp: v.opts.Now().UTC()}), nil
+		}
+		why := "the bundle has no verified SET and no verified RFC 3161 timestamp"
+		if len(tsErrs) > 0 {
+			why += ": " + strings.Join(tsErrs, "; ")
+		}
+		return nil, fail(CheckTimestamp, "%d of %d required verified times: %s", len(out), obs, why)
+	}
+	return out, nil
+}
+
+func joinOr(s []string, empty string) string {
+	if len(s) == 0 {
+		return empty
+	}
+	return strings.Join(s, "; ")
+}
+
+// verifyTimestamp verifies one timestamp against each TSA of the trusted
+// root; the timestamp's time must be within the TSA's validity window
+// (closed interval).
+func (v *Verifier) verifyTimestamp(raw, sig []byte) (time.Time, *trust.CA, error) {
+	tok, err := timestamp.ParseResponse(raw)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	if len(v.root.TSAs) == 0 {
+		return time.Time{}, nil, errors.New("the trusted root lists no timestamp authorities")
+	}
+	var errs []string
+	for _, ca := range v.root.TSAs {
+		err := tok.Verify(sig, timestamp.VerifyOptions{Roots: []*x509.Certificate{ca.Root}, Intermediates: ca.Intermediates, Leaf: ca.Leaf})
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		if !ca.Valid.Contains(tok.Time) {
+			errs = append(errs, fmt.Sprintf("time %s is outside the validity of TSA %s in the trusted root", tok.Time.UTC().Format(time.RFC3339), tsaName(ca)))
+			continue
+		}
+		return tok.Time.UTC(), ca, nil
+	}
+	return time.Time{}, nil, errors.New(strings.Join(errs, "; "))
+}
+
+func tsaName(ca *trust.CA) string {
+	if ca.URI != "" {
+		return ca.URI
+	}
+	return ca.Root.Subject.String()
+}
