@@ -50,8 +50,18 @@ transparency log or timestamp authority vouches for.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newVerifyBlob(), newVerifyBlobAttestation(), newVersion())
+	for _, f := range registered {
+		root.AddCommand(f())
+	}
 	return root
 }
+
+// registered holds the constructors of commands that files of this package
+// add with register from an init function, so that each command group
+// (log, ca, server, tuf, …) lives in its own file.
+var registered []func() *cobra.Command
+
+func register(f func() *cobra.Command) { registered = append(registered, f) }
 
 func newVersion() *cobra.Command {
 	return &cobra.Command{
