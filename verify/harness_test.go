@@ -8,6 +8,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"io"
 	"regexp"
 	"strings"
@@ -301,5 +303,29 @@ func TestAttestationPolicy(t *testing.T) {
 	pol.PredicateType = "https://spdx.dev/Document"
 	if _, err := v.Verify(s.Bundle, fileArtifact(artifact), pol); CheckOf(err) != CheckStatement {
 		t.Fatalf("wrong predicate type: %v", err)
+	}
+}
+
+func TestUnknownCriticalExtension(t *testing.T) {
+	p, tr := newPKI(t)
+	s, err := p.Sign(artifact, testpki.SignOptions{Leaf: testpki.LeafOptions{ExtraExtensions: []pkix.Extension{
+		{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{0x05, 0x00}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy())
+	if CheckOf(err) != CheckCertificate || !strings.Contains(err.Error(), "unhandled critical extension") {
+		t.Fatalf("unknown critical extension: %v", err)
+	}
+	// The same extension, not critical, is fine.
+	s, err = p.Sign(artifact, testpki.SignOptions{Leaf: testpki.LeafOptions{ExtraExtensions: []pkix.Extension{
+		{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Value: []byte{0x05, 0x00}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); err != nil {
+		t.Fatal(err)
 	}
 }

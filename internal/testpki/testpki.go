@@ -187,6 +187,13 @@ type LeafOptions struct {
 	NoSCT     bool
 	// CTKey signs the SCT instead of the PKI's CT key.
 	CTKey *ecdsa.PrivateKey
+	// SubmitPrecert, when set, gets the embedded SCT from a CT log as a CA
+	// does: Leaf signs a precertificate (the leaf with the critical poison
+	// extension 1.3.6.1.4.1.11129.2.4.3 appended) and passes it with the
+	// intermediate and the root, then embeds the SCT it returns.
+	SubmitPrecert func(chain [][]byte) (*sct.SCT, error)
+	// ExtraExtensions are added to the leaf.
+	ExtraExtensions []pkix.Extension
 }
 
 // Leaf issues a ten-minute code-signing certificate for pub with an
@@ -224,8 +231,26 @@ func (p *PKI) Leaf(id Identity, pub crypto.PublicKey, o LeafOptions) (*x509.Cert
 		}
 		exts = append([]pkix.Extension{{Id: cert.OIDSAN, Critical: true, Value: v}}, exts...)
 	}
+	exts = append(exts, o.ExtraExtensions...)
 	tmpl.ExtraExtensions = exts
 	if o.NoSCT {
+		return p.sign(tmpl, pub)
+	}
+	if o.SubmitPrecert != nil {
+		tmpl.ExtraExtensions = append(append([]pkix.Extension{}, exts...), pkix.Extension{Id: cert.OIDPrecertPoison, Critical: true, Value: []byte{0x05, 0x00}})
+		pre, err := p.sign(tmpl, pub)
+		if err != nil {
+			return nil, err
+		}
+		s, err := o.SubmitPrecert([][]byte{pre.Raw, p.Intermediate.Raw, p.Root.Raw})
+		if err != nil {
+			return nil, err
+		}
+		list, err := sct.MarshalList([]sct.SCT{*s})
+		if err != nil {
+			return nil, err
+		}
+		tmpl.ExtraExtensions = append(append([]pkix.Extension{}, exts...), pkix.Extension{Id: sct.OIDSCTList, Value: list})
 		return p.sign(tmpl, pub)
 	}
 	// The SCT signs the TBS without the SCT extension; build that first.

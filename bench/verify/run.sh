@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Verification benchmark: prints two tables.
+#
+#  1. CPU per bundle of the verifier library on every positive conformance
+#     vector (Go benchmarks, one core, process CPU time per operation), and on
+#     bundles with an all-P-256 chain made by the test PKI.
+#  2. Whole-process wall time of `sigil verify-blob` against
+#     `cosign verify-blob --new-bundle-format --trusted-root` (cosign v2.6.5,
+#     the reference) on the same bundle, and the ratio.
+#
+# Needs: Go, ../shared/conformance beside the repository, hyperfine (installed
+# with apt-get when missing), cosign v2.6.5 (installed with go install into
+# bench/out when missing; set COSIGN=/path/to/cosign to use another).
+# Usage: bench/verify/run.sh [-short]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+out=$root/bench/out
+mkdir -p "$out"
+count=5
+runs=30
+if [ "${1:-}" = "-short" ]; then count=1; runs=10; fi
+
+vectors=${SIGIL_CONFORMANCE_DIR:-$root/../shared/conformance}
+[ -d "$vectors/bundle-verify" ] || { echo "conformance vectors not found at $vectors" >&2; exit 1; }
+
+if ! command -v hyperfine >/dev/null; then
+  apt-get install -y hyperfine >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y hyperfine >/dev/null; }
+fi
+COSIGN=${COSIGN:-}
+if [ -z "$COSIGN" ]; then
+  if [ ! -x "$out/cosign-v2.6.5/cosign" ]; then
+    echo "installing cosign v2.6.5 (a few minutes, once)..." >&2
+    GOBIN=$out/cosign-v2.6.5 go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+  fi
+  COSIGN=$out/cosign-v2.6.5/cosign
+fi
+
+echo "## Verifier CPU per bundle (go test -bench, 1 core; cpu-ns/op is process CPU time, robust to other load)"
+echo
+go test ./verify -run '^$' -bench 'VerifyVectors/.*/verify$|VerifyVectors/.*/parse\+verify$|VerifyP256' -benchmem -count "$count" -cpu 1 \
+  > "$out/verify-bench.txt"
+awk '
+/^Benchmark/ {
+  name=$1; sub(/^BenchmarkVerify(Vectors|P256)\//, "", name)
+  for (i=2; i<=NF; i++) { if ($(i+1)=="ns/op") ns[name]=ns[name]" "$i; if ($(i+1)=="cpu-ns/op") cpu[name]=cpu[name]" "$i; if ($(i+1)=="allocs/op") al[name]=$i }
+  if (!(name in seen)) { seen[name]=1; order[++n]=name }
+}
+function median(s,   a, k, m) { m=split(s, a, " "); asort(a); return a[int((m+1)/2)] }
+END {
+  printf "| %-62s | %12s | %12s | %9s |\n", "bundle / step", "wall ms/op", "CPU ms/op", "allocs/op"
+  printf "|%s|%s|%s|%s|\n", "----------------------------------------------------------------", "--------------", "--------------", "-----------"
+  for (i=1; i<=n; i++) { k=order[i]; printf "| %-62s | %12.3f | %12.3f | %9d |\n", k, median(ns[k])/1e6, median(cpu[k])/1e6, al[k] }
+}' "$out/verify-bench.txt"
+
+echo
+echo "## Whole process: sigil verify-blob vs cosign v2.6.5 verify-blob (hyperfine, $runs runs, same bundle)"
+echo
+go build -o "$out/sigil" ./cmd/sigil
+tuf=$(mktemp -d)
+id=https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main
+iss=https://token.actions.githubusercontent.com
+printf "| %-34s | %12s | %12s | %8s |\n" "bundle" "sigil ms" "cosign ms" "speed-up"
+printf "|%s|%s|%s|%s|\n" "------------------------------------" "--------------" "--------------" "----------"
+for v in happy-path-v0.3 happy-path-intoto-in-dsse-v3 rekor2-happy-path; do
+  dir=$vectors/bundle-verify/$v
+  trustroot=$vectors/production_trusted_root.json
+  [ -f "$dir/trusted_root.json" ] && trustroot=$dir/trusted_root.json
+  art=$vectors/bundle-verify/a.txt
+  [ -f "$dir/artifact" ] && art=$dir/artifact
+  sub=verify-blob; extra=()
+  if grep -q dsseEnvelope "$dir/bundle.sigstore.json"; then sub=verify-blob-attestation; fi
+  csub=$sub
+  [ "$sub" = verify-blob-attestation ] && extra=(--type https://slsa.dev/provenance/v1)
+  ts=(); grep -q rfc3161Timestamps "$dir/bundle.sigstore.json" && ts=(--use-signed-timestamps)
+  sigil_cmd="$out/sigil $sub --bundle $dir/bundle.sigstore.json --certificate-identity $id --certificate-oidc-issuer $iss --trusted-root $trustroot $art"
+  cosign_cmd="env TUF_ROOT=$tuf $COSIGN $csub --new-bundle-format --bundle $dir/bundle.sigstore.json --certificate-identity $id --certificate-oidc-issuer $iss --trusted-root $trustroot ${ts[*]} ${extra[*]} $art"
+  $sigil_cmd >/dev/null 2>&1 || { echo "sigil failed on $v" >&2; $sigil_cmd; exit 1; }
+  if ! $cosign_cmd >/dev/null 2>&1; then
+    printf "| %-34s | %12s | %12s | %8s |\n" "$v" "-" "(cosign fails)" "-"
+    continue
+  fi
+  hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/hf-$v.json" "$sigil_cmd" "$cosign_cmd" >/dev/null 2>&1
+  python3 - "$out/hf-$v.json" "$v" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+s, c = r[0]["median"] * 1000, r[1]["median"] * 1000
+print("| %-34s | %12.1f | %12.1f | %7.1fx |" % (sys.argv[2], s, c, c / s))
+PY
+done
+echo
+echo "(medians; raw data in bench/out/)"

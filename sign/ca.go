@@ -1,0 +1,156 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// CAClient requests certificates from a Fulcio-compatible CA (v2 REST API).
+type CAClient struct {
+	URL        string // base URL, e.g. https://fulcio.example.com
+	HTTPClient *http.Client
+	UserAgent  string
+}
+
+// CAError is a refusal by the CA, with its message.
+type CAError struct {
+	Status  int
+	Message string
+}
+
+func (e *CAError) Error() string {
+	return fmt.Sprintf("the CA refused the request (HTTP %d): %s", e.Status, e.Message)
+}
+
+type caRequest struct {
+	Credentials      *caCredentials      `json:"credentials,omitempty"`
+	PublicKeyRequest *caPublicKeyRequest `json:"publicKeyRequest,omitempty"`
+}
+
+type caCredentials struct {
+	OIDCIdentityToken string `json:"oidcIdentityToken"`
+}
+
+type caPublicKeyRequest struct {
+	PublicKey struct {
+		Algorithm string `json:"algorithm,omitempty"`
+		Content   string `json:"content"`
+	} `json:"publicKey"`
+	ProofOfPossession []byte `json:"proofOfPossession"`
+}
+
+type caChain struct {
+	Chain struct {
+		Certificates []string `json:"certificates"`
+	} `json:"chain"`
+	SignedCertificateTimestamp []byte `json:"signedCertificateTimestamp,omitempty"`
+}
+
+type caResponse struct {
+	Embedded *caChain `json:"signedCertificateEmbeddedSct"`
+	Detached *caChain `json:"signedCertificateDetachedSct"`
+}
+
+// SigningCert asks for a certificate for key, proving possession by signing
+// subject (the token's email, or sub). It returns the chain, leaf first.
+func (c *CAClient) SigningCert(ctx context.Context, token string, key crypto.Signer, subject string) ([]*x509.Certificate, error) {
+	pop, err := signMessage(key, []byte(subject))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't sign the proof of possession: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("couldn't encode public key: %w", err)
+	}
+	var req caRequest
+	req.Credentials = &caCredentials{OIDCIdentityToken: token}
+	req.PublicKeyRequest = &caPublicKeyRequest{ProofOfPossession: pop}
+	req.PublicKeyRequest.PublicKey.Content = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+"/api/v2/signingCert", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't build CA request: %w", err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Authorization", "Bearer "+token)
+	if c.UserAgent != "" {
+		hr.Header.Set("User-Agent", c.UserAgent)
+	}
+	resp, err := httpClient(c.HTTPClient).Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't reach the CA at %s: %w", c.URL, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the CA response: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		return nil, &CAError{Status: resp.StatusCode, Message: errorMessage(raw)}
+	}
+	var cr caResponse
+	if err := json.Unmarshal(raw, &cr); err != nil {
+		return nil, fmt.Errorf("couldn't parse the CA response: %w", err)
+	}
+	ch := cr.Embedded
+	if ch == nil {
+		ch = cr.Detached
+	}
+	if ch == nil || len(ch.Chain.Certificates) == 0 {
+		return nil, errors.New("the CA returned no certificate")
+	}
+	var out []*x509.Certificate
+	for i, p := range ch.Chain.Certificates {
+		blk, _ := pem.Decode([]byte(p))
+		if blk == nil {
+			return nil, fmt.Errorf("couldn't parse certificate %d of the CA response: not PEM", i)
+		}
+		crt, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't parse certificate %d of the CA response: %w", i, err)
+		}
+		out = append(out, crt)
+	}
+	return out, nil
+}
+
+// errorMessage extracts the message of a JSON error body
+// ({"code","message"} from Fulcio and Rekor), or the raw text.
+func errorMessage(raw []byte) string {
+	var e struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}
+	if json.Unmarshal(raw, &e) == nil {
+		if e.Message != "" {
+			return e.Message
+		}
+		if e.Error != "" {
+			return e.Error
+		}
+	}
+	s := strings.TrimSpace(string(raw))
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+func httpClient(c *http.Client) *http.Client {
+	if c != nil {
+		return c
+	}
+	return http.DefaultClient
+}

@@ -1,0 +1,279 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"sigil.dev/sigil/internal/jcs"
+	"sigil.dev/sigil/rekor"
+)
+
+// LogClient records a signature in a transparency log.
+type LogClient interface {
+	// URL is the log's base URL.
+	URL() string
+	// Upload logs the signed content and returns the bundle's entry.
+	Upload(ctx context.Context, e *Entry) (*protorekor.TransparencyLogEntry, error)
+}
+
+// Entry is what a log records: the signature and who made it over a
+// digest (hashedrekord) or a DSSE envelope.
+type Entry struct {
+	// Exactly one of Certificate (DER) and PublicKey (DER SPKI).
+	Certificate, PublicKey []byte
+	Key                    crypto.PublicKey
+	Signature              []byte
+
+	// Message signatures: the artifact digest.
+	DigestAlgorithm crypto.Hash
+	Digest          []byte
+
+	// DSSE: the envelope JSON as submitted and its decoded payload; PAEDigest
+	// is the key's hash of the PAE (what Rekor v2 logs).
+	EnvelopeJSON []byte
+	Payload      []byte
+	PAEDigest    []byte
+}
+
+func (e *Entry) pem() []byte {
+	if e.Certificate != nil {
+		return pemBlock("CERTIFICATE", e.Certificate)
+	}
+	return pemBlock("PUBLIC KEY", e.PublicKey)
+}
+
+// RekorV1 is a client of the Rekor v1 REST API.
+type RekorV1 struct {
+	BaseURL    string
+	HTTPClient *http.Client
+	UserAgent  string
+}
+
+// URL returns the base URL.
+func (r *RekorV1) URL() string { return r.BaseURL }
+
+// proposedEntry returns the proposed entry JSON for e: hashedrekord 0.0.1
+// for a digest, dsse 0.0.1 for an envelope (sigstore/rekor openapi.yaml,
+// pkg/types/dsse/v0.0.1).
+func (e *Entry) proposedV1() []byte {
+	if e.EnvelopeJSON == nil {
+		return rekor.HashedRekordV001(e.DigestAlgorithm, e.Digest, e.Signature, e.pem())
+	}
+	b := []byte(`{"apiVersion":"0.0.1","kind":"dsse","spec":{"proposedContent":{"envelope":`)
+	b = jcs.AppendString(b, string(e.EnvelopeJSON))
+	b = append(b, `,"verifiers":["`...)
+	b = base64.StdEncoding.AppendEncode(b, e.pem())
+	return append(b, `"]}}}`...)
+}
+
+// v1LogEntry is a Rekor v1 LogEntryAnon (sigstore/rekor
+// pkg/generated/models/log_entry.go).
+type v1LogEntry struct {
+	Body           string `json:"body"`
+	IntegratedTime int64  `json:"integratedTime"`
+	LogID          string `json:"logID"`
+	LogIndex       int64  `json:"logIndex"`
+	Verification   *struct {
+		InclusionProof *struct {
+			Checkpoint string   `json:"checkpoint"`
+			Hashes     []string `json:"hashes"`
+			LogIndex   int64    `json:"logIndex"`
+			RootHash   string   `json:"rootHash"`
+			TreeSize   int64    `json:"treeSize"`
+		} `json:"inclusionProof"`
+		SignedEntryTimestamp []byte `json:"signedEntryTimestamp"`
+	} `json:"verification"`
+}
+
+// Upload creates the entry; on 409 (already logged) it fetches the
+// existing one.
+func (r *RekorV1) Upload(ctx context.Context, e *Entry) (*protorekor.TransparencyLogEntry, error) {
+	base := strings.TrimSuffix(r.BaseURL, "/")
+	resp, raw, err := do(ctx, r.HTTPClient, r.UserAgent, http.MethodPost, base+"/api/v1/log/entries", "application/json", e.proposedV1())
+	if err != nil {
+		return nil, fmt.Errorf("couldn't reach the transparency log at %s: %w", r.BaseURL, err)
+	}
+	switch resp.StatusCode {
+	case http.StatusCreated:
+	case http.StatusConflict:
+		loc := resp.Header.Get("Location")
+		if loc == "" {
+			return nil, fmt.Errorf("the transparency log says the entry exists but gives no Location")
+		}
+		uuid := loc[strings.LastIndex(loc, "/")+1:]
+		if resp, raw, err = do(ctx, r.HTTPClient, r.UserAgent, http.MethodGet, base+"/api/v1/log/entries/"+uuid, "", nil); err != nil {
+			return nil, fmt.Errorf("couldn't fetch the existing log entry: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: errorMessage(raw)}
+		}
+	default:
+		return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: errorMessage(raw)}
+	}
+	var m map[string]v1LogEntry
+	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 {
+		return nil, fmt.Errorf("couldn't parse the log entry response: want one entry, %v", err)
+	}
+	for _, le := range m {
+		return v1ToBundleEntry(&le)
+	}
+	panic("unreachable")
+}
+
+// v1ToBundleEntry converts a v1 log entry to the bundle form, as
+// sigstore/rekor pkg/tle GenerateTransparencyLogEntry does.
+func v1ToBundleEntry(le *v1LogEntry) (*protorekor.TransparencyLogEntry, error) {
+	body, err := base64.StdEncoding.DecodeString(le.Body)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't decode the log entry body: %w", err)
+	}
+	var kv struct{ Kind, APIVersion string }
+	if err := json.Unmarshal(body, &kv); err != nil {
+		return nil, fmt.Errorf("couldn't parse the log entry body: %w", err)
+	}
+	logID, err := hex.DecodeString(le.LogID)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't decode the log ID: %w", err)
+	}
+	tle := &protorekor.TransparencyLogEntry{
+		LogIndex:          le.LogIndex,
+		LogId:             &protocommon.LogId{KeyId: logID},
+		KindVersion:       &protorekor.KindVersion{Kind: kv.Kind, Version: kv.APIVersion},
+		IntegratedTime:    le.IntegratedTime,
+		CanonicalizedBody: body,
+	}
+	if v := le.Verification; v != nil {
+		if len(v.SignedEntryTimestamp) > 0 {
+			tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: v.SignedEntryTimestamp}
+		}
+		if p := v.InclusionProof; p != nil {
+			root, err := hex.DecodeString(p.RootHash)
+			if err != nil {
+				return nil, fmt.Errorf("couldn't decode the inclusion proof root: %w", err)
+			}
+			ip := &protorekor.InclusionProof{LogIndex: p.LogIndex, RootHash: root, TreeSize: p.TreeSize, Checkpoint: &protorekor.Checkpoint{Envelope: p.Checkpoint}}
+			for _, h := range p.Hashes {
+				b, err := hex.DecodeString(h)
+				if err != nil {
+					return nil, fmt.Errorf("couldn't decode an inclusion proof hash: %w", err)
+				}
+				ip.Hashes = append(ip.Hashes, b)
+			}
+			tle.InclusionProof = ip
+		}
+	}
+	return tle, nil
+}
+
+// RekorV2 is a client of the Rekor v2 write API.
+type RekorV2 struct {
+	BaseURL    string
+	HTTPClient *http.Client
+	UserAgent  string
+}
+
+// URL returns the base URL.
+func (r *RekorV2) URL() string { return r.BaseURL }
+
+// Upload logs e as a hashedrekord 0.0.2 entry (DSSE as a hashedrekord over
+// the PAE digest).
+func (r *RekorV2) Upload(ctx context.Context, e *Entry) (*protorekor.TransparencyLogEntry, error) {
+	details, _, err := rekor.KeyDetails(e.Key)
+	if err != nil {
+		return nil, err
+	}
+	digest := e.Digest
+	if e.EnvelopeJSON != nil {
+		digest = e.PAEDigest
+	}
+	verifier := map[string]any{"keyDetails": details}
+	if e.Certificate != nil {
+		verifier["x509Certificate"] = map[string][]byte{"rawBytes": e.Certificate}
+	} else {
+		verifier["publicKey"] = map[string][]byte{"rawBytes": e.PublicKey}
+	}
+	body, err := json.Marshal(map[string]any{"hashedRekordRequestV002": map[string]any{
+		"digest":    digest,
+		"signature": map[string]any{"content": e.Signature, "verifier": verifier},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	resp, raw, err := do(ctx, r.HTTPClient, r.UserAgent, http.MethodPost, strings.TrimSuffix(r.BaseURL, "/")+"/api/v2/log/entries", "application/json", body)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't reach the transparency log at %s: %w", r.BaseURL, err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		msg := errorMessage(raw)
+		if resp.StatusCode == http.StatusConflict {
+			msg = "the entry is already in the log (index " + resp.Header.Get("X-Log-Index") + "): " + msg
+		}
+		return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: msg}
+	}
+	var tle protorekor.TransparencyLogEntry
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, &tle); err != nil {
+		return nil, fmt.Errorf("couldn't parse the log entry response: %w", err)
+	}
+	return &tle, nil
+}
+
+// ServiceError is an HTTP error answer from a log or TSA.
+type ServiceError struct {
+	Service string
+	Status  int
+	Message string
+}
+
+func (e *ServiceError) Error() string {
+	return fmt.Sprintf("the %s refused the request (HTTP %d): %s", e.Service, e.Status, e.Message)
+}
+
+// Temporary reports whether retrying may help (5xx, 429).
+func (e *ServiceError) Temporary() bool {
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests
+}
+
+func do(ctx context.Context, c *http.Client, ua, method, url, ctype string, body []byte) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Accept", "application/json")
+	if ua != "" {
+		req.Header.Set("User-Agent", ua)
+	}
+	resp, err := httpClient(c).Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, raw, nil
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}

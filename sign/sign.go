@@ -1,0 +1,362 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+
+	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/cert"
+	"sigil.dev/sigil/dsse"
+	"sigil.dev/sigil/rekor"
+	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/verify"
+)
+
+// Signer signs artifacts and statements into bundles.
+//
+// Keyless: set CA and Token; an ephemeral key (KeyAlgorithm) gets a
+// short-lived certificate. Key-based: set Key and leave CA nil; the bundle
+// names the key by a hint. Logs and TSAs are the services the signing
+// config selected; a Rekor v2 log needs a timestamp, so Sign refuses v2
+// logs without a TSA.
+type Signer struct {
+	Key          crypto.Signer
+	KeyAlgorithm string
+	CA           *CAClient
+	Token        func(ctx context.Context) (string, error)
+	Logs         []LogClient
+	TSAs         []*TSAClient
+	// TrustedRoot verifies the bundle before it is returned. Required:
+	// nothing unverifiable is handed out.
+	TrustedRoot *trust.TrustedRoot
+	// Retry bounds the retries of each service call on transient errors
+	// (network, 5xx, 429): at most Attempts tries within Timeout.
+	Retry Retry
+	// Progress, if set, is told each step ("certificate", "log", …).
+	Progress func(step, detail string)
+}
+
+// Retry is a retry policy.
+type Retry struct {
+	Attempts int           // default 4
+	Timeout  time.Duration // default 60s per service call
+}
+
+// Result is a signed bundle and what it states.
+type Result struct {
+	Bundle      *bundle.Bundle
+	Certificate *x509.Certificate // nil when key-signed
+	Identity    *cert.Summary     // nil when key-signed
+	Verified    *verify.Result
+}
+
+// SignBlob hashes r with the key's hash and signs the digest.
+func (s *Signer) SignBlob(ctx context.Context, r io.Reader) (*Result, error) {
+	key, err := s.key()
+	if err != nil {
+		return nil, err
+	}
+	_, h, err := rekor.KeyDetails(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	d, err := hashReader(h, r)
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(ctx, key, &content{hash: h, digest: d})
+}
+
+// SignDSSE signs a DSSE envelope over payload (an in-toto statement when
+// payloadType is application/vnd.in-toto+json).
+func (s *Signer) SignDSSE(ctx context.Context, payloadType string, payload []byte) (*Result, error) {
+	key, err := s.key()
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(ctx, key, &content{env: &dsse.Envelope{PayloadType: payloadType, Payload: payload}})
+}
+
+type content struct {
+	hash   crypto.Hash
+	digest []byte
+	env    *dsse.Envelope
+}
+
+func (s *Signer) key() (crypto.Signer, error) {
+	if s.Key != nil {
+		return s.Key, nil
+	}
+	if s.CA == nil {
+		return nil, errors.New("no signing key and no CA: pass --key, or sign keyless with a CA from the signing config")
+	}
+	return NewKey(s.KeyAlgorithm)
+}
+
+func (s *Signer) progress(step, detail string) {
+	if s.Progress != nil {
+		s.Progress(step, detail)
+	}
+}
+
+func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content) (*Result, error) {
+	if s.TrustedRoot == nil {
+		return nil, errors.New("no trusted root to check the bundle against")
+	}
+	for _, l := range s.Logs {
+		if _, v2 := l.(*RekorV2); v2 && len(s.TSAs) == 0 {
+			return nil, fmt.Errorf("the Rekor v2 log %s gives no signed time: a timestamp authority is required", l.URL())
+		}
+	}
+	res := &Result{}
+	var chain []*x509.Certificate
+	if s.CA != nil {
+		if s.Token == nil {
+			return nil, errors.New("keyless signing needs an identity token")
+		}
+		tok, err := s.Token(ctx)
+		if err != nil {
+			return nil, err
+		}
+		subject, err := TokenSubject(tok)
+		if err != nil {
+			return nil, err
+		}
+		s.progress("certificate", s.CA.URL)
+		err = s.retry(ctx, func(ctx context.Context) error {
+			var err error
+			chain, err = s.CA.SigningCert(ctx, tok, key, subject)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		leaf := chain[0]
+		if !samePublicKey(leaf.PublicKey, key.Public()) {
+			return nil, errors.New("the CA issued a certificate for another key")
+		}
+		res.Certificate = leaf
+	}
+
+	entry := &Entry{Key: key.Public()}
+	if res.Certificate != nil {
+		entry.Certificate = res.Certificate.Raw
+	} else {
+		der, err := x509.MarshalPKIXPublicKey(key.Public())
+		if err != nil {
+			return nil, err
+		}
+		entry.PublicKey = der
+	}
+	var msg *bundle.MessageSignature
+	if c.env == nil {
+		sig, err := signDigest(key, c.hash, c.digest)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't sign: %w", err)
+		}
+		msg = &bundle.MessageSignature{DigestAlgorithm: c.hash, Digest: c.digest, Signature: sig}
+		entry.Signature, entry.DigestAlgorithm, entry.Digest = sig, c.hash, c.digest
+	} else {
+		pae := c.env.PAE()
+		sig, err := signMessage(key, pae)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't sign: %w", err)
+		}
+		c.env.Signatures = []dsse.Signature{{Sig: sig}}
+		envJSON, err := json.Marshal(c.env)
+		if err != nil {
+			return nil, err
+		}
+		_, h, err := rekor.KeyDetails(key.Public())
+		if err != nil {
+			return nil, err
+		}
+		hh := h.New()
+		hh.Write(pae)
+		entry.Signature, entry.EnvelopeJSON, entry.Payload, entry.PAEDigest = sig, envJSON, c.env.Payload, hh.Sum(nil)
+	}
+
+	var entries []*protorekor.TransparencyLogEntry
+	for _, l := range s.Logs {
+		s.progress("log", l.URL())
+		var tle *protorekor.TransparencyLogEntry
+		err := s.retry(ctx, func(ctx context.Context) error {
+			var err error
+			tle, err = l.Upload(ctx, entry)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, tle)
+	}
+	var stamps [][]byte
+	for _, t := range s.TSAs {
+		s.progress("timestamp", t.URL)
+		var ts []byte
+		err := s.retry(ctx, func(ctx context.Context) error {
+			var err error
+			ts, err = t.Timestamp(ctx, entry.Signature)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		stamps = append(stamps, ts)
+	}
+
+	var certDER []byte
+	var hint *string
+	if res.Certificate != nil {
+		certDER = res.Certificate.Raw
+	} else {
+		h := keyHint(key.Public())
+		hint = &h
+	}
+	b, err := bundle.New(certDER, hint, msg, c.env, entries, stamps)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't assemble the bundle: %w", err)
+	}
+	res.Bundle = b
+
+	// Check everything before handing the bundle out.
+	s.progress("verify", "")
+	opts := verify.Options{}
+	if len(s.Logs) == 0 {
+		opts.TlogThreshold = verify.Off
+		opts.UseCurrentTime = res.Certificate == nil
+	}
+	pol := verify.Policy{}
+	art := verify.Artifact{None: true}
+	if msg != nil {
+		art = verify.Artifact{DigestAlgorithm: msg.DigestAlgorithm, Digest: msg.Digest}
+	}
+	if res.Certificate != nil {
+		sum, err := cert.Summarize(res.Certificate)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read the issued certificate: %w", err)
+		}
+		res.Identity = &sum
+		pol.Identities = []verify.Identity{{SubjectAlternativeName: verify.Matcher{Exact: sum.SubjectAlternativeName}, Issuer: verify.Matcher{Exact: sum.Issuer}}}
+	} else {
+		pol.Key = key.Public()
+	}
+	vr, err := verify.New(s.TrustedRoot, opts).Verify(b, art, pol)
+	if err != nil {
+		return nil, fmt.Errorf("the signed bundle does not verify against the trusted root, so it was not written: %w", err)
+	}
+	res.Verified = vr
+	return res, nil
+}
+
+// keyHint is the hint of a key-signed bundle: base64 of SHA-256(DER).
+func keyHint(pub crypto.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return ""
+	}
+	d := sha256Sum(der)
+	return base64.StdEncoding.EncodeToString(d[:])
+}
+
+func samePublicKey(a, b crypto.PublicKey) bool {
+	da, err1 := x509.MarshalPKIXPublicKey(a)
+	db, err2 := x509.MarshalPKIXPublicKey(b)
+	return err1 == nil && err2 == nil && bytes.Equal(da, db)
+}
+
+// TokenSubject returns what the proof of possession signs: the email claim
+// when present (which must then be verified), else sub (sigstore/sigstore
+// pkg/oauthflow SubjectFromToken). The token is not verified here; the CA
+// verifies it.
+func TokenSubject(tok string) (string, error) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", errors.New("the identity token is not a JWT")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return "", fmt.Errorf("couldn't decode the identity token: %w", err)
+	}
+	var c struct {
+		Sub           string `json:"sub"`
+		Email         string `json:"email"`
+		EmailVerified any    `json:"email_verified"`
+		Exp           int64  `json:"exp"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return "", fmt.Errorf("couldn't parse the identity token: %w", err)
+	}
+	if c.Exp != 0 && time.Unix(c.Exp, 0).Before(time.Now()) {
+		return "", fmt.Errorf("the identity token expired at %s; get a fresh one", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
+	}
+	if c.Email != "" {
+		if v, ok := c.EmailVerified.(bool); ok && !v {
+			return "", errors.New("the identity token's email is not verified")
+		}
+		if s, ok := c.EmailVerified.(string); ok && s == "false" {
+			return "", errors.New("the identity token's email is not verified")
+		}
+		return c.Email, nil
+	}
+	if c.Sub == "" {
+		return "", errors.New("the identity token has neither email nor sub")
+	}
+	return c.Sub, nil
+}
+
+// retry runs f with a per-call timeout, retrying transient failures with
+// exponential backoff.
+func (s *Signer) retry(ctx context.Context, f func(context.Context) error) error {
+	attempts, timeout := s.Retry.Attempts, s.Retry.Timeout
+	if attempts <= 0 {
+		attempts = 4
+	}
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wait := 250 * time.Millisecond
+	var err error
+	for i := 0; i < attempts; i++ {
+		if err = f(ctx); err == nil || !temporary(err) {
+			return err
+		}
+		if i == attempts-1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (gave up after %d attempts: %v)", err, i+1, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	return fmt.Errorf("%w (gave up after %d attempts)", err, attempts)
+}
+
+func temporary(err error) bool {
+	var se *ServiceError
+	if errors.As(err, &se) {
+		return se.Temporary()
+	}
+	var ce *CAError
+	if errors.As(err, &ce) {
+		return ce.Status >= 500 || ce.Status == 429
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "connection refused")
+}
