@@ -40,18 +40,25 @@ echo "## Verifier CPU per bundle (go test -bench, 1 core; cpu-ns/op is process C
 echo
 go test ./verify -run '^$' -bench 'VerifyVectors/.*/verify$|VerifyVectors/.*/parse\+verify$|VerifyP256' -benchmem -count "$count" -cpu 1 \
   > "$out/verify-bench.txt"
-awk '
-/^Benchmark/ {
-  name=$1; sub(/^BenchmarkVerify(Vectors|P256)\//, "", name)
-  for (i=2; i<=NF; i++) { if ($(i+1)=="ns/op") ns[name]=ns[name]" "$i; if ($(i+1)=="cpu-ns/op") cpu[name]=cpu[name]" "$i; if ($(i+1)=="allocs/op") al[name]=$i }
-  if (!(name in seen)) { seen[name]=1; order[++n]=name }
-}
-function median(s,   a, k, m) { m=split(s, a, " "); asort(a); return a[int((m+1)/2)] }
-END {
-  printf "| %-62s | %12s | %12s | %9s |\n", "bundle / step", "wall ms/op", "CPU ms/op", "allocs/op"
-  printf "|%s|%s|%s|%s|\n", "----------------------------------------------------------------", "--------------", "--------------", "-----------"
-  for (i=1; i<=n; i++) { k=order[i]; printf "| %-62s | %12.3f | %12.3f | %9d |\n", k, median(ns[k])/1e6, median(cpu[k])/1e6, al[k] }
-}' "$out/verify-bench.txt"
+python3 - "$out/verify-bench.txt" <<'PY'
+import re, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    if not line.startswith("Benchmark"):
+        continue
+    f = line.split()
+    name = re.sub(r"^BenchmarkVerify(Vectors|P256)/", "", f[0])
+    name = re.sub(r"-\d+$", "", name)
+    r = rows.setdefault(name, {"ns": [], "cpu": [], "allocs": 0})
+    for i in range(1, len(f) - 1):
+        if f[i + 1] == "ns/op": r["ns"].append(float(f[i]))
+        if f[i + 1] == "cpu-ns/op": r["cpu"].append(float(f[i]))
+        if f[i + 1] == "allocs/op": r["allocs"] = int(f[i])
+print("| %-62s | %10s | %10s | %9s |" % ("bundle / step", "wall ms/op", "CPU ms/op", "allocs/op"))
+print("|%s|%s|%s|%s|" % ("-" * 64, "-" * 12, "-" * 12, "-" * 11))
+for name, r in rows.items():
+    print("| %-62s | %10.3f | %10.3f | %9d |" % (name, statistics.median(r["ns"]) / 1e6, statistics.median(r["cpu"]) / 1e6, r["allocs"]))
+PY
 
 echo
 echo "## Whole process: sigil verify-blob vs cosign v2.6.5 verify-blob (hyperfine, $runs runs, same bundle)"
