@@ -145,12 +145,36 @@ func PrecertSignedData(timestamp uint64, issuerSPKI, tbs, extensions []byte) ([]
 	return b.Bytes()
 }
 
+// X509SignedData returns the bytes an SCT for an X.509 entry signs (a
+// detached SCT, returned by add-chain; RFC 6962 §3.2):
+//
+//	version(1)=0 signature_type(1)=0 timestamp(8) entry_type(2)=0
+//	ASN.1Cert<1..2^24-1> = the certificate's DER
+//	extensions<0..2^16-1>
+func X509SignedData(timestamp uint64, certDER, extensions []byte) ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint8(0) // v1
+	b.AddUint8(0) // certificate_timestamp
+	b.AddUint64(timestamp)
+	b.AddUint16(0) // x509_entry
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(certDER) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(extensions) })
+	return b.Bytes()
+}
+
 // Verify checks an embedded SCT's signature by the log key pub.
 func (s *SCT) Verify(pub crypto.PublicKey, leaf *x509.Certificate, issuerSPKI []byte) error {
 	data, err := s.SignedData(leaf, issuerSPKI)
 	if err != nil {
 		return err
 	}
+	return s.VerifySignedData(pub, data)
+}
+
+// VerifySignedData checks the SCT's signature by the log key pub over
+// data, the output of PrecertSignedData or X509SignedData (for a detached
+// SCT over a precertificate or a certificate).
+func (s *SCT) VerifySignedData(pub crypto.PublicKey, data []byte) error {
 	var h crypto.Hash
 	switch s.HashAlg {
 	case 4:

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# CT log benchmark: add-pre-chain from submission to SCT (durable sequencing
+# included). Prints three tables:
+#
+#  1. Go benchmarks of the library: in process (the CA inside sigil server)
+#     and over loopback HTTP with ctlog.Client, closed loop with many
+#     submitters; adds/s, latency percentiles, process CPU per add, entries
+#     per group-committed batch; and the CPU cost of checking one chain.
+#  2. The HTTP servers side by side, driven by the same load generator with
+#     the same precertificate chains: `sigil ctlog serve` against TesseraCT
+#     v0.1.1 POSIX (the reference static-ct log; installed by
+#     .ci/install-tesseract.sh), with TesseraCT's default of answering only
+#     after the checkpoint is published and with that awaiter off (an SCT
+#     after sequencing, as sigil does). Closed loop at -c submitters.
+#  3. Open loop at 500 requests/s (the CA's latency target): p50/p99.
+#
+# Usage: bench/ctlog/run.sh [-short] [-n REQUESTS] [-c CONCURRENCY]
+# Needs Go; TesseraCT rows are skipped (with a note) when tesseract-posix is
+# missing and TESSERACT is not set.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+out=$root/bench/out/ctlog
+mkdir -p "$out"
+n=20000
+c=256
+benchn=20000
+if [ "${1:-}" = "-short" ]; then n=3000; benchn=3000; shift; fi
+while [ $# -gt 0 ]; do
+  case $1 in
+    -n) n=$2; benchn=$2; shift 2 ;;
+    -c) c=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+echo "## 1. Library (go test -bench, GOMAXPROCS=$(nproc), $benchn adds, $c submitters)"
+echo
+go test ./ctlog -run '^$' -bench 'AddPreChain|Validate' -benchtime "${benchn}x" -concurrency "$c" > "$out/go-bench.txt"
+python3 - "$out/go-bench.txt" <<'PY'
+import sys
+print("| %-22s | %8s | %8s | %8s | %12s | %13s |" % ("benchmark", "adds/s", "p50 ms", "p99 ms", "CPU µs/add", "entries/batch"))
+print("|%s|%s|%s|%s|%s|%s|" % ("-"*24, "-"*10, "-"*10, "-"*10, "-"*14, "-"*15))
+for line in open(sys.argv[1]):
+    if not line.startswith("Benchmark"):
+        continue
+    f = line.split()
+    name = f[0].split("-")[0].replace("Benchmark", "")
+    m = {f[i+1]: f[i] for i in range(1, len(f)-1)}
+    if "adds/s" in m:
+        print("| %-22s | %8.0f | %8s | %8s | %12s | %13s |" % (name, float(m["adds/s"]), m["p50-ms"], m["p99-ms"], m["cpu-µs/add"], m.get("entries/batch", "-")))
+    else:
+        print("| %-22s | %8s | %8s | %8s | %12s | %13s |" % (name + " (1 chain)", "-", "-", "-", m["cpu-µs/op"], "-"))
+PY
+
+echo
+echo "## 2. HTTP servers side by side ($n add-pre-chain requests, $c submitters, closed loop)"
+echo
+go build -o "$out/sigil" ./cmd/sigil
+go build -o "$out/loadgen" ./bench/ctlog/loadgen
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+"$out/loadgen" init -dir "$work" -n "$n"
+
+wait_up() { # wait_up URL
+  for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "server at $1 did not come up" >&2; return 1
+}
+start_sigil() { # start_sigil PORT DIR
+  "$out/sigil" ctlog serve --data-dir "$2" --roots "$work/root.pem" --key "$work/log-key.pem" \
+    --listen "127.0.0.1:$1" --public-url "http://127.0.0.1:$1/ct" >"$2.log" 2>&1 &
+  pids+=($!)
+  wait_up "http://127.0.0.1:$1/ct/ct/v1/get-roots"
+}
+TESSERACT=${TESSERACT:-$(go env GOPATH)/bin/tesseract-posix}
+start_tesseract() { # start_tesseract PORT DIR AWAITER
+  "$TESSERACT" --storage_dir "$2" --origin 127.0.0.1 --roots_pem_file "$work/root.pem" \
+    --private_key "$work/log-key.pem" --ext_key_usages CodeSigning --http_endpoint "127.0.0.1:$1" \
+    --enable_publication_awaiter="$3" >"$2.log" 2>&1 &
+  pids+=($!)
+  wait_up "http://127.0.0.1:$1/ct/v1/get-roots"
+}
+run_load() { # run_load NAME URL MODE VALUE [REQUESTS]
+  "$out/loadgen" run -name "$1" -url "$2" -bodies "$work/bodies.ndjson" "-$3" "$4" -n "${5:-$n}" | tee -a "$work/results"
+}
+open_n=$(( n < 5000 ? n : 5000 ))
+
+: > "$work/results"
+start_sigil 16962 "$work/sigil"
+run_load sigil http://127.0.0.1:16962/ct concurrency "$c" >/dev/null
+if [ -x "$TESSERACT" ]; then
+  start_tesseract 16963 "$work/tesseract" true
+  run_load tesseract-awaiter http://127.0.0.1:16963 concurrency "$c" >/dev/null
+  start_tesseract 16964 "$work/tesseract-noawait" false
+  run_load tesseract-no-awaiter http://127.0.0.1:16964 concurrency "$c" >/dev/null
+else
+  echo "(TesseraCT rows skipped: run .ci/install-tesseract.sh or set TESSERACT)"
+fi
+python3 - "$work/results" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+base = {r[0]: float(r[3]) for r in rows}
+print("| %-22s | %8s | %6s | %8s | %8s | %8s | %14s |" % ("server", "requests", "errors", "adds/s", "p50 ms", "p99 ms", "sigil speed-up"))
+print("|%s|%s|%s|%s|%s|%s|%s|" % ("-"*24, "-"*10, "-"*8, "-"*10, "-"*10, "-"*10, "-"*16))
+for r in rows:
+    ratio = "-" if r[0] == "sigil" else "%.2fx" % (base["sigil"] / float(r[3]))
+    print("| %-22s | %8s | %6s | %8s | %8s | %8s | %14s |" % (r[0], r[1], r[2], r[3], r[4], r[5], ratio))
+PY
+
+echo
+echo "## 3. Open loop at 500 requests/s ($open_n requests, fresh logs)"
+echo
+: > "$work/results"
+start_sigil 16965 "$work/sigil-open"
+run_load sigil http://127.0.0.1:16965/ct rate 500 "$open_n" >/dev/null
+if [ -x "$TESSERACT" ]; then
+  start_tesseract 16966 "$work/tesseract-open" false
+  run_load tesseract-no-awaiter http://127.0.0.1:16966 rate 500 "$open_n" >/dev/null
+fi
+python3 - "$work/results" <<'PY'
+import sys
+print("| %-22s | %8s | %6s | %8s | %8s |" % ("server", "requests", "errors", "p50 ms", "p99 ms"))
+print("|%s|%s|%s|%s|%s|" % ("-"*24, "-"*10, "-"*8, "-"*10, "-"*10))
+for l in open(sys.argv[1]):
+    r = l.split()
+    if r:
+        print("| %-22s | %8s | %6s | %8s | %8s |" % (r[0], r[1], r[2], r[4], r[5]))
+PY

@@ -1,0 +1,112 @@
+package ctlog
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/ctonly"
+)
+
+// sequencer group-commits entries to Tessera: at most one batch is in
+// Tessera at a time, and every entry submitted while it is being written
+// goes into the next one. Tessera's own queue cuts batches by age, which
+// either delays an idle log by the batch age or, with a short age, splits
+// a busy log's work into many small fsync rounds; gating on the previous
+// batch's durability makes one fsync round serve all the submissions that
+// arrived during the previous one.
+//
+// Locking: mu guards pending, running and closed. The loop goroutine owns
+// each batch it takes.
+type sequencer struct {
+	ctx      context.Context // Tessera's background context
+	add      func(context.Context, *ctonly.Entry) tessera.IndexFuture
+	maxBatch int
+	// maxPending bounds the queue; beyond it submissions get ErrPushback
+	// at once instead of waiting longer than any client would.
+	maxPending int
+	observe    func(n int) // batch size, for metrics; may be nil
+
+	mu      sync.Mutex
+	pending []*seqRequest
+	running bool
+	closed  bool
+	idle    sync.WaitGroup // the loop goroutine
+}
+
+type seqRequest struct {
+	entry *ctonly.Entry
+	index tessera.Index
+	err   error
+	done  chan struct{}
+}
+
+// submit queues e and waits until its index is durably assigned, or ctx
+// ends (the entry may still be sequenced then; it just gets no SCT).
+func (q *sequencer) submit(ctx context.Context, e *ctonly.Entry) (tessera.Index, error) {
+	r := &seqRequest{entry: e, done: make(chan struct{})}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return tessera.Index{}, ErrShutdown
+	}
+	if len(q.pending) >= q.maxPending {
+		q.mu.Unlock()
+		return tessera.Index{}, fmt.Errorf("%w: %d submissions already queued", ErrPushback, len(q.pending))
+	}
+	q.pending = append(q.pending, r)
+	if !q.running {
+		q.running = true
+		q.idle.Add(1)
+		go q.loop()
+	}
+	q.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.index, r.err
+	case <-ctx.Done():
+		return tessera.Index{}, ctx.Err()
+	}
+}
+
+func (q *sequencer) loop() {
+	defer q.idle.Done()
+	var futures []tessera.IndexFuture
+	for {
+		q.mu.Lock()
+		batch := q.pending
+		if len(batch) > q.maxBatch {
+			batch = batch[:q.maxBatch:q.maxBatch]
+			q.pending = append([]*seqRequest(nil), q.pending[q.maxBatch:]...)
+		} else {
+			q.pending = nil
+		}
+		if len(batch) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		if q.observe != nil {
+			q.observe(len(batch))
+		}
+		futures = futures[:0]
+		for _, r := range batch {
+			futures = append(futures, q.add(q.ctx, r.entry))
+		}
+		for i, r := range batch {
+			r.index, r.err = futures[i]()
+			close(r.done)
+		}
+	}
+}
+
+// close refuses new submissions and waits until every queued one is
+// resolved.
+func (q *sequencer) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.idle.Wait()
+}
