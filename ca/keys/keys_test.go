@@ -1,0 +1,314 @@
+package keys_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigil.dev/sigil/ca/keys"
+)
+
+func init() {
+	// Keep the tests fast; the default is 600,000.
+	keys.PBKDF2Iterations = 1000
+}
+
+// need returns the path of an outside program, or skips (fails under CI)
+// naming the script that installs it.
+func need(t *testing.T, prog, script string) string {
+	t.Helper()
+	p, err := exec.LookPath(prog)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not found; CI must run %s", prog, script)
+	}
+	t.Skipf("%s not found; run %s to install it", prog, script)
+	return ""
+}
+
+func TestEncryptedPKCS8RoundTrip(t *testing.T) {
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	for name, key := range map[string]crypto.Signer{"P-256": p256, "P-384": p384, "RSA": rsaKey, "Ed25519": edKey} {
+		t.Run(name, func(t *testing.T) {
+			b, err := keys.MarshalEncryptedPKCS8(key, []byte("correct horse"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(b, []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----")) {
+				t.Fatalf("PEM %q", b[:40])
+			}
+			got, err := keys.ParsePrivateKeyPEM(b, []byte("correct horse"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
+				t.Fatal("different key")
+			}
+			if _, err := keys.ParsePrivateKeyPEM(b, []byte("wrong")); !errors.Is(err, keys.ErrPassword) {
+				t.Fatalf("wrong password: %v", err)
+			}
+			if _, err := keys.ParsePrivateKeyPEM(b, nil); !errors.Is(err, keys.ErrNoPassword) {
+				t.Fatalf("no password: %v", err)
+			}
+		})
+	}
+	if _, err := keys.MarshalEncryptedPKCS8(p256, nil); err == nil {
+		t.Fatal("empty password accepted")
+	}
+}
+
+func TestParsePlainKeys(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sec1, _ := x509.MarshalECPrivateKey(k)
+	p8, _ := x509.MarshalPKCS8PrivateKey(k)
+	for _, b := range [][]byte{
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}),
+		append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8})...),
+	} {
+		if _, err := keys.ParsePrivateKeyPEM(b, nil); err != nil {
+			t.Error(err)
+		}
+	}
+	legacy := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-256-CBC,00"}, Bytes: sec1})
+	if _, err := keys.ParsePrivateKeyPEM(legacy, []byte("x")); err == nil {
+		t.Error("legacy encrypted PEM accepted")
+	}
+}
+
+// TestOpenSSLInterop checks the format against OpenSSL both ways: OpenSSL
+// reads what sigil writes, and sigil reads PBES2 files OpenSSL writes with
+// PBKDF2 (HMAC-SHA-256 and the SHA-1 default PRF) and scrypt.
+func TestOpenSSLInterop(t *testing.T) {
+	openssl := need(t, "openssl", ".ci/install-softhsm.sh")
+	dir := t.TempDir()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ours, err := keys.MarshalEncryptedPKCS8(k, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "ours.pem")
+	os.WriteFile(in, ours, 0o600)
+	out, err := exec.Command(openssl, "pkey", "-in", in, "-passin", "pass:pw", "-pubout").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl cannot read our key: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("BEGIN PUBLIC KEY")) {
+		t.Fatalf("openssl output %s", out)
+	}
+
+	sec1, _ := x509.MarshalPKCS8PrivateKey(k)
+	plain := filepath.Join(dir, "plain.pem")
+	os.WriteFile(plain, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: sec1}), 0o600)
+	for name, args := range map[string][]string{
+		"pbkdf2-sha256-aes256": {"pkcs8", "-topk8", "-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA256"},
+		"pbkdf2-sha1-aes128":   {"pkcs8", "-topk8", "-v2", "aes-128-cbc", "-v2prf", "hmacWithSHA1"},
+		"scrypt-aes256":        {"pkcs8", "-topk8", "-v2", "aes-256-cbc", "-scrypt"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			enc := filepath.Join(dir, name+".pem")
+			cmd := exec.Command(openssl, append(args, "-in", plain, "-out", enc, "-passout", "pass:pw")...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("openssl: %v\n%s", err, out)
+			}
+			b, _ := os.ReadFile(enc)
+			got, err := keys.ParsePrivateKeyPEM(b, []byte("pw"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Public().(*ecdsa.PublicKey).Equal(k.Public()) {
+				t.Fatal("different key")
+			}
+		})
+	}
+}
+
+func TestChain(t *testing.T) {
+	for _, kt := range []keys.KeyType{keys.ECDSAP256, keys.ECDSAP384} {
+		t.Run(string(kt), func(t *testing.T) {
+			rootKey, err := keys.GenerateKey(kt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			interKey, _ := keys.GenerateKey(kt)
+			root, err := keys.NewRoot(rootKey, keys.ChainOptions{Organization: "example", RootName: "example root"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inter, err := keys.NewIntermediate(root, rootKey, interKey.Public(), keys.ChainOptions{Organization: "example", IntermediateName: "example intermediate", IntermediateValidity: 100 * 365 * 24 * time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !root.IsCA || root.MaxPathLen != 1 || len(root.ExtKeyUsage) != 0 || root.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageCRLSign || len(root.SubjectKeyId) != 20 {
+				t.Errorf("root %+v", root)
+			}
+			if !inter.IsCA || inter.MaxPathLen != 0 || !inter.MaxPathLenZero || len(inter.ExtKeyUsage) != 1 || inter.ExtKeyUsage[0] != x509.ExtKeyUsageCodeSigning ||
+				inter.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageCRLSign || !bytes.Equal(inter.AuthorityKeyId, root.SubjectKeyId) {
+				t.Errorf("intermediate %+v", inter)
+			}
+			if inter.NotAfter.After(root.NotAfter) {
+				t.Error("intermediate outlives the root")
+			}
+			if d := root.NotAfter.Sub(root.NotBefore); d != 10*365*24*time.Hour {
+				t.Errorf("root validity %s", d)
+			}
+			roots := x509.NewCertPool()
+			roots.AddCert(root)
+			if _, err := inter.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}); err != nil {
+				t.Fatal(err)
+			}
+			if inter.Subject.CommonName != "example intermediate" || inter.Subject.Organization[0] != "example" {
+				t.Errorf("subject %s", inter.Subject)
+			}
+		})
+	}
+}
+
+func TestPassword(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "pw")
+	os.WriteFile(f, []byte("from-file\nsecond line"), 0o600)
+	t.Setenv("SIGIL_TEST_PW", "from-env")
+	for _, tc := range []struct {
+		p    keys.Password
+		want string
+		err  bool
+	}{
+		{keys.Password{Env: "SIGIL_TEST_PW"}, "from-env", false},
+		{keys.Password{File: f}, "from-file", false},
+		{keys.Password{Env: "SIGIL_TEST_PW", File: f}, "from-env", false},
+		{keys.Password{Env: "SIGIL_TEST_UNSET", File: f}, "from-file", false},
+		{keys.Password{Env: "SIGIL_TEST_UNSET"}, "", true},
+		{keys.Password{File: filepath.Join(dir, "missing")}, "", true},
+		{keys.Password{}, "", false},
+	} {
+		got, err := tc.p.Read()
+		if (err != nil) != tc.err || string(got) != tc.want {
+			t.Errorf("%+v: %q, %v", tc.p, got, err)
+		}
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	k, _ := keys.GenerateKey(keys.ECDSAP256)
+	b, _ := keys.MarshalEncryptedPKCS8(k, []byte("s3cret"))
+	f := filepath.Join(dir, "key.pem")
+	os.WriteFile(f, b, 0o600)
+	t.Setenv("SIGIL_TEST_PW", "s3cret")
+	s, closer, err := keys.Load(keys.Source{File: f, Password: keys.Password{Env: "SIGIL_TEST_PW"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	d := sha256.Sum256([]byte("x"))
+	sig, err := s.Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil || !ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), d[:], sig) {
+		t.Fatal("loaded key does not sign", err)
+	}
+	if _, _, err := keys.Load(keys.Source{File: f}); !errors.Is(err, keys.ErrNoPassword) {
+		t.Fatalf("no password: %v", err)
+	}
+	if _, _, err := keys.Load(keys.Source{}); err == nil {
+		t.Fatal("empty source accepted")
+	}
+}
+
+func TestParsePKCS11URI(t *testing.T) {
+	dir := t.TempDir()
+	pin := filepath.Join(dir, "pin")
+	os.WriteFile(pin, []byte("1234\n"), 0o600)
+	for _, tc := range []struct {
+		uri  string
+		want keys.PKCS11URI
+		err  string
+	}{
+		{uri: "pkcs11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value=1234", want: keys.PKCS11URI{Token: "sigil", Object: "ca", ModulePath: "/lib/p11.so", PIN: "1234"}},
+		{uri: "pkcs11:token=my%20token;id=%01%02?module-path=/lib/p11.so&pin-source=" + pin, want: keys.PKCS11URI{Token: "my token", ID: []byte{1, 2}, ModulePath: "/lib/p11.so", PIN: "1234"}},
+		{uri: "pkcs11:serial=abc;object=ca;type=private?module-path=/lib/p11.so&pin-value=1", want: keys.PKCS11URI{Serial: "abc", Object: "ca", ModulePath: "/lib/p11.so", PIN: "1"}},
+		{uri: "token=sigil", err: "does not start with pkcs11:"},
+		{uri: "pkcs11:token=sigil;object=ca", err: "module-path is required"},
+		{uri: "pkcs11:object=ca?module-path=/x", err: "exactly one of token"},
+		{uri: "pkcs11:token=a;serial=b;object=ca?module-path=/x", err: "exactly one of token"},
+		{uri: "pkcs11:token=a?module-path=/x", err: "object (label) or id"},
+		{uri: "pkcs11:token=a;bogus=1;object=x?module-path=/x", err: "unknown attribute"},
+		{uri: "pkcs11:token=a;object=x?module-path=/x&pin-source=/nonexistent", err: "couldn't read PKCS#11 PIN"},
+	} {
+		got, err := keys.ParsePKCS11URI(tc.uri)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want %q", tc.uri, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tc.uri, err)
+			continue
+		}
+		if got.Token != tc.want.Token || got.Serial != tc.want.Serial || got.Object != tc.want.Object || !bytes.Equal(got.ID, tc.want.ID) || got.ModulePath != tc.want.ModulePath || got.PIN != tc.want.PIN {
+			t.Errorf("%s: %+v", tc.uri, got)
+		}
+	}
+}
+
+func FuzzParsePrivateKeyPEM(f *testing.F) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	enc, _ := keys.MarshalEncryptedPKCS8(k, []byte("pw"))
+	f.Add(enc)
+	p8, _ := x509.MarshalPKCS8PrivateKey(k)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8}))
+	f.Add([]byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = keys.ParsePrivateKeyPEM(b, []byte("pw"))
+		if block, _ := pem.Decode(b); block != nil {
+			_, _ = keys.DecryptPKCS8(block.Bytes, []byte("pw"))
+		}
+	})
+}
+
+func TestInitOpen(t *testing.T) {
+	dir := t.TempDir()
+	offline := filepath.Join(t.TempDir(), "root-key.pem")
+	c, err := keys.Init(keys.InitOptions{Dir: dir, Password: []byte("pw"), RootKey: offline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := os.Stat(filepath.Join(dir, "root-key.pem")); !os.IsNotExist(err) {
+		t.Fatal("root key written into the CA directory despite RootKey")
+	}
+	if _, err := keys.Init(keys.InitOptions{Dir: dir, Password: []byte("pw")}); !errors.Is(err, keys.ErrExists) {
+		t.Fatalf("second Init: %v", err)
+	}
+	t.Setenv("SIGIL_TEST_PW", "pw")
+	o, err := keys.Open(dir, keys.Source{Password: keys.Password{Env: "SIGIL_TEST_PW"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if !o.Intermediate.Equal(c.Intermediate) || !o.Root.Equal(c.Root) || !o.Signer.Public().(*ecdsa.PublicKey).Equal(c.Signer.Public()) {
+		t.Fatal("Open returned a different CA")
+	}
+	if len(o.Chain()) != 2 {
+		t.Fatal("chain")
+	}
+}

@@ -1,0 +1,163 @@
+package keys_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigil.dev/sigil/ca"
+	"sigil.dev/sigil/ca/keys"
+	"sigil.dev/sigil/oidc"
+	"sigil.dev/sigil/oidc/oidctest"
+)
+
+// softHSM initialises a fresh SoftHSM2 token in a temporary directory and
+// returns the module path. The token is labelled "sigil" with user PIN
+// 1234.
+func softHSM(t *testing.T) string {
+	t.Helper()
+	util := need(t, "softhsm2-util", ".ci/install-softhsm.sh")
+	module := ""
+	for _, p := range []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"} {
+		if _, err := os.Stat(p); err == nil {
+			module = p
+			break
+		}
+	}
+	if module == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("libsofthsm2.so not found; CI must run .ci/install-softhsm.sh")
+		}
+		t.Skip("libsofthsm2.so not found; run .ci/install-softhsm.sh")
+	}
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.Mkdir(tokens, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "softhsm2.conf")
+	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SOFTHSM2_CONF", conf)
+	out, err := exec.Command(util, "--init-token", "--free", "--label", "sigil", "--pin", "1234", "--so-pin", "5678").CombinedOutput()
+	if err != nil {
+		t.Fatalf("softhsm2-util: %v\n%s", err, out)
+	}
+	return module
+}
+
+// TestPKCS11 generates the intermediate key on a SoftHSM2 token, certifies
+// it with a software root, reopens it by URI as the CA would, and issues a
+// certificate through the CA API with it.
+func TestPKCS11(t *testing.T) {
+	module := softHSM(t)
+	uri := "pkcs11:token=sigil;object=ca-intermediate?module-path=" + module + "&pin-value=1234"
+
+	s, closer, err := keys.GeneratePKCS11(uri, keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := s.Public()
+	closer.Close()
+	if _, _, err := keys.GeneratePKCS11(uri, keys.ECDSAP256); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("second generation: %v", err)
+	}
+
+	// PKCS#11 login state is per process: test a wrong PIN while no
+	// session is open.
+	if _, _, err := keys.Load(keys.Source{PKCS11: strings.Replace(uri, "pin-value=1234", "pin-value=0000", 1)}); err == nil {
+		t.Fatal("wrong PIN accepted")
+	}
+	signer, closer, err := keys.Load(keys.Source{PKCS11: uri})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	if !signer.Public().(*ecdsa.PublicKey).Equal(pub) {
+		t.Fatal("reopened key differs")
+	}
+	d := sha256.Sum256([]byte("hello"))
+	sig, err := signer.Sign(rand.Reader, d[:], nil)
+	if err != nil || !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d[:], sig) {
+		t.Fatalf("HSM signature does not verify (ASN.1 ECDSA expected): %v", err)
+	}
+	if _, _, err := keys.Load(keys.Source{PKCS11: strings.Replace(uri, "ca-intermediate", "missing", 1)}); err == nil {
+		t.Fatal("missing key found")
+	}
+
+	rootKey, _ := keys.GenerateKey(keys.ECDSAP256)
+	root, err := keys.NewRoot(rootKey, keys.ChainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inter, err := keys.NewIntermediate(root, rootKey, pub, keys.ChainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := oidctest.New(oidctest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iss.Close()
+	v, err := oidc.NewVerifier(&oidc.Config{OIDCIssuers: map[string]oidc.Issuer{iss.URL: {Type: oidc.TypeEmail}}}, oidc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := ca.New(ca.Config{Signer: signer, Chain: []*x509.Certificate{inter, root}, Identity: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(svc.Handler())
+	defer srv.Close()
+
+	key, _ := keys.GenerateKey(keys.ECDSAP256)
+	h := sha256.Sum256([]byte("alice@example.com"))
+	proof, _ := key.Sign(rand.Reader, h[:], nil)
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	body, _ := json.Marshal(map[string]any{"publicKeyRequest": map[string]any{
+		"publicKey":         map[string]any{"content": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))},
+		"proofOfPossession": base64.StdEncoding.EncodeToString(proof),
+	}})
+	tok, _ := iss.Token(iss.Claims("u", "alice@example.com"))
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+"/api/v2/signingCert", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, rb)
+	}
+	var out struct {
+		Detached struct {
+			Chain struct{ Certificates []string } `json:"chain"`
+		} `json:"signedCertificateDetachedSct"`
+	}
+	if err := json.Unmarshal(rb, &out); err != nil || len(out.Detached.Chain.Certificates) != 3 {
+		t.Fatalf("response %s: %v", rb, err)
+	}
+	block, _ := pem.Decode([]byte(out.Detached.Chain.Certificates[0]))
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leaf.CheckSignatureFrom(inter); err != nil {
+		t.Fatal("leaf not signed by the HSM key:", err)
+	}
+}

@@ -1,0 +1,264 @@
+package keys
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/ThalesGroup/crypto11"
+)
+
+// Password says where a key file's password comes from: the environment
+// variable Env, or the file File (its first line). Env wins when both are
+// set and the variable is not empty.
+type Password struct {
+	Env, File string
+}
+
+// IsZero reports whether no source is set.
+func (p Password) IsZero() bool { return p.Env == "" && p.File == "" }
+
+// Read returns the password, or nil when no source is set.
+func (p Password) Read() ([]byte, error) {
+	if p.Env != "" {
+		if v := os.Getenv(p.Env); v != "" {
+			return []byte(v), nil
+		}
+		if p.File == "" {
+			return nil, fmt.Errorf("couldn't read password: environment variable %s is empty or unset", p.Env)
+		}
+	}
+	if p.File != "" {
+		b, err := os.ReadFile(p.File)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read password: %w", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			return nil, fmt.Errorf("couldn't read password: %s is empty", p.File)
+		}
+		return []byte(line), nil
+	}
+	return nil, nil
+}
+
+// Source names a CA signing key: a PEM file (with Password for an encrypted
+// one) or a PKCS#11 URI.
+type Source struct {
+	File     string
+	Password Password
+	PKCS11   string
+}
+
+// Load opens the signer. The closer releases a PKCS#11 session (a no-op for
+// files); close it when the CA stops.
+func Load(src Source) (crypto.Signer, io.Closer, error) {
+	switch {
+	case src.PKCS11 != "" && src.File != "":
+		return nil, nil, errors.New("couldn't load CA key: give a key file or a PKCS#11 URI, not both")
+	case src.PKCS11 != "":
+		return LoadPKCS11(src.PKCS11)
+	case src.File != "":
+		b, err := os.ReadFile(src.File)
+		if err != nil {
+			return nil, nil, fmt.Errorf("couldn't load CA key: %w", err)
+		}
+		pw, err := src.Password.Read()
+		if err != nil {
+			return nil, nil, err
+		}
+		k, err := ParsePrivateKeyPEM(b, pw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", src.File, err)
+		}
+		return k, io.NopCloser(nil), nil
+	}
+	return nil, nil, errors.New("couldn't load CA key: no key file or PKCS#11 URI given")
+}
+
+// PKCS11URI is the subset of an RFC 7512 PKCS#11 URI that selects a token
+// and a key pair:
+//
+//	pkcs11:token=sigil;object=ca-intermediate;id=%01?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=/run/secrets/pin
+//
+// Path attributes: token (label), serial, slot-id, object (key label), id
+// (key ID, percent-encoded bytes). Query attributes: module-path (the
+// PKCS#11 library), pin-value or pin-source (a file holding the PIN). When
+// neither is given, the PIN is read from the environment variable
+// SIGIL_PKCS11_PIN.
+type PKCS11URI struct {
+	Token, Serial string
+	Slot          *int
+	Object        string
+	ID            []byte
+	ModulePath    string
+	PIN           string
+}
+
+// ParsePKCS11URI parses a PKCS#11 URI.
+func ParsePKCS11URI(s string) (*PKCS11URI, error) {
+	rest, ok := strings.CutPrefix(s, "pkcs11:")
+	if !ok {
+		return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %q does not start with pkcs11:", s)
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	u := &PKCS11URI{}
+	for _, attr := range strings.Split(path, ";") {
+		if attr == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(attr, "=")
+		if !ok {
+			return nil, fmt.Errorf("couldn't parse PKCS#11 URI: attribute %q has no value", attr)
+		}
+		val, err := url.PathUnescape(v)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %s: %w", k, err)
+		}
+		switch k {
+		case "token":
+			u.Token = val
+		case "serial":
+			u.Serial = val
+		case "slot-id":
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return nil, fmt.Errorf("couldn't parse PKCS#11 URI: slot-id %q", val)
+			}
+			u.Slot = &n
+		case "object":
+			u.Object = val
+		case "id":
+			u.ID = []byte(val)
+		case "type", "manufacturer", "model", "library-description", "library-manufacturer", "library-version":
+			// Informational; crypto11 selects by the attributes above.
+		default:
+			return nil, fmt.Errorf("couldn't parse PKCS#11 URI: unknown attribute %q", k)
+		}
+	}
+	if query != "" {
+		for _, attr := range strings.Split(query, "&") {
+			k, v, _ := strings.Cut(attr, "=")
+			val, err := url.QueryUnescape(v)
+			if err != nil {
+				return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %s: %w", k, err)
+			}
+			switch k {
+			case "module-path":
+				u.ModulePath = val
+			case "pin-value":
+				u.PIN = val
+			case "pin-source":
+				b, err := os.ReadFile(strings.TrimPrefix(val, "file:"))
+				if err != nil {
+					return nil, fmt.Errorf("couldn't read PKCS#11 PIN: %w", err)
+				}
+				u.PIN = strings.TrimRight(string(b), "\r\n")
+			case "module-name":
+				return nil, errors.New("couldn't parse PKCS#11 URI: module-name is not supported; give module-path")
+			default:
+				return nil, fmt.Errorf("couldn't parse PKCS#11 URI: unknown query attribute %q", k)
+			}
+		}
+	}
+	if u.PIN == "" {
+		u.PIN = os.Getenv("SIGIL_PKCS11_PIN")
+	}
+	if u.ModulePath == "" {
+		return nil, errors.New("couldn't parse PKCS#11 URI: module-path is required")
+	}
+	n := 0
+	for _, set := range []bool{u.Token != "", u.Serial != "", u.Slot != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, errors.New("couldn't parse PKCS#11 URI: select the token by exactly one of token, serial or slot-id")
+	}
+	if u.Object == "" && len(u.ID) == 0 {
+		return nil, errors.New("couldn't parse PKCS#11 URI: name the key by object (label) or id")
+	}
+	return u, nil
+}
+
+func (u *PKCS11URI) context() (*crypto11.Context, error) {
+	ctx, err := crypto11.Configure(&crypto11.Config{
+		Path: u.ModulePath, TokenLabel: u.Token, TokenSerial: u.Serial, SlotNumber: u.Slot, Pin: u.PIN,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open PKCS#11 token: %w", err)
+	}
+	return ctx, nil
+}
+
+func (u *PKCS11URI) label() []byte {
+	if u.Object == "" {
+		return nil
+	}
+	return []byte(u.Object)
+}
+
+// LoadPKCS11 opens the key pair a PKCS#11 URI names.
+func LoadPKCS11(uri string) (crypto.Signer, io.Closer, error) {
+	u, err := ParsePKCS11URI(uri)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, err := u.context()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := ctx.FindKeyPair(u.ID, u.label())
+	if err != nil {
+		ctx.Close()
+		return nil, nil, fmt.Errorf("couldn't find PKCS#11 key: %w", err)
+	}
+	if s == nil {
+		ctx.Close()
+		return nil, nil, fmt.Errorf("couldn't find PKCS#11 key: no key pair with label %q id %x on the token", u.Object, u.ID)
+	}
+	return s, ctx, nil
+}
+
+// GeneratePKCS11 creates an ECDSA key pair of type t on the token a PKCS#11
+// URI names (its object label and id), refusing if one already exists.
+func GeneratePKCS11(uri string, t KeyType) (crypto.Signer, io.Closer, error) {
+	u, err := ParsePKCS11URI(uri)
+	if err != nil {
+		return nil, nil, err
+	}
+	curve, err := t.Curve()
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, err := u.context()
+	if err != nil {
+		return nil, nil, err
+	}
+	if existing, err := ctx.FindKeyPair(u.ID, u.label()); err == nil && existing != nil {
+		ctx.Close()
+		return nil, nil, fmt.Errorf("couldn't generate PKCS#11 key: a key pair with label %q id %x already exists", u.Object, u.ID)
+	}
+	id := u.ID
+	if len(id) == 0 {
+		id = []byte(u.Object)
+	}
+	var s crypto.Signer
+	if u.Object != "" {
+		s, err = ctx.GenerateECDSAKeyPairWithLabel(id, []byte(u.Object), curve)
+	} else {
+		s, err = ctx.GenerateECDSAKeyPair(id, curve)
+	}
+	if err != nil {
+		ctx.Close()
+		return nil, nil, fmt.Errorf("couldn't generate PKCS#11 key: %w", err)
+	}
+	return s, ctx, nil
+}

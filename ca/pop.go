@@ -1,0 +1,157 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// Client-visible messages (sigstore/fulcio pkg/server/error.go).
+const (
+	msgInvalidToken     = "There was an error processing the identity token"
+	msgInvalidSignature = "The signature supplied in the request could not be verified"
+	msgInvalidPublicKey = "The public key supplied in the request could not be parsed"
+	msgInsecureKey      = "The public key supplied in the request is insecure"
+	msgInvalidCSR       = "The certificate signing request could not be parsed"
+	msgCTError          = "Error entering certificate in CTL"
+	msgCAError          = "error communicating with CA backend"
+	msgPolicy           = "The identity token is not permitted by this CA's claim policy"
+)
+
+// parsePublicKey reads a PEM PUBLIC KEY (PKIX) or, failing that, raw DER
+// PKIX (sigstore/fulcio pkg/challenges ParsePublicKey). It returns the key
+// and its DER SubjectPublicKeyInfo.
+func parsePublicKey(content []byte) (crypto.PublicKey, []byte, error) {
+	if len(content) == 0 {
+		return nil, nil, errors.New("no public key")
+	}
+	der := content
+	if block, _ := pem.Decode(content); block != nil {
+		der = block.Bytes
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Re-encode so the certificate carries a canonical SPKI.
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pub, spki, nil
+}
+
+// validatePublicKey accepts RSA with a 2048-, 3072- or 4096-bit modulus,
+// ECDSA on P-256, P-384 or P-521, and Ed25519 (sigstore/sigstore
+// pkg/cryptoutils/publickey.go ValidatePubKey).
+func validatePublicKey(pub crypto.PublicKey) error {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch k.Size() * 8 {
+		case 2048, 3072, 4096:
+			return nil
+		}
+		return fmt.Errorf("RSA modulus of %d bits; must be 2048, 3072 or 4096", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+			return nil
+		}
+		return fmt.Errorf("ECDSA curve %s; must be P-256, P-384 or P-521", k.Curve.Params().Name)
+	case ed25519.PublicKey:
+		return nil
+	}
+	return fmt.Errorf("unsupported public key type %T", pub)
+}
+
+// defaultHash is the hash a proof of possession uses for a key
+// (sigstore/sigstore pkg/signature LoadDefaultVerifier): SHA-256 for P-256
+// and RSA, SHA-384 for P-384, SHA-512 for P-521, none (pure) for Ed25519.
+func defaultHash(pub crypto.PublicKey) crypto.Hash {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P384():
+			return crypto.SHA384
+		case elliptic.P521():
+			return crypto.SHA512
+		}
+		return crypto.SHA256
+	case *rsa.PublicKey:
+		return crypto.SHA256
+	}
+	return 0
+}
+
+// algorithmPermitted is Fulcio's default --client-signing-algorithms:
+// ecdsa-sha2-256-nistp256, ecdsa-sha2-384-nistp384, ecdsa-sha2-512-nistp521,
+// rsa-sign-pkcs1-{2048,3072,4096}-sha256, ed25519.
+func algorithmPermitted(pub crypto.PublicKey, h crypto.Hash) bool {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return h == crypto.SHA256
+		case elliptic.P384():
+			return h == crypto.SHA384
+		case elliptic.P521():
+			return h == crypto.SHA512
+		}
+	case *rsa.PublicKey:
+		return h == crypto.SHA256
+	case ed25519.PublicKey:
+		return h == 0
+	}
+	return false
+}
+
+// verifyProof checks a proof of possession: a signature over msg (the
+// email or sub) with the key's default hash; ECDSA signatures are ASN.1.
+func verifyProof(pub crypto.PublicKey, proof []byte, msg string) error {
+	if len(proof) == 0 {
+		return errors.New("no proof of possession")
+	}
+	h := defaultHash(pub)
+	digest := []byte(msg)
+	if h != 0 {
+		d := h.New()
+		d.Write(digest)
+		digest = d.Sum(nil)
+	}
+	return checkSignature(pub, h, digest, proof)
+}
+
+// parseCSR reads a PEM certificate signing request (a DER one is refused,
+// as sigstore/sigstore pkg/cryptoutils ParseCSR does).
+func parseCSR(b []byte) (*x509.CertificateRequest, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("no PEM block")
+	}
+	if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
+		return nil, fmt.Errorf("PEM block is %q, not CERTIFICATE REQUEST", block.Type)
+	}
+	return x509.ParseCertificateRequest(block.Bytes)
+}
+
+// csrHash maps a CSR signature algorithm to its hash
+// (sigstore/fulcio pkg/server/grpc_server.go getHashFuncForSignatureAlgorithm).
+func csrHash(alg x509.SignatureAlgorithm) (crypto.Hash, error) {
+	switch alg {
+	case x509.ECDSAWithSHA256, x509.SHA256WithRSA:
+		return crypto.SHA256, nil
+	case x509.ECDSAWithSHA384, x509.SHA384WithRSA:
+		return crypto.SHA384, nil
+	case x509.ECDSAWithSHA512, x509.SHA512WithRSA:
+		return crypto.SHA512, nil
+	case x509.PureEd25519:
+		return 0, nil
+	}
+	return 0, fmt.Errorf("unrecognized signature algorithm: %s", alg)
+}

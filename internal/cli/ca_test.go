@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"sigil.dev/sigil/ca/keys"
+	"sigil.dev/sigil/oidc/oidctest"
+)
+
+func init() { keys.PBKDF2Iterations = 1000 }
+
+func TestCAInit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	t.Setenv("SIGIL_TEST_CA_PW", "hunter2")
+	code, out, errOut := run("ca", "init", "--dir", dir, "--password-env", "SIGIL_TEST_CA_PW", "--key-type", "ecdsa-p384", "--organization", "example")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "Move "+filepath.Join(dir, "root-key.pem")+" to offline storage") {
+		t.Errorf("output does not say to move the root key offline:\n%s", out)
+	}
+	for name, mode := range map[string]os.FileMode{"root.pem": 0o644, "root-key.pem": 0o600, "intermediate.pem": 0o644, "intermediate-key.pem": 0o600, "chain.pem": 0o644} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s mode %v", name, fi.Mode().Perm())
+		}
+	}
+	chain, err := readChain(filepath.Join(dir, "chain.pem"))
+	if err != nil || len(chain) != 2 || chain[0].Subject.CommonName != "example intermediate" {
+		t.Fatalf("chain %v: %v", chain, err)
+	}
+	if chain[0].PublicKeyAlgorithm != x509.ECDSA || chain[0].PublicKey.(*ecdsa.PublicKey).Curve != elliptic.P384() {
+		t.Error("not P-384")
+	}
+	k, _, err := keys.Load(keys.Source{File: filepath.Join(dir, "intermediate-key.pem"), Password: keys.Password{Env: "SIGIL_TEST_CA_PW"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k.Public().(*ecdsa.PublicKey).Equal(chain[0].PublicKey) {
+		t.Fatal("intermediate key does not match its certificate")
+	}
+
+	// No overwrite without --force.
+	if code, _, errOut := run("ca", "init", "--dir", dir, "--password-env", "SIGIL_TEST_CA_PW"); code == 0 || !strings.Contains(errOut, "refusing to overwrite") {
+		t.Fatalf("second init: %d %s", code, errOut)
+	}
+
+	// A new intermediate from the offline root, under the same root.
+	dir2 := filepath.Join(t.TempDir(), "ca2")
+	code, _, errOut = run("ca", "intermediate", "--root-cert", filepath.Join(dir, "root.pem"), "--root-key", filepath.Join(dir, "root-key.pem"),
+		"--password-env", "SIGIL_TEST_CA_PW", "--dir", dir2)
+	if code != 0 {
+		t.Fatalf("intermediate: exit %d: %s", code, errOut)
+	}
+	chain2, err := readChain(filepath.Join(dir2, "chain.pem"))
+	if err != nil || !chain2[1].Equal(chain[1]) || chain2[0].Equal(chain[0]) {
+		t.Fatal("new chain does not share the root or repeats the intermediate")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(chain[1])
+	if _, err := chain2[0].Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCAInitGeneratedPassword(t *testing.T) {
+	dir := t.TempDir()
+	if code, out, errOut := run("ca", "init", "--dir", dir); code != 0 || !strings.Contains(out, "generated; mode 0600") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	if _, _, err := keys.Load(keys.Source{File: filepath.Join(dir, "intermediate-key.pem"), Password: keys.Password{File: filepath.Join(dir, "password")}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCAServe runs "sigil ca serve" with its own CT log and asks it for a
+// certificate over HTTP.
+func TestCAServe(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := run("ca", "init", "--dir", dir); code != 0 {
+		t.Fatal(errOut)
+	}
+	iss, err := oidctest.New(oidctest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iss.Close()
+	cfg := filepath.Join(dir, "issuers.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("oidc-issuers:\n  %s:\n    type: email\n", iss.URL)), 0o644)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	done := make(chan int, 1)
+	var stdout, stderr bytes.Buffer
+	go func() {
+		done <- Main([]string{"ca", "serve", "--listen", addr, "--chain", filepath.Join(dir, "chain.pem"), "--key", filepath.Join(dir, "intermediate-key.pem"),
+			"--password-file", filepath.Join(dir, "password"), "--oidc-config", cfg, "--ct-dir", filepath.Join(dir, "ct")}, &stdout, &stderr)
+	}()
+	base := "http://" + addr
+	for i := 0; ; i++ {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, stderr.String())
+		default:
+		}
+		if i > 100 {
+			t.Fatal("serve did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	d := sha256.Sum256([]byte("alice@example.com"))
+	proof, _ := ecdsa.SignASN1(rand.Reader, key, d[:])
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	body, _ := json.Marshal(map[string]any{"publicKeyRequest": map[string]any{
+		"publicKey":         map[string]any{"content": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))},
+		"proofOfPossession": base64.StdEncoding.EncodeToString(proof),
+	}})
+	tok, _ := iss.Token(iss.Claims("u", "alice@example.com"))
+	req, _ := http.NewRequest(http.MethodPost, base+"/api/v2/signingCert", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(rb, []byte("signedCertificateEmbeddedSct")) {
+		t.Fatalf("%d %s", resp.StatusCode, rb)
+	}
+	for _, path := range []string{"/ct/ct/v1/get-sth", "/metrics", "/api/v1/rootCert"} {
+		r, err := http.Get(base + path)
+		if err != nil || r.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", path, err, r)
+		}
+		r.Body.Close()
+	}
+	// SIGINT stops the server gracefully.
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop on SIGINT")
+	}
+}

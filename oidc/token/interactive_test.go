@@ -1,0 +1,273 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"sigil.dev/sigil/oidc/dev"
+)
+
+// headlessBrowser is a "browser" that follows the authorization URL: the
+// dev issuer approves and redirects to the loopback callback.
+func headlessBrowser(t *testing.T) func(string) error {
+	return func(u string) error {
+		go func() {
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Errorf("browser: %v", err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("browser: the callback page answered %s", resp.Status)
+			}
+		}()
+		return nil
+	}
+}
+
+// terminal is an Output that a test reads as the user would: it visits
+// the first URL printed that matches re.
+type terminal struct {
+	mu   sync.Mutex
+	text strings.Builder
+	re   *regexp.Regexp
+	once sync.Once
+	t    *testing.T
+	// visit runs on the URL found; default a GET.
+	visit func(string)
+}
+
+func (w *terminal) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.text.Write(p)
+	if m := w.re.FindString(w.text.String()); m != "" {
+		w.once.Do(func() {
+			visit := w.visit
+			if visit == nil {
+				visit = func(u string) {
+					resp, err := http.Get(u)
+					if err != nil {
+						w.t.Errorf("visiting %s: %v", u, err)
+						return
+					}
+					resp.Body.Close()
+				}
+			}
+			go visit(m)
+		})
+	}
+	return len(p), nil
+}
+
+func (w *terminal) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.text.String()
+}
+
+func TestBrowserFlowHeadless(t *testing.T) {
+	iss := devIssuer(t, dev.Identity{Email: "alice@example.com"})
+	var opened atomic.Int32
+	browser := headlessBrowser(t)
+	src := Interactive(Options{Issuer: iss.URL(), Flow: FlowBrowser, Output: io.Discard, OpenBrowser: func(u string) error {
+		opened.Add(1)
+		if q, _ := url.Parse(u); q.Query().Get("code_challenge_method") != "S256" || !strings.HasPrefix(q.Query().Get("redirect_uri"), "http://localhost:") {
+			t.Errorf("authorization URL %s: want PKCE S256 and a localhost redirect", u)
+		}
+		return browser(u)
+	}})
+	tok, err := src.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Check(tok, "sigstore", time.Now())
+	if err != nil || c.Email != "alice@example.com" || c.Issuer != iss.URL() {
+		t.Fatalf("claims %+v, %v", c, err)
+	}
+	if _, err := src.Token(context.Background()); err != nil || opened.Load() != 1 {
+		t.Errorf("second call: %v, browser opened %d times; want the cached token", err, opened.Load())
+	}
+}
+
+func TestBrowserFlowPrintsTheURLWhenNoBrowserOpens(t *testing.T) {
+	iss := devIssuer(t, dev.Identity{})
+	out := &terminal{t: t, re: regexp.MustCompile(`http://127\.0\.0\.1:\d+/oidc/auth\?\S+`)}
+	src := Interactive(Options{Issuer: iss.URL(), Flow: FlowBrowser, Output: out, OpenBrowser: func(string) error { return errors.New("no xdg-open") }})
+	if _, err := src.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "Couldn't open a browser (no xdg-open)") || !strings.Contains(s, "Signed in at") {
+		t.Errorf("output:\n%s", s)
+	}
+}
+
+func TestBrowserFlowIgnoresForeignCallbacksAndReportsRefusals(t *testing.T) {
+	iss := devIssuer(t, dev.Identity{})
+	tests := []struct {
+		name    string
+		rewrite func(callback *url.URL) // change the redirect the issuer sent
+		wantErr string
+	}{
+		{"issuer refuses", func(cb *url.URL) {
+			q := cb.Query()
+			q.Del("code")
+			q.Set("error", "access_denied")
+			q.Set("error_description", "user said no")
+			cb.RawQuery = q.Encode()
+		}, "the issuer refused: access_denied: user said no"},
+		{"no code", func(cb *url.URL) {
+			q := cb.Query()
+			q.Del("code")
+			cb.RawQuery = q.Encode()
+		}, "neither a code nor an error"},
+		{"code from another sign-in", func(cb *url.URL) {
+			q := cb.Query()
+			q.Set("code", "stolen")
+			cb.RawQuery = q.Encode()
+		}, "couldn't exchange the authorization code"},
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := Interactive(Options{Issuer: iss.URL(), Flow: FlowBrowser, Output: io.Discard, OpenBrowser: func(u string) error {
+				go func() {
+					resp, err := noRedirect.Get(u)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					cb, _ := url.Parse(resp.Header.Get("Location"))
+					// A callback with another state is answered 400 and ignored.
+					forged := *cb
+					q := forged.Query()
+					q.Set("state", "forged")
+					q.Set("error", "access_denied")
+					forged.RawQuery = q.Encode()
+					if r, err := http.Get(forged.String()); err != nil || r.StatusCode != http.StatusBadRequest {
+						t.Errorf("forged callback: %v %v, want 400", r.StatusCode, err)
+					} else {
+						r.Body.Close()
+					}
+					tt.rewrite(cb)
+					if r, err := http.Get(cb.String()); err == nil {
+						r.Body.Close()
+					}
+				}()
+				return nil
+			}})
+			_, err := src.Token(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want one saying %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestDeviceFlowHeadless(t *testing.T) {
+	iss := devIssuer(t, dev.Identity{Subject: "device-user"})
+	out := &terminal{t: t, re: regexp.MustCompile(`http://\S+/oidc/device\?user_code=[A-Z]{4}-[A-Z]{4}`)}
+	src := Interactive(Options{Issuer: iss.URL(), Flow: FlowDevice, Output: out,
+		OpenBrowser: func(string) error { t.Error("the device flow opened a browser"); return nil }})
+	tok, err := src.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Check(tok, "sigstore", time.Now()); err != nil || c.Subject != "device-user" {
+		t.Fatalf("claims %+v, %v", c, err)
+	}
+	if s := out.String(); !regexp.MustCompile(`open http://\S+/device on any device and enter the code [A-Z]{4}-[A-Z]{4}`).MatchString(s) {
+		t.Errorf("prompt:\n%s", s)
+	}
+}
+
+func TestDeviceFlowDenied(t *testing.T) {
+	iss := devIssuer(t, dev.Identity{})
+	out := &terminal{t: t, re: regexp.MustCompile(`http://\S+/device\?user_code=\S+`)}
+	out.visit = func(u string) {
+		if r, err := http.Get(u + "&action=deny"); err == nil {
+			r.Body.Close()
+		}
+	}
+	_, err := Interactive(Options{Issuer: iss.URL(), Flow: FlowDevice, Output: out}).Token(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "the sign-in was denied") {
+		t.Errorf("error %v, want a denial", err)
+	}
+}
+
+func TestInteractiveFailures(t *testing.T) {
+	iss := devIssuer(t, dev.Identity{})
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr string
+	}{
+		{"issuer down", Options{Issuer: "http://127.0.0.1:1/oidc", Flow: FlowDevice}, "couldn't discover the OIDC issuer http://127.0.0.1:1/oidc"},
+		{"redirect not loopback", Options{Issuer: iss.URL(), Flow: FlowBrowser, RedirectURL: "http://example.com:0/cb"}, "must be localhost or a loopback address"},
+		{"redirect not http", Options{Issuer: iss.URL(), Flow: FlowBrowser, RedirectURL: "https://localhost:0/cb"}, "want http://localhost:PORT/PATH"},
+		{"unknown client", Options{Issuer: iss.URL(), Flow: FlowDevice, ClientID: "other"}, "invalid_client"},
+		{"nobody signs in", Options{Issuer: iss.URL(), Flow: FlowBrowser, Timeout: 200 * time.Millisecond, OpenBrowser: func(string) error { return nil }},
+			"no answer from the browser"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Output = io.Discard
+			_, err := Interactive(tt.opts).Token(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %v, want one saying %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestAutoFlowChoice(t *testing.T) {
+	tests := []struct {
+		goos string
+		env  map[string]string
+		want bool
+	}{
+		{"linux", nil, false},
+		{"linux", map[string]string{"DISPLAY": ":0"}, true},
+		{"linux", map[string]string{"WAYLAND_DISPLAY": "wayland-0"}, true},
+		{"linux", map[string]string{"BROWSER": "wslview"}, true},
+		{"darwin", nil, true},
+		{"darwin", map[string]string{"SSH_CONNECTION": "1.2.3.4 5 6.7.8.9 22"}, false},
+		{"windows", map[string]string{"SSH_TTY": "/dev/pts/1"}, false},
+		{"freebsd", map[string]string{"DISPLAY": ":1"}, true},
+	}
+	for _, tt := range tests {
+		if got := hasDisplay(env(tt.env), tt.goos); got != tt.want {
+			t.Errorf("hasDisplay(%s, %v) = %t, want %t", tt.goos, tt.env, got, tt.want)
+		}
+	}
+
+	// Without a display, FlowAuto picks the device flow.
+	iss := devIssuer(t, dev.Identity{})
+	out := &terminal{t: t, re: regexp.MustCompile(`http://\S+/device\?user_code=\S+`)}
+	tok, err := Interactive(Options{Issuer: iss.URL(), Interactive: true, Getenv: env(nil), Output: out,
+		OpenBrowser: func(string) error { t.Error("opened a browser without a display"); return nil }}).Token(context.Background())
+	if err != nil || tok == "" {
+		t.Fatalf("auto flow without a display: %v", err)
+	}
+}
+
+func TestOpenBrowserCommand(t *testing.T) {
+	if err := openBrowser("http://localhost/x", env(map[string]string{"BROWSER": "/nonexistent/browser %s"}), "linux"); err == nil {
+		t.Error("a missing $BROWSER program reported success")
+	}
+	if err := openBrowser("http://localhost/x", env(map[string]string{"BROWSER": "true"}), "linux"); err != nil {
+		t.Errorf("BROWSER=true: %v", err)
+	}
+}

@@ -1,0 +1,408 @@
+package oidc
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// Errors callers branch on. Every error Verify returns wraps one of them.
+var (
+	// ErrInvalidToken: the token is malformed, unsigned or badly signed,
+	// expired, not yet valid, for another audience, or signed with an
+	// algorithm outside the allow-list.
+	ErrInvalidToken = errors.New("invalid identity token")
+	// ErrUnknownIssuer: no configured issuer matches the token's iss.
+	ErrUnknownIssuer = errors.New("identity token issuer is not configured")
+	// ErrIdentity: the token is valid but its claims make no identity of
+	// the issuer's type (no verified email, missing CI claims, a subject
+	// outside the configured domain, ...).
+	ErrIdentity = errors.New("identity token claims do not form an identity")
+	// ErrPolicy: the identity is valid but the issuer's claim policy
+	// refuses it.
+	ErrPolicy = errors.New("identity is not permitted by the claim policy")
+	// ErrIssuerUnavailable: discovery failed, so the token could not be
+	// checked now; trying later may succeed.
+	ErrIssuerUnavailable = errors.New("identity token issuer is unavailable")
+)
+
+// MaxTokenSize bounds the tokens Verify reads. Real ID tokens are a few
+// kilobytes.
+const MaxTokenSize = 256 << 10
+
+// maxResponseSize bounds discovery documents and key sets.
+const maxResponseSize = 1 << 20
+
+// Options tune a Verifier. Zero values take the defaults.
+type Options struct {
+	// Transport makes the discovery and JWKS requests; default a clone of
+	// http.DefaultTransport (with each issuer's ca-cert added to the
+	// system roots).
+	Transport *http.Transport
+	// Timeout bounds each discovery and JWKS request; default 10 s.
+	Timeout time.Duration
+	// NotBeforeLeeway is how far in the future a token's nbf may be;
+	// default 1 minute (go-oidc alone allows 5).
+	NotBeforeLeeway time.Duration
+	// JWKSRefresh is the least time between two key-set fetches caused by
+	// tokens with unknown key IDs; default 30 s. Key sets are also
+	// refetched after JWKSMaxAge (default 1 h) so revoked keys go away.
+	JWKSRefresh, JWKSMaxAge time.Duration
+	// DiscoveryRetry is how long a failed discovery is remembered before
+	// the next token tries again; default 5 s.
+	DiscoveryRetry time.Duration
+	// Now returns the current time; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Verifier checks identity tokens against the configured issuers and turns
+// them into principals. It is safe for concurrent use.
+//
+// Checks, in order (sigstore/fulcio pkg/identity/issuerpool.go, authorize.go,
+// coreos/go-oidc oidc/verify.go): size and shape (exactly two dots, checked
+// before splitting: GHSA-f83f-xpx7-ffpw); the unverified iss selects an
+// issuer (exact URL, or an anchored meta-issuer pattern); discovery at
+// {iss}/.well-known/openid-configuration (timeout, no redirect to another
+// host, the document's issuer must equal iss exactly); the JWS algorithm is
+// in the allow-list and the discovery list; the signature verifies with a
+// key of the cached JWKS; iss equals the issuer; aud contains the client ID;
+// exp is in the future; nbf is at most NotBeforeLeeway ahead; then the
+// issuer type's identity rules and the claim policy.
+type Verifier struct {
+	cfg   *Config
+	opts  Options
+	log   *slog.Logger
+	exact map[string]*issuerState
+	meta  []metaIssuer
+	cache *lru.Cache[string, *issuerState] // meta-issuer states by concrete URL
+}
+
+type metaIssuer struct {
+	pattern string
+	re      *regexp.Regexp
+	conf    Issuer
+	policy  claimPolicy
+}
+
+// NewVerifier returns a verifier for a validated configuration. No network
+// request is made until a token arrives.
+func NewVerifier(cfg *Config, opts Options) (*Verifier, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("couldn't create token verifier: %w: no configuration", ErrConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.NotBeforeLeeway == 0 {
+		opts.NotBeforeLeeway = time.Minute
+	}
+	if opts.JWKSRefresh == 0 {
+		opts.JWKSRefresh = 30 * time.Second
+	}
+	if opts.JWKSMaxAge == 0 {
+		opts.JWKSMaxAge = time.Hour
+	}
+	if opts.DiscoveryRetry == 0 {
+		opts.DiscoveryRetry = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Transport == nil {
+		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	v := &Verifier{cfg: cfg, opts: opts, log: opts.Logger, exact: map[string]*issuerState{}}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
+	for url, iss := range cfg.OIDCIssuers {
+		st, err := v.newState(url, iss)
+		if err != nil {
+			return nil, err
+		}
+		v.exact[url] = st
+	}
+	for pattern, iss := range cfg.MetaIssuers {
+		re, err := metaRegexp(pattern)
+		if err != nil {
+			return nil, fmt.Errorf("%w: meta-issuer %q: %v", ErrConfig, pattern, err)
+		}
+		pol, err := compilePolicy(iss.ClaimPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("%w: meta-issuer %q: %v", ErrConfig, pattern, err)
+		}
+		v.meta = append(v.meta, metaIssuer{pattern: pattern, re: re, conf: iss, policy: pol})
+	}
+	sort.Slice(v.meta, func(i, j int) bool { return v.meta[i].pattern < v.meta[j].pattern })
+	var err error
+	if v.cache, err = lru.New[string, *issuerState](100); err != nil {
+		return nil, fmt.Errorf("couldn't create token verifier: %w", err)
+	}
+	return v, nil
+}
+
+// Config returns the verifier's configuration (read only).
+func (v *Verifier) Config() *Config { return v.cfg }
+
+// Issuers describes the configured issuers for /api/v2/configuration.
+func (v *Verifier) Issuers() []IssuerInfo { return v.cfg.Issuers() }
+
+// Verify checks a raw identity token and returns its principal.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
+	iss, err := unverifiedIssuer(raw)
+	if err != nil {
+		return nil, err
+	}
+	st, err := v.state(iss)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := st.verifier(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := verifier.Verify(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't verify identity token: %w: %v", ErrInvalidToken, err)
+	}
+	var claims map[string]any
+	if err := tok.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("couldn't read identity token claims: %w: %v", ErrInvalidToken, err)
+	}
+	if nbf, ok := claims["nbf"]; ok {
+		f, isNum := nbf.(float64)
+		if !isNum {
+			return nil, fmt.Errorf("couldn't verify identity token: %w: nbf is not a number", ErrInvalidToken)
+		}
+		if at := time.Unix(int64(f), 0); at.After(v.opts.Now().Add(v.opts.NotBeforeLeeway)) {
+			return nil, fmt.Errorf("couldn't verify identity token: %w: not valid before %s", ErrInvalidToken, at.UTC().Format(time.RFC3339))
+		}
+	}
+	if tok.Subject == "" {
+		return nil, fmt.Errorf("couldn't verify identity token: %w: no sub claim", ErrInvalidToken)
+	}
+	p, err := principalFor(st.conf, v.cfg.CIIssuerMetadata, tok.Issuer, tok.Subject, claims)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't build identity from token of %s: %w: %v", tok.Issuer, ErrIdentity, err)
+	}
+	if err := st.policy.check(claims); err != nil {
+		return nil, fmt.Errorf("couldn't accept identity %s: %w: %v", p.SAN, ErrPolicy, err)
+	}
+	return p, nil
+}
+
+// unverifiedIssuer reads iss from a token's payload without verifying it,
+// after checking the token's size and shape.
+func unverifiedIssuer(raw string) (string, error) {
+	if len(raw) == 0 {
+		return "", fmt.Errorf("couldn't read identity token: %w: no token", ErrInvalidToken)
+	}
+	if len(raw) > MaxTokenSize {
+		return "", fmt.Errorf("couldn't read identity token: %w: larger than %d bytes", ErrInvalidToken, MaxTokenSize)
+	}
+	if strings.Count(raw, ".") != 2 {
+		return "", fmt.Errorf("couldn't read identity token: %w: not a compact JWS (three parts)", ErrInvalidToken)
+	}
+	_, rest, _ := strings.Cut(raw, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return "", fmt.Errorf("couldn't read identity token: %w: payload is not base64url: %v", ErrInvalidToken, err)
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+	}
+	if err := json.Unmarshal(b, &claims); err != nil {
+		return "", fmt.Errorf("couldn't read identity token: %w: payload is not a JSON object: %v", ErrInvalidToken, err)
+	}
+	if claims.Issuer == "" {
+		return "", fmt.Errorf("couldn't read identity token: %w: no iss claim", ErrInvalidToken)
+	}
+	return claims.Issuer, nil
+}
+
+func (v *Verifier) state(iss string) (*issuerState, error) {
+	if st, ok := v.exact[iss]; ok {
+		return st, nil
+	}
+	if st, ok := v.cache.Get(iss); ok {
+		return st, nil
+	}
+	for _, m := range v.meta {
+		if !m.re.MatchString(iss) {
+			continue
+		}
+		conf := m.conf
+		conf.IssuerURL = iss
+		st, err := v.newState(iss, conf)
+		if err != nil {
+			return nil, err
+		}
+		st.policy = m.policy
+		v.cache.Add(iss, st)
+		return st, nil
+	}
+	return nil, fmt.Errorf("couldn't match issuer %q with any configured issuer: %w", iss, ErrUnknownIssuer)
+}
+
+// issuerState is one issuer's discovery result and key set.
+type issuerState struct {
+	v      *Verifier
+	url    string
+	conf   *Issuer
+	policy claimPolicy
+	client *http.Client
+
+	mu       sync.Mutex
+	idv      *gooidc.IDTokenVerifier
+	failedAt time.Time
+	failErr  error
+}
+
+func (v *Verifier) newState(url string, iss Issuer) (*issuerState, error) {
+	pol, err := compilePolicy(iss.ClaimPolicy)
+	if err != nil {
+		return nil, fmt.Errorf("%w: issuer %q: %v", ErrConfig, url, err)
+	}
+	tr := v.opts.Transport
+	if iss.CACert != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(iss.CACert)) {
+			return nil, fmt.Errorf("%w: issuer %q: ca-cert holds no PEM certificate", ErrConfig, url)
+		}
+		tr = tr.Clone()
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		}
+		tr.TLSClientConfig.RootCAs = pool
+	}
+	client := &http.Client{
+		Transport: limitedTransport{tr},
+		Timeout:   v.opts.Timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			if req.URL.Host != via[0].URL.Host {
+				return fmt.Errorf("redirect from %s to another host %s refused", via[0].URL.Host, req.URL.Host)
+			}
+			return nil
+		},
+	}
+	c := iss
+	return &issuerState{v: v, url: url, conf: &c, policy: pol, client: client}, nil
+}
+
+// verifier returns the issuer's token verifier, running discovery once. A
+// failed discovery is remembered for DiscoveryRetry so a dead issuer is not
+// hammered.
+func (st *issuerState) verifier(ctx context.Context) (*gooidc.IDTokenVerifier, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.idv != nil {
+		return st.idv, nil
+	}
+	now := st.v.opts.Now()
+	if !st.failedAt.IsZero() && now.Sub(st.failedAt) < st.v.opts.DiscoveryRetry {
+		return nil, st.failErr
+	}
+	idv, err := st.discover(ctx)
+	if err != nil {
+		st.failedAt, st.failErr = now, fmt.Errorf("couldn't discover issuer %s: %w: %v", st.url, ErrIssuerUnavailable, err)
+		st.v.log.Warn("OIDC discovery failed", "issuer", st.url, "error", err)
+		return nil, st.failErr
+	}
+	st.idv = idv
+	return idv, nil
+}
+
+func (st *issuerState) discover(ctx context.Context) (*gooidc.IDTokenVerifier, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.v.opts.Timeout)
+	defer cancel()
+	p, err := gooidc.NewProvider(gooidc.ClientContext(ctx, st.client), st.url)
+	if err != nil {
+		return nil, err
+	}
+	var meta struct {
+		JWKSURL string   `json:"jwks_uri"`
+		Algs    []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := p.Claims(&meta); err != nil {
+		return nil, err
+	}
+	if meta.JWKSURL == "" {
+		return nil, errors.New("discovery document has no jwks_uri")
+	}
+	allowed := st.conf.SigningAlgorithms
+	if len(allowed) == 0 {
+		allowed = DefaultSigningAlgorithms
+	}
+	offered := meta.Algs
+	if len(offered) == 0 {
+		offered = []string{"RS256"} // the one mandatory algorithm (OpenID Connect Discovery §3)
+	}
+	var algs []string
+	for _, a := range offered {
+		if contains(allowed, a) && !symmetricOrNone[a] {
+			algs = append(algs, a)
+		}
+	}
+	if len(algs) == 0 {
+		return nil, fmt.Errorf("the issuer signs with %v, none of which is allowed (%v)", offered, allowed)
+	}
+	ks := &keySet{url: meta.JWKSURL, client: st.client, algs: algs, minRefresh: st.v.opts.JWKSRefresh, maxAge: st.v.opts.JWKSMaxAge, now: st.v.opts.Now, log: st.v.log}
+	return gooidc.NewVerifier(st.url, ks, &gooidc.Config{ClientID: st.conf.ClientID, SupportedSigningAlgs: algs, Now: st.v.opts.Now}), nil
+}
+
+// limitedTransport refuses response bodies larger than maxResponseSize.
+type limitedTransport struct{ rt http.RoundTripper }
+
+func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &limitedBody{rc: resp.Body, n: maxResponseSize}
+	return resp, nil
+}
+
+type limitedBody struct {
+	rc io.ReadCloser
+	n  int64
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, fmt.Errorf("response larger than %d bytes", maxResponseSize)
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.rc.Read(p)
+	b.n -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
