@@ -1,0 +1,321 @@
+package client
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigil.dev/sigil/internal/testpki"
+	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/tuf"
+)
+
+// world is a dev-mode TUF service publishing a real trusted root and
+// signing config, served over HTTP, and a client cache.
+type world struct {
+	t      testing.TB
+	clock  *tuf.FakeClock
+	svc    *tuf.Service
+	srv    *httptest.Server
+	mirror string
+	opts   Options
+	root   *trust.TrustedRoot
+	sc     *trust.SigningConfig
+}
+
+func newWorld(t testing.TB) *world {
+	t.Helper()
+	w := &world{t: t, clock: tuf.NewFakeClock(time.Now().UTC().Truncate(time.Second))}
+	var err error
+	if w.svc, err = tuf.New(tuf.Config{Dir: t.TempDir(), Dev: true, Clock: w.clock}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/tuf/", http.StripPrefix("/tuf", w.svc.Handler()))
+	w.srv = httptest.NewServer(mux)
+	t.Cleanup(w.srv.Close)
+	w.mirror = w.srv.URL + "/tuf"
+	w.opts = Options{CacheDir: t.TempDir(), Now: w.clock.Now}
+	p, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.root, err = p.TrustedRoot(); err != nil {
+		t.Fatal(err)
+	}
+	w.sc = &trust.SigningConfig{
+		CAs:         []trust.Service{{URL: "https://ca.example", MajorAPIVersion: 1, Valid: trust.Window{Start: p.Start}}},
+		Rekors:      []trust.Service{{URL: "https://log.example", MajorAPIVersion: 2, Valid: trust.Window{Start: p.Start}}},
+		TSAs:        []trust.Service{{URL: "https://tsa.example/api/v1/timestamp", MajorAPIVersion: 1, Valid: trust.Window{Start: p.Start}}},
+		RekorConfig: trust.ServiceConfig{Selector: trust.SelectAny}, TSAConfig: trust.ServiceConfig{Selector: trust.SelectAny},
+	}
+	w.publish(w.root, w.sc)
+	return w
+}
+
+func (w *world) publish(tr *trust.TrustedRoot, sc *trust.SigningConfig) {
+	w.t.Helper()
+	rb, err := tr.Marshal()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	sb, err := sc.Marshal()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.svc.SetTargets(map[string][]byte{TargetTrustedRoot: rb, TargetSigningConfig: sb}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) rootJSON() []byte {
+	w.t.Helper()
+	b, err := w.svc.RootJSON()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return b
+}
+
+func (w *world) init() *Status {
+	w.t.Helper()
+	st, err := Init(w.opts, w.mirror, w.rootJSON())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return st
+}
+
+// TestInitAndLoadTrust: trust init stores the mirror and root, fetches
+// both targets, and LoadTrust then returns them.
+func TestInitAndLoadTrust(t *testing.T) {
+	w := newWorld(t)
+	st := w.init()
+	if st.Mirror != w.mirror || len(st.Targets) != 2 || !st.Targets[0].Cached || !st.Targets[1].Cached {
+		t.Fatalf("status %+v", st)
+	}
+	tr, sc, err := LoadTrust(w.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.TLogs) != len(w.root.TLogs) || len(tr.TSAs) != 1 {
+		t.Errorf("trusted root %+v", tr)
+	}
+	if len(sc.Rekors) != 1 || sc.Rekors[0].URL != "https://log.example" {
+		t.Errorf("signing config %+v", sc)
+	}
+	if _, err := os.Stat(filepath.Join(w.opts.CacheDir, URLToPath(w.mirror), "root.json")); err != nil {
+		t.Errorf("cache layout: %v", err)
+	}
+}
+
+// TestInitFailureKeepsOldSetup: a wrong root or an unreachable mirror
+// fails init and leaves the earlier setup in place.
+func TestInitFailureKeepsOldSetup(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	other := newWorld(t)
+	if _, err := Init(w.opts, w.mirror, other.rootJSON()); err == nil {
+		t.Fatal("init with another repository's root succeeded")
+	}
+	if _, err := Init(w.opts, "http://127.0.0.1:1/tuf", w.rootJSON()); err == nil {
+		t.Fatal("init with an unreachable mirror succeeded")
+	}
+	if _, err := Init(w.opts, "ftp://example", w.rootJSON()); err == nil {
+		t.Fatal("init with an ftp mirror succeeded")
+	}
+	if _, err := Init(w.opts, w.mirror, []byte("{}")); err == nil {
+		t.Fatal("init with a non-root succeeded")
+	}
+	if _, _, err := LoadTrust(w.opts); err != nil {
+		t.Fatalf("earlier setup lost: %v", err)
+	}
+}
+
+// TestOfflineUsesCache: with the mirror gone, online loads fail (no silent
+// fallback) and offline loads work from the cache.
+func TestOfflineUsesCache(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	w.srv.Close()
+	if _, _, err := LoadTrust(w.opts); err == nil {
+		t.Fatal("online load without the mirror succeeded")
+	}
+	off := w.opts
+	off.Offline = true
+	tr, sc, err := LoadTrust(off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.TSAs) != 1 || len(sc.TSAs) != 1 {
+		t.Error("offline load returned other documents")
+	}
+	// Offline honours expiry.
+	later := off
+	later.Now = func() time.Time { return w.clock.Now().Add(tuf.DefaultTimestampExpiry + time.Hour) }
+	if _, _, err := LoadTrust(later); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("offline load of expired metadata: %v", err)
+	}
+}
+
+// TestOfflineWithoutCache: offline with nothing cached says so.
+func TestOfflineWithoutCache(t *testing.T) {
+	w := newWorld(t)
+	w.opts.Offline = true
+	if _, _, err := LoadTrust(w.opts); !errors.Is(err, ErrNotInitialized) || !strings.Contains(err.Error(), "--trusted-root") {
+		t.Fatalf("LoadTrust = %v, want ErrNotInitialized naming --trusted-root", err)
+	}
+}
+
+// TestUpdateFollowsChanges: a new trusted root published on the mirror
+// reaches the client at its next load; the cache then serves it offline.
+func TestUpdateFollowsChanges(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	sc := *w.sc
+	sc.TSAs = append(sc.TSAs, trust.Service{URL: "https://tsa2.example/api/v1/timestamp", MajorAPIVersion: 1, Valid: sc.TSAs[0].Valid, Operator: "two"})
+	w.publish(w.root, &sc)
+	got, err := LoadSigningConfig(w.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.TSAs) != 2 {
+		t.Fatalf("signing config has %d TSAs, want 2", len(got.TSAs))
+	}
+	off := w.opts
+	off.Offline = true
+	if got, err = LoadSigningConfig(off); err != nil || len(got.TSAs) != 2 {
+		t.Fatalf("offline after update: %d TSAs, %v", len(got.TSAs), err)
+	}
+}
+
+// TestExpiredTimestampRefreshed: a client whose clock is past the
+// timestamp's expiry fails until the server's refresher re-signs it.
+func TestExpiredTimestampRefreshed(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	w.clock.Advance(tuf.DefaultTimestampExpiry + time.Hour)
+	if _, err := LoadTrustedRoot(w.opts); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("load with an expired timestamp: %v", err)
+	}
+	if _, err := w.svc.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTrustedRoot(w.opts); err != nil {
+		t.Fatalf("after the refresher ran: %v", err)
+	}
+}
+
+// TestTamperedTargetRefused: a target changed on the server is refused,
+// and the cached good copy is not replaced.
+func TestTamperedTargetRefused(t *testing.T) {
+	w := newWorld(t)
+	// Publish, then tamper before the client has ever fetched.
+	matches, _ := filepath.Glob(filepath.Join(w.svc.Repo().PublishedPath(), "targets", "*."+TargetTrustedRoot))
+	if len(matches) != 1 {
+		t.Fatalf("target files %v", matches)
+	}
+	good := mustRead(t, matches[0])
+	if err := os.WriteFile(matches[0], []byte(strings.Replace(string(good), "sigil", "evil!", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Init(w.opts, w.mirror, w.rootJSON()); err == nil {
+		t.Fatal("init accepted a tampered target")
+	}
+	if err := os.WriteFile(matches[0], good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.init()
+	if err := os.WriteFile(matches[0], append(good, ' '), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The cached copy still matches the metadata, so it is used.
+	if _, err := LoadTrustedRoot(w.opts); err != nil {
+		t.Fatal(err)
+	}
+	// Remove the cached copy: the tampered download is refused.
+	if err := os.Remove(filepath.Join(w.opts.CacheDir, URLToPath(w.mirror), "targets", TargetTrustedRoot)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTrustedRoot(w.opts); err == nil {
+		t.Fatal("tampered target accepted")
+	}
+}
+
+// TestRootRotationFollowed: the client follows root versions signed
+// with sigil tuf's rotation (here: the dev root key replaced by a new one,
+// signed by both).
+func TestRootRotationFollowed(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	repo := w.svc.Repo()
+	oldKey, err := tuf.LoadKey(filepath.Join(repo.Dir(), "keys", "root.pem"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, _ := tuf.GenerateKey(tuf.KeyECDSAP256)
+	if err := repo.RotateRoot(tuf.RootChange{Remove: map[string][]string{tuf.RoleRoot: {oldKey.ID()}}, Add: map[string][]*tuf.Key{tuf.RoleRoot: {newKey}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Sign([]*tuf.Key{oldKey, newKey}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadTrustedRoot(w.opts); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(w.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Roles["root"].Version != 2 || st.RootKeys["root"].KeyIDs[0] != newKey.ID() {
+		t.Errorf("client trusts root %+v with keys %v", st.Roles["root"], st.RootKeys["root"])
+	}
+}
+
+// TestFileOverrides: --trusted-root and --signing-config files are used
+// without TUF, even when none is configured.
+func TestFileOverrides(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	rb, _ := w.root.Marshal()
+	sb, _ := w.sc.Marshal()
+	rp, sp := filepath.Join(dir, "tr.json"), filepath.Join(dir, "sc.json")
+	os.WriteFile(rp, rb, 0o644)
+	os.WriteFile(sp, sb, 0o644)
+	opts := Options{CacheDir: t.TempDir(), TrustedRootFile: rp, SigningConfigFile: sp}
+	if _, _, err := LoadTrust(opts); err != nil {
+		t.Fatal(err)
+	}
+	opts.SigningConfigFile = ""
+	if _, err := LoadTrustedRoot(opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadTrust(opts); !errors.Is(err, ErrNotInitialized) || !strings.Contains(err.Error(), "--signing-config") {
+		t.Fatalf("LoadTrust without a signing config = %v", err)
+	}
+	opts.TrustedRootFile = sp // a signing config is not a trusted root
+	if _, err := LoadTrustedRoot(opts); !errors.Is(err, trust.ErrTrustedRoot) {
+		t.Fatalf("LoadTrustedRoot(signing config) = %v", err)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
