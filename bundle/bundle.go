@@ -76,6 +76,12 @@ type Bundle struct {
 	TlogEntries []*protorekor.TransparencyLogEntry
 	// Timestamps are DER-encoded RFC 3161 TimeStampResp messages.
 	Timestamps [][]byte
+	// TimestampedData, when not nil, is what the timestamps stamp instead
+	// of the signature. Bundles never set it (Parse leaves it nil, Marshal
+	// ignores it); converters of older formats do: cosign's legacy OCI
+	// attestation layers timestamp the whole DSSE envelope JSON
+	// (sigstore/cosign pkg/cosign/verify.go VerifyRFC3161Timestamp).
+	TimestampedData []byte
 
 	pb *protobundle.Bundle
 }

@@ -133,6 +133,80 @@ func (r *RekorV1) Upload(ctx context.Context, e *Entry) (*protorekor.Transparenc
 	panic("unreachable")
 }
 
+// SearchQuery is a Rekor v1 index search (POST /api/v1/index/retrieve,
+// sigstore/rekor openapi.yaml SearchIndex). Set any of the fields; with
+// And the entries must match all of them, else any.
+type SearchQuery struct {
+	// PEM is a PEM certificate or public key: entries signed with it.
+	PEM []byte
+	// Hash is an artifact digest ("sha256:<hex>").
+	Hash string
+	And  bool
+}
+
+// maxSearchAnswer bounds the body of a search answer (a JSON array of
+// 64- or 80-character entry IDs).
+const maxSearchAnswer = 4 << 20
+
+// Search returns the IDs of the entries matching q. Rekor's index is
+// best effort ("may be incomplete"), so an empty answer is evidence of
+// absence only from a log whose index the caller trusts to be complete.
+func (r *RekorV1) Search(ctx context.Context, q SearchQuery) ([]string, error) {
+	body := map[string]any{}
+	if q.PEM != nil {
+		body["publicKey"] = map[string]any{"format": "x509", "content": q.PEM}
+	}
+	if q.Hash != "" {
+		body["hash"] = q.Hash
+	}
+	if q.And {
+		body["operator"] = "and"
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	resp, ans, err := do(ctx, r.HTTPClient, r.UserAgent, http.MethodPost, strings.TrimSuffix(r.BaseURL, "/")+"/api/v1/index/retrieve", "application/json", raw)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't reach the transparency log at %s: %w", r.BaseURL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: errorMessage(ans)}
+	}
+	if len(ans) > maxSearchAnswer {
+		return nil, fmt.Errorf("couldn't parse the log's search answer: longer than %d bytes", maxSearchAnswer)
+	}
+	var ids []string
+	if err := json.Unmarshal(ans, &ids); err != nil {
+		return nil, fmt.Errorf("couldn't parse the log's search answer: %w", err)
+	}
+	return ids, nil
+}
+
+// Entry fetches the entry with the given ID (a 64-hex-digit UUID, or an
+// 80-digit ID with its tree ID) in the bundle form (GET
+// /api/v1/log/entries/{entryUUID}). The caller verifies it.
+func (r *RekorV1) Entry(ctx context.Context, id string) (*protorekor.TransparencyLogEntry, error) {
+	if len(id) != 64 && len(id) != 80 || strings.Trim(id, "0123456789abcdefABCDEF") != "" {
+		return nil, fmt.Errorf("couldn't fetch log entry %q: not an entry ID (64 or 80 hex digits)", id)
+	}
+	resp, raw, err := do(ctx, r.HTTPClient, r.UserAgent, http.MethodGet, strings.TrimSuffix(r.BaseURL, "/")+"/api/v1/log/entries/"+id, "", nil)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't reach the transparency log at %s: %w", r.BaseURL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: errorMessage(raw)}
+	}
+	var m map[string]v1LogEntry
+	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 {
+		return nil, fmt.Errorf("couldn't parse log entry %s: want one entry, %v", id, err)
+	}
+	for _, le := range m {
+		return v1ToBundleEntry(&le)
+	}
+	panic("unreachable")
+}
+
 // v1ToBundleEntry converts a v1 log entry to the bundle form, as
 // sigstore/rekor pkg/tle GenerateTransparencyLogEntry does.
 func v1ToBundleEntry(le *v1LogEntry) (*protorekor.TransparencyLogEntry, error) {

@@ -27,17 +27,22 @@ import (
 // Signer signs artifacts and statements into bundles.
 //
 // Keyless: set CA and Token; an ephemeral key (KeyAlgorithm) gets a
-// short-lived certificate. Key-based: set Key and leave CA nil; the bundle
-// names the key by a hint. Logs and TSAs are the services the signing
-// config selected; a Rekor v2 log needs a timestamp, so Sign refuses v2
-// logs without a TSA.
+// short-lived certificate. Keyless with a certificate obtained earlier
+// (a credential cache, see Certificate): set Key and Chain; the CA is not
+// asked. Key-based: set Key and leave CA and Chain nil; the bundle names the
+// key by a hint. Logs and TSAs are the services the signing config
+// selected; a Rekor v2 log needs a timestamp, so Sign refuses v2 logs
+// without a TSA.
 type Signer struct {
 	Key          crypto.Signer
 	KeyAlgorithm string
-	CA           *CAClient
-	Token        func(ctx context.Context) (string, error)
-	Logs         []LogClient
-	TSAs         []*TSAClient
+	// Chain, with Key, is a certificate chain (leaf first) the CA issued
+	// earlier for Key. The leaf MUST certify Key and be valid now.
+	Chain []*x509.Certificate
+	CA    *CAClient
+	Token func(ctx context.Context) (string, error)
+	Logs  []LogClient
+	TSAs  []*TSAClient
 	// TrustedRoot verifies the bundle before it is returned. Required:
 	// nothing unverifiable is handed out.
 	TrustedRoot *trust.TrustedRoot
@@ -99,10 +104,62 @@ func (s *Signer) key() (crypto.Signer, error) {
 	if s.Key != nil {
 		return s.Key, nil
 	}
+	if len(s.Chain) > 0 {
+		return nil, errors.New("a certificate chain was given without its key")
+	}
 	if s.CA == nil {
 		return nil, errors.New("no signing key and no CA: pass --key, or sign keyless with a CA from the signing config")
 	}
 	return NewKey(s.KeyAlgorithm)
+}
+
+// Certificate makes an ephemeral key (KeyAlgorithm) and gets its
+// certificate chain (leaf first) from the CA, proving possession of the key
+// for the identity of a token from Token. Callers that sign several times
+// in a few minutes (git commits) keep both and set Key and Chain, so the
+// CA and the identity provider are asked once.
+func (s *Signer) Certificate(ctx context.Context) (crypto.Signer, []*x509.Certificate, error) {
+	if s.CA == nil {
+		return nil, nil, errors.New("no CA to get a certificate from")
+	}
+	key, err := NewKey(s.KeyAlgorithm)
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := s.certify(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, chain, nil
+}
+
+// certify asks the CA for a certificate for key.
+func (s *Signer) certify(ctx context.Context, key crypto.Signer) ([]*x509.Certificate, error) {
+	if s.Token == nil {
+		return nil, errors.New("keyless signing needs an identity token")
+	}
+	tok, err := s.Token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	subject, err := TokenSubject(tok)
+	if err != nil {
+		return nil, err
+	}
+	s.progress("certificate", s.CA.URL)
+	var chain []*x509.Certificate
+	err = s.retry(ctx, func(ctx context.Context) error {
+		var err error
+		chain, err = s.CA.SigningCert(ctx, tok, key, subject)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !samePublicKey(chain[0].PublicKey, key.Public()) {
+		return nil, errors.New("the CA issued a certificate for another key")
+	}
+	return chain, nil
 }
 
 func (s *Signer) progress(step, detail string) {
@@ -121,33 +178,22 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content) (*Resu
 		}
 	}
 	res := &Result{}
-	var chain []*x509.Certificate
-	if s.CA != nil {
-		if s.Token == nil {
-			return nil, errors.New("keyless signing needs an identity token")
-		}
-		tok, err := s.Token(ctx)
-		if err != nil {
-			return nil, err
-		}
-		subject, err := TokenSubject(tok)
-		if err != nil {
-			return nil, err
-		}
-		s.progress("certificate", s.CA.URL)
-		err = s.retry(ctx, func(ctx context.Context) error {
-			var err error
-			chain, err = s.CA.SigningCert(ctx, tok, key, subject)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		leaf := chain[0]
+	switch {
+	case len(s.Chain) > 0:
+		leaf := s.Chain[0]
 		if !samePublicKey(leaf.PublicKey, key.Public()) {
-			return nil, errors.New("the CA issued a certificate for another key")
+			return nil, errors.New("the given certificate does not certify the given key")
+		}
+		if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+			return nil, fmt.Errorf("the given certificate is valid from %s to %s, not now: get a new one", leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 		}
 		res.Certificate = leaf
+	case s.CA != nil:
+		chain, err := s.certify(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		res.Certificate = chain[0]
 	}
 
 	entry := &Entry{Key: key.Public()}

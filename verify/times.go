@@ -31,6 +31,9 @@ func (v *Verifier) verifyTimes(b *bundle.Bundle, integrated []logTime) ([]Verifi
 	if len(b.Timestamps) > 0 {
 		seenTSA := map[*trust.CA]bool{}
 		sig := b.Signature()
+		if b.TimestampedData != nil {
+			sig = b.TimestampedData
+		}
 		for i, raw := range b.Timestamps {
 			t, ca, err := v.verifyTimestamp(raw, sig)
 			if err != nil {

@@ -59,6 +59,7 @@ func run(args ...string) (code int, stdout, stderr string) {
 }
 
 func TestVerifyBlobCLI(t *testing.T) {
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
 	f := newFixture(t)
 	id := testpki.DefaultIdentity.URI
 	iss := testpki.DefaultIdentity.Issuer
@@ -73,7 +74,7 @@ func TestVerifyBlobCLI(t *testing.T) {
 			"--certificate-github-workflow-trigger", "push", "--certificate-extension", "sourceRepositoryURI=https://github.com/sigil-test/repo", "--trusted-root", f.root}, 0, "Verified OK"},
 		{"no policy", []string{"verify-blob", f.art, "--bundle", f.bundle, "--trusted-root", f.root}, 1, "needs a certificate identity"},
 		{"no issuer", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--trusted-root", f.root}, 1, "needs a certificate OIDC issuer"},
-		{"no trusted root", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss}, 1, "no trusted root"},
+		{"no trusted root", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss}, 1, "sigil trust init"},
 		{"wrong identity", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", "https://x/y", "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1,
 			`identity verification failed: certificate identity mismatch: got "` + id + `", want "https://x/y"`},
 		{"wrong extension", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--certificate-github-workflow-ref", "refs/heads/dev", "--trusted-root", f.root}, 1,

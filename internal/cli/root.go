@@ -22,6 +22,11 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 // Main runs the command line with args (without the program name) and
 // returns the process exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
+	for _, h := range argvHandlers {
+		if code, ok := h(args, stdout, stderr); ok {
+			return code
+		}
+	}
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
@@ -62,6 +67,16 @@ transparency log or timestamp authority vouches for.`,
 var registered []func() *cobra.Command
 
 func register(f func() *cobra.Command) { registered = append(registered, f) }
+
+// argvHandlers see the arguments before the command line is parsed. A
+// handler that recognises them (another program's calling convention, such
+// as git running sigil as its gpg.x509.program with gpg's options) runs
+// them and returns the exit status and true.
+var argvHandlers []func(args []string, stdout, stderr io.Writer) (int, bool)
+
+func registerArgv(h func(args []string, stdout, stderr io.Writer) (int, bool)) {
+	argvHandlers = append(argvHandlers, h)
+}
 
 func newVersion() *cobra.Command {
 	return &cobra.Command{

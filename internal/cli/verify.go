@@ -16,15 +16,15 @@ import (
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/cert"
 	"sigil.dev/sigil/intoto"
-	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/policy"
 	"sigil.dev/sigil/verify"
 )
 
 // verifyFlags are the flags shared by the verify commands.
 type verifyFlags struct {
-	bundle      string
-	trustedRoot string
-	key         string
+	bundle string
+	trust  trustFlags
+	key    string
 
 	identity, identityRegexp string
 	issuer, issuerRegexp     string
@@ -36,12 +36,20 @@ type verifyFlags struct {
 	tlogThreshold, sctThreshold, tsThreshold int
 	ignoreTlog                               bool
 	output                                   string
+	policyFile                               string
 }
 
 func (f *verifyFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.bundle, "bundle", "", "the Sigstore bundle to verify (required)")
+	f.registerTrust(c)
+}
+
+// registerTrust adds every flag but --bundle: what to trust and whom to
+// accept, for commands that find the bundles themselves (images).
+func (f *verifyFlags) registerTrust(c *cobra.Command) {
 	fl := c.Flags()
-	fl.StringVar(&f.bundle, "bundle", "", "the Sigstore bundle to verify (required)")
-	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted root JSON file listing the CAs, logs and TSAs to trust (required)")
+	fl.StringVar(&f.trust.trustedRoot, "trusted-root", "", "trusted root JSON file listing the CAs, logs and TSAs to trust (default: trusted_root.json from the TUF mirror set up with sigil trust init)")
+	f.trust.registerOffline(fl)
 	fl.StringVar(&f.key, "key", "", "PEM public key of a key-signed bundle, instead of an identity policy")
 	fl.StringVar(&f.identity, "certificate-identity", "", "exact certificate identity (SAN): email, URI or username")
 	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "regular expression the certificate identity must match (unanchored: use ^…$)")
@@ -142,6 +150,49 @@ func (f *verifyFlags) policy() (verify.Policy, error) {
 	return verify.Policy{Identities: ids}, nil
 }
 
+// registerPolicyFile adds --policy, for the attestation commands.
+func (f *verifyFlags) registerPolicyFile(c *cobra.Command) {
+	c.Flags().StringVar(&f.policyFile, "policy", "", "YAML policy file: identities (or a key), a predicate type and CEL conditions over the in-toto statement, which must all hold")
+}
+
+// attestationPolicy returns the verification policy and the --policy file
+// (nil without one). Identities (or the key) come from the flags or from
+// the file, not both; the predicate type from --type (a URI, or "") or the
+// file, which must then agree.
+func (f *verifyFlags) attestationPolicy(predicateType string) (verify.Policy, *policy.Policy, error) {
+	if f.policyFile == "" {
+		p, err := f.policy()
+		p.PredicateType = predicateType
+		return p, nil, err
+	}
+	pf, err := policy.Load(f.policyFile)
+	if err != nil {
+		return verify.Policy{}, nil, err
+	}
+	var p verify.Policy
+	flagged := f.key != "" || f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
+	switch {
+	case len(pf.Identities) > 0 || pf.Key != nil:
+		if flagged {
+			return verify.Policy{}, nil, fmt.Errorf("%s names the signers; drop the --certificate-identity/--certificate-oidc-issuer/--key flags (or remove them from the policy)", f.policyFile)
+		}
+		p = pf.VerifyPolicy()
+	default:
+		if p, err = f.policy(); err != nil {
+			return verify.Policy{}, nil, err
+		}
+	}
+	switch {
+	case predicateType != "" && pf.PredicateType != "" && predicateType != pf.PredicateType:
+		return verify.Policy{}, nil, fmt.Errorf("--type %s differs from the policy's predicateType %s", predicateType, pf.PredicateType)
+	case predicateType != "":
+		p.PredicateType = predicateType
+	default:
+		p.PredicateType = pf.PredicateType
+	}
+	return p, pf, nil
+}
+
 func loadPublicKey(path string) (crypto.PublicKey, error) {
 	raw, err := readFile("public key", path)
 	if err != nil {
@@ -166,16 +217,9 @@ func loadPublicKey(path string) (crypto.PublicKey, error) {
 
 // verifier builds the verifier from the trusted root and thresholds.
 func (f *verifyFlags) verifier() (*verify.Verifier, error) {
-	if f.trustedRoot == "" {
-		return nil, errors.New("no trusted root: pass --trusted-root FILE (a trusted_root.json listing the CAs, logs and timestamp authorities to trust)")
-	}
-	raw, err := readFile("trusted root", f.trustedRoot)
+	tr, err := f.trust.loadTrustedRoot()
 	if err != nil {
 		return nil, err
-	}
-	tr, err := trust.ParseTrustedRoot(raw)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't load trusted root %s: %w", f.trustedRoot, err)
 	}
 	opts := verify.Options{TlogThreshold: f.tlogThreshold, SCTThreshold: f.sctThreshold, SignedTimestampThreshold: f.tsThreshold}
 	if f.ignoreTlog {

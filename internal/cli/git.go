@@ -1,0 +1,721 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"sigil.dev/sigil/gitsign"
+	"sigil.dev/sigil/oidc/token"
+	"sigil.dev/sigil/sign"
+	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/tuf/client"
+	"sigil.dev/sigil/verify"
+)
+
+// Git signing. git runs the sigil binary itself as its x509 signing program
+// (git config gpg.x509.program sigil): one binary to install and one name in
+// git's configuration. Main hands gpg-style command lines (--status-fd=…,
+// -bsau KEY, --verify) to gitsign.Program before cobra parses anything.
+//
+// Under git there are no flags, so the program reads its settings from git
+// configuration (any scope), section "sigil":
+//
+//	sigil.trustedRoot, sigil.signingConfig   files (default: the TUF mirror of `sigil trust init`)
+//	sigil.offline                            use the TUF cache only
+//	sigil.fulcioURL, sigil.rekorURL, sigil.rekorV2, sigil.timestampServerURL
+//	                                         services instead of the signing config's
+//	sigil.rekorMode                          offline (default) or online, as gitsign.rekorMode
+//	sigil.certificateIdentity[Regexp], sigil.certificateOIDCIssuer[Regexp]
+//	                                         the identity git verify-commit requires
+//	sigil.oidcIssuer, sigil.oidcClientID, sigil.oidcRedirectURL, sigil.oidcDeviceFlow
+//	                                         interactive sign-in
+//	sigil.credentialCache                    false to get a certificate for every signature
+//
+// Identity tokens come as for the other signing commands (SIGSTORE_ID_TOKEN,
+// CI providers, a token file), else from a sign-in on the terminal git runs
+// in (/dev/tty), where sigil also says why signing failed (git before 2.41
+// hides the program's messages then). SIGIL_GIT_LOG names a file that gets
+// every message, for debugging where there is no terminal.
+// SIGIL_GIT_CLOCK_OFFSET (a Go duration) moves the program's clock, for
+// tests of expiry.
+
+func init() {
+	register(newGit)
+	registerArgv(runGitProgram)
+}
+
+// gitSettings are the git signing settings: from git configuration, or
+// flags of the git subcommands.
+type gitSettings struct {
+	trustedRoot, signingConfig     string
+	offline                        bool
+	fulcioURL, rekorURL, tsaURL    string
+	rekorV2                        bool
+	mode                           string
+	identity, identityRegexp       string
+	issuer, issuerRegexp           string
+	oidcIssuer, clientID, redirect string
+	deviceFlow                     bool
+	noCache                        bool
+	now                            func() time.Time
+}
+
+// gitConfigKeys maps git configuration keys (lower case, as git prints
+// them) to settings.
+func (g *gitSettings) apply(cfg map[string]string) error {
+	str := map[string]*string{
+		"sigil.trustedroot": &g.trustedRoot, "sigil.signingconfig": &g.signingConfig,
+		"sigil.fulciourl": &g.fulcioURL, "sigil.rekorurl": &g.rekorURL, "sigil.timestampserverurl": &g.tsaURL,
+		"sigil.rekormode": &g.mode, "sigil.certificateidentity": &g.identity, "sigil.certificateidentityregexp": &g.identityRegexp,
+		"sigil.certificateoidcissuer": &g.issuer, "sigil.certificateoidcissuerregexp": &g.issuerRegexp,
+		"sigil.oidcissuer": &g.oidcIssuer, "sigil.oidcclientid": &g.clientID, "sigil.oidcredirecturl": &g.redirect,
+	}
+	for k, p := range str {
+		if v, ok := cfg[k]; ok {
+			*p = v
+		}
+	}
+	for k, p := range map[string]*bool{"sigil.offline": &g.offline, "sigil.rekorv2": &g.rekorV2, "sigil.oidcdeviceflow": &g.deviceFlow} {
+		if v, ok := cfg[k]; ok {
+			b, err := gitBool(v)
+			if err != nil {
+				return fmt.Errorf("couldn't read git config %s: %w", k, err)
+			}
+			*p = b
+		}
+	}
+	if v, ok := cfg["sigil.credentialcache"]; ok {
+		b, err := gitBool(v)
+		if err != nil {
+			return fmt.Errorf("couldn't read git config sigil.credentialCache: %w", err)
+		}
+		g.noCache = !b
+	}
+	return nil
+}
+
+// gitBool parses a git boolean (git-config(1) "Values").
+func gitBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "true", "yes", "on", "1":
+		return true, nil
+	case "false", "no", "off", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean", v)
+}
+
+// readGitConfig returns the sigil.* settings git sees here, keys in lower
+// case.
+func readGitConfig(ctx context.Context) (map[string]string, error) {
+	out, err := exec.CommandContext(ctx, "git", "config", "-z", "--get-regexp", `^sigil\.`).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return map[string]string{}, nil // no such keys
+	}
+	if err != nil {
+		if errors.As(err, &ee) {
+			return nil, fmt.Errorf("couldn't read git config: %s", bytes.TrimSpace(ee.Stderr))
+		}
+		return nil, fmt.Errorf("couldn't read git config: %w", err)
+	}
+	cfg := map[string]string{}
+	for _, kv := range bytes.Split(out, []byte{0}) {
+		if len(kv) == 0 {
+			continue
+		}
+		k, v, _ := bytes.Cut(kv, []byte{'\n'})
+		cfg[strings.ToLower(string(k))] = string(v)
+	}
+	return cfg, nil
+}
+
+func (g *gitSettings) clock() func() time.Time {
+	if g.now != nil {
+		return g.now
+	}
+	return time.Now
+}
+
+// clockFromEnv applies SIGIL_GIT_CLOCK_OFFSET.
+func (g *gitSettings) clockFromEnv() error {
+	v := os.Getenv("SIGIL_GIT_CLOCK_OFFSET")
+	if v == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("couldn't read SIGIL_GIT_CLOCK_OFFSET: %w", err)
+	}
+	g.now = func() time.Time { return time.Now().Add(d) }
+	return nil
+}
+
+func (g *gitSettings) trustOptions() client.Options {
+	return client.Options{TrustedRootFile: g.trustedRoot, SigningConfigFile: g.signingConfig, Offline: g.offline, UserAgent: "sigil/" + Version}
+}
+
+// identities returns the identity policy of the settings; none when
+// neither identity nor issuer is set.
+func (g *gitSettings) identities() ([]verify.Identity, error) {
+	if g.identity == "" && g.identityRegexp == "" && g.issuer == "" && g.issuerRegexp == "" {
+		return nil, nil
+	}
+	f := verifyFlags{identity: g.identity, identityRegexp: g.identityRegexp, issuer: g.issuer, issuerRegexp: g.issuerRegexp}
+	return f.identityPolicy()
+}
+
+// terminal opens the terminal git runs in, for sign-in prompts: git's own
+// standard streams carry the payload, the signature and status lines. It
+// returns nil when there is none.
+func terminal() (io.Writer, bool) {
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return nil, false
+	}
+	return tty, true
+}
+
+// signer builds the git signer: services from the signing config unless
+// URLs are set, as the other signing commands pick them.
+func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Signer, error) {
+	mode, err := gitsign.ParseMode(g.mode)
+	if err != nil {
+		return nil, err
+	}
+	ua := "sigil/" + Version
+	hc := &http.Client{Timeout: 30 * time.Second}
+	now := g.clock()()
+	var tr *trust.TrustedRoot
+	var sc *trust.SigningConfig
+	if g.fulcioURL == "" || g.rekorURL == "" || g.signingConfig != "" {
+		if tr, sc, err = client.LoadTrust(g.trustOptions()); err != nil {
+			return nil, err
+		}
+	} else if tr, err = client.LoadTrustedRoot(g.trustOptions()); err != nil {
+		return nil, err
+	}
+	s := &sign.Signer{KeyAlgorithm: sign.AlgECDSAP256, TrustedRoot: tr, Retry: sign.Retry{Timeout: time.Minute}}
+
+	caURL := g.fulcioURL
+	if caURL == "" {
+		svc, err := trust.SelectService(sc.CAs, []uint32{1}, now)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't pick a CA from the signing config: %w", err)
+		}
+		caURL = svc.URL
+	}
+	s.CA = &sign.CAClient{URL: caURL, HTTPClient: hc, UserAgent: ua}
+
+	switch {
+	case g.rekorURL != "" && g.rekorV2:
+		s.Logs = []sign.LogClient{&sign.RekorV2{BaseURL: g.rekorURL, HTTPClient: hc, UserAgent: ua}}
+	case g.rekorURL != "":
+		s.Logs = []sign.LogClient{&sign.RekorV1{BaseURL: g.rekorURL, HTTPClient: hc, UserAgent: ua}}
+	default:
+		versions := []uint32{1, 2}
+		if mode == gitsign.Online {
+			versions = []uint32{1} // the search index is a v1 API
+		}
+		logs, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, versions, now)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't pick a transparency log from the signing config: %w", err)
+		}
+		for _, l := range logs {
+			if l.MajorAPIVersion == 2 {
+				s.Logs = append(s.Logs, &sign.RekorV2{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
+			} else {
+				s.Logs = append(s.Logs, &sign.RekorV1{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
+			}
+		}
+	}
+	switch {
+	case g.tsaURL != "":
+		s.TSAs = []*sign.TSAClient{{URL: g.tsaURL, HTTPClient: hc, UserAgent: ua}}
+	case sc != nil && len(sc.TSAs) > 0:
+		tsas, err := trust.SelectServices(sc.TSAs, sc.TSAConfig, []uint32{1}, now)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't pick a timestamp authority from the signing config: %w", err)
+		}
+		for _, t := range tsas {
+			s.TSAs = append(s.TSAs, &sign.TSAClient{URL: t.URL, HTTPClient: hc, UserAgent: ua})
+		}
+	}
+
+	issuer := g.oidcIssuer
+	if issuer == "" && sc != nil {
+		issuer, _ = token.IssuerFromSigningConfig(sc, now)
+	}
+	o := token.Options{Issuer: issuer, ClientID: g.clientID, RedirectURL: g.redirect, Output: prompts, Interactive: interactive}
+	if g.deviceFlow {
+		o.Flow = token.FlowDevice
+	}
+	src := token.Default(o)
+	s.Token = func(ctx context.Context) (string, error) {
+		tok, err := src.Token(ctx)
+		if err != nil && errors.Is(err, token.ErrNoToken) && !interactive {
+			return "", fmt.Errorf("%w\n(under git: set SIGSTORE_ID_TOKEN, or run git in a terminal with sigil.oidcIssuer configured to sign in)", err)
+		}
+		return tok, err
+	}
+
+	gs := &gitsign.Signer{Signer: s, Mode: mode, Now: g.now}
+	if !g.noCache {
+		// The cached credentials depend on the CA and on who signs in:
+		// the issuer, the client, and an explicit token.
+		h := sha256.New()
+		fmt.Fprintf(h, "%s\n%s\n%s\n", caURL, issuer, g.clientID)
+		if t := os.Getenv("SIGSTORE_ID_TOKEN"); t != "" {
+			fmt.Fprintf(h, "%s\n", t)
+		}
+		gs.Cache = &gitsign.Cache{Now: g.now}
+		gs.CacheKey = hex.EncodeToString(h.Sum(nil))
+	}
+	return gs, nil
+}
+
+// verifier builds the git verifier. logs overrides the logs searched for
+// signatures without an embedded entry (default: sigil.rekorURL, else the
+// trusted root's logs).
+func (g *gitSettings) verifier() (*gitsign.Verifier, error) {
+	tr, err := client.LoadTrustedRoot(g.trustOptions())
+	if err != nil {
+		return nil, err
+	}
+	ids, err := g.identities()
+	if err != nil {
+		return nil, err
+	}
+	v := &gitsign.Verifier{TrustedRoot: tr, Identities: ids, Options: verify.Options{Now: g.clock()}}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	ua := "sigil/" + Version
+	if g.rekorURL != "" {
+		v.Logs = []*sign.RekorV1{{BaseURL: g.rekorURL, HTTPClient: hc, UserAgent: ua}}
+	} else {
+		for _, l := range tr.TLogs {
+			if l.BaseURL != "" {
+				v.Logs = append(v.Logs, &sign.RekorV1{BaseURL: l.BaseURL, HTTPClient: hc, UserAgent: ua})
+			}
+		}
+	}
+	return v, nil
+}
+
+// runGitProgram runs sigil as git's signing program when args are gpg's.
+func runGitProgram(args []string, stdout, stderr io.Writer) (int, bool) {
+	if !gitsign.IsGPGInvocation(args) {
+		return 0, false
+	}
+	ctx := context.Background()
+	var g gitSettings
+	load := func() error {
+		cfg, err := readGitConfig(ctx)
+		if err != nil {
+			return err
+		}
+		if err := g.apply(cfg); err != nil {
+			return err
+		}
+		return g.clockFromEnv()
+	}
+	tty, _ := terminal()
+	p := &gitsign.Program{
+		Name: "sigil", Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Alert: tty,
+		Signer: func() (*gitsign.Signer, error) {
+			if err := load(); err != nil {
+				return nil, err
+			}
+			prompts, interactive := tty, tty != nil
+			if prompts == nil {
+				prompts = stderr
+			}
+			s, err := g.signer(prompts, interactive)
+			if err != nil {
+				return nil, err
+			}
+			s.Notice = func(msg string) { fmt.Fprintf(stderr, "sigil: %s\n", msg) }
+			return s, nil
+		},
+		Verifier: func() (*gitsign.Verifier, error) {
+			if err := load(); err != nil {
+				return nil, err
+			}
+			return g.verifier()
+		},
+	}
+	if path := os.Getenv("SIGIL_GIT_LOG"); path != "" {
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err == nil {
+			defer f.Close()
+			p.Log = f
+		}
+	}
+	return p.Run(ctx, args), true
+}
+
+func newGit() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "git",
+		Short: "Sign git commits and tags keyless, and verify them (gitsign-compatible)",
+		Long: `Sign every commit and tag with your OIDC identity instead of a GPG key, through
+git's own x509 signing interface, and verify them later from the transparency
+log, long after the ten-minute certificate has expired.
+
+Set up once with "sigil git setup": git then runs sigil as its signing program
+(gpg.format x509, gpg.x509.program sigil). Signatures are gitsign's: a detached
+CMS SignedData with the certificate, and the transparency log entry embedded
+(offline mode, the default) or found in the log by search (online mode, as
+gitsign's default). gitsign verifies sigil's signatures and sigil verifies
+gitsign's. Settings live in git config, section "sigil" (see "sigil git setup
+--help"); a certificate is reused for a series of commits while it is valid.
+
+"git verify-commit" and "git log --show-signature" check the signature, the
+log entry and the certificate chain, and the identity when
+sigil.certificateIdentity and sigil.certificateOIDCIssuer are set (without
+them git is told the signer's trust is undefined: %G? shows U, and
+gpg.minTrustLevel or merge --verify-signatures refuse it). "sigil git verify"
+always requires an identity, like the other verify commands.`,
+		Example: `  sigil git setup --trusted-root trusted_root.json --signing-config signing_config.json
+  git commit -m "signed, keyless"
+  git verify-commit HEAD
+  sigil git verify HEAD --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com`,
+	}
+	c.AddCommand(newGitSetup(), newGitVerify())
+	return c
+}
+
+func newGitSetup() *cobra.Command {
+	var (
+		g              gitSettings
+		global, noSign bool
+		program        string
+	)
+	c := &cobra.Command{
+		Use:   "setup [--global] [settings…]",
+		Short: "Configure git (this repository, or --global) to sign with sigil",
+		Long: `Configure git to sign commits and tags with sigil, in this repository or, with
+--global, for the user. It sets gpg.format x509, gpg.x509.program (this sigil
+binary's absolute path, so git finds it whatever its PATH), commit.gpgsign and
+tag.gpgsign (unless --no-sign-by-default), and the sigil.* settings given as
+flags, and prints each "git config" it ran.
+
+Without --trusted-root and --signing-config, sigil uses the TUF mirror set up
+with "sigil trust init". Identity tokens come from SIGSTORE_ID_TOKEN or the CI
+environment, else from a sign-in in the terminal (--oidc-issuer, or the signing
+config's); the certificate is cached for its ten minutes under the user cache
+directory (mode 0600), so a rebase signs in once.`,
+		Example: `  # This repository, services and trust from the TUF mirror of "sigil trust init":
+  sigil git setup
+
+  # For every repository of the user, with trust files and the identity verify-commit requires:
+  sigil git setup --global --trusted-root ~/sigil/trusted_root.json --signing-config ~/sigil/signing_config.json \
+    --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com
+
+  # gitsign's online log mode, against explicit services:
+  sigil git setup --fulcio-url https://ca.example.com --rekor-url https://log.example.com --rekor-mode online \
+    --trusted-root trusted_root.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := gitsign.ParseMode(g.mode); err != nil {
+				return err
+			}
+			if _, err := g.identities(); err != nil {
+				return err
+			}
+			if program == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("couldn't find the sigil executable (pass --program): %w", err)
+				}
+				if program, err = filepath.EvalSymlinks(exe); err != nil {
+					program = exe
+				}
+			}
+			scope := "--local"
+			if global {
+				scope = "--global"
+			} else if out, err := exec.Command("git", "rev-parse", "--git-dir").CombinedOutput(); err != nil {
+				return fmt.Errorf("couldn't find a git repository here (%s); run in one, or pass --global", bytes.TrimSpace(out))
+			}
+			abs := func(p string) (string, error) {
+				if p == "" {
+					return "", nil
+				}
+				a, err := filepath.Abs(p)
+				if err != nil {
+					return "", err
+				}
+				if _, err := os.Stat(a); err != nil {
+					return "", fmt.Errorf("couldn't use %s: %w", p, err)
+				}
+				return a, nil
+			}
+			var err error
+			if g.trustedRoot, err = abs(g.trustedRoot); err != nil {
+				return err
+			}
+			if g.signingConfig, err = abs(g.signingConfig); err != nil {
+				return err
+			}
+			set := [][2]string{{"gpg.format", "x509"}, {"gpg.x509.program", program}}
+			if !noSign {
+				set = append(set, [2]string{"commit.gpgsign", "true"}, [2]string{"tag.gpgsign", "true"})
+			}
+			for _, kv := range [][2]string{
+				{"sigil.trustedRoot", g.trustedRoot}, {"sigil.signingConfig", g.signingConfig},
+				{"sigil.fulcioURL", g.fulcioURL}, {"sigil.rekorURL", g.rekorURL}, {"sigil.timestampServerURL", g.tsaURL},
+				{"sigil.rekorMode", g.mode},
+				{"sigil.certificateIdentity", g.identity}, {"sigil.certificateIdentityRegexp", g.identityRegexp},
+				{"sigil.certificateOIDCIssuer", g.issuer}, {"sigil.certificateOIDCIssuerRegexp", g.issuerRegexp},
+				{"sigil.oidcIssuer", g.oidcIssuer}, {"sigil.oidcClientID", g.clientID},
+			} {
+				if kv[1] != "" {
+					set = append(set, kv)
+				}
+			}
+			if cmd.Flags().Changed("rekor-v2") {
+				set = append(set, [2]string{"sigil.rekorV2", fmt.Sprint(g.rekorV2)})
+			}
+			if cmd.Flags().Changed("offline") {
+				set = append(set, [2]string{"sigil.offline", fmt.Sprint(g.offline)})
+			}
+			if cmd.Flags().Changed("oidc-device-flow") {
+				set = append(set, [2]string{"sigil.oidcDeviceFlow", fmt.Sprint(g.deviceFlow)})
+			}
+			if cmd.Flags().Changed("no-credential-cache") {
+				set = append(set, [2]string{"sigil.credentialCache", fmt.Sprint(!g.noCache)})
+			}
+			for _, kv := range set {
+				if out, err := exec.Command("git", "config", scope, kv[0], kv[1]).CombinedOutput(); err != nil {
+					return fmt.Errorf("couldn't set git config %s: %s", kv[0], bytes.TrimSpace(out))
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "git config %s %s %s\n", scope, kv[0], shellQuote(kv[1]))
+			}
+			return nil
+		},
+	}
+	fl := c.Flags()
+	fl.BoolVar(&global, "global", false, "configure the user's git (~/.gitconfig) instead of this repository")
+	fl.BoolVar(&noSign, "no-sign-by-default", false, "do not set commit.gpgsign and tag.gpgsign (sign with git commit -S, git tag -s)")
+	fl.StringVar(&program, "program", "", "signing program git runs (default: this sigil binary's absolute path)")
+	fl.StringVar(&g.trustedRoot, "trusted-root", "", "trusted root JSON file (default: the TUF mirror of sigil trust init)")
+	fl.StringVar(&g.signingConfig, "signing-config", "", "signing config JSON file (default: the TUF mirror)")
+	fl.BoolVar(&g.offline, "offline", false, "use the cached TUF metadata without contacting the mirror")
+	fl.StringVar(&g.fulcioURL, "fulcio-url", "", "CA base URL, instead of the signing config's")
+	fl.StringVar(&g.rekorURL, "rekor-url", "", "transparency log base URL, instead of the signing config's; also searched for online-mode signatures")
+	fl.BoolVar(&g.rekorV2, "rekor-v2", false, "with --rekor-url: the log speaks Rekor v2 (needs a timestamp authority; offline mode only)")
+	fl.StringVar(&g.tsaURL, "timestamp-server-url", "", "RFC 3161 timestamp endpoint, instead of the signing config's")
+	fl.StringVar(&g.mode, "rekor-mode", "", "where the log entry goes: offline (embedded in the signature; default) or online (found by search, gitsign's default)")
+	fl.StringVar(&g.identity, "certificate-identity", "", "identity git verify-commit requires (exact)")
+	fl.StringVar(&g.identityRegexp, "certificate-identity-regexp", "", "identity git verify-commit requires (regular expression)")
+	fl.StringVar(&g.issuer, "certificate-oidc-issuer", "", "OIDC issuer git verify-commit requires (exact)")
+	fl.StringVar(&g.issuerRegexp, "certificate-oidc-issuer-regexp", "", "OIDC issuer git verify-commit requires (regular expression)")
+	fl.StringVar(&g.oidcIssuer, "oidc-issuer", "", "OIDC issuer to sign in at (default: the signing config's)")
+	fl.StringVar(&g.clientID, "oidc-client-id", "", "OAuth client ID at the issuer (default sigstore)")
+	fl.BoolVar(&g.deviceFlow, "oidc-device-flow", false, "sign in with a code entered on any device instead of a browser here")
+	fl.BoolVar(&g.noCache, "no-credential-cache", false, "get a new certificate for every signature")
+	return c
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@=+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func newGitVerify() *cobra.Command {
+	var (
+		g      gitSettings
+		output string
+	)
+	c := &cobra.Command{
+		Use:   "verify [REV] (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE)",
+		Short: "Verify the signature of a commit or tag against an identity policy",
+		Long: `Verify the sigil or gitsign signature of REV (default HEAD): a commit, or an
+annotated tag when REV names one. The signature must match the object, its
+certificate must chain to a CA of the trusted root at the time the transparency
+log (or a timestamp authority) vouches for, and the certificate identity must
+match the policy. The log entry embedded in the signature is verified offline;
+a signature without one (gitsign's online mode) is looked up in the log
+(--rekor-url, else the trusted root's logs).
+
+Defaults come from git config (sigil.trustedRoot, sigil.rekorURL,
+sigil.certificateIdentity, …); flags override them. On failure one line says
+which check failed and why, and the exit status is 1.`,
+		Example: `  sigil git verify --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com
+  sigil git verify v1.2.0 --certificate-identity-regexp '^https://github\.com/org/repo/' \
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
+  sigil git verify HEAD~3 --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com --output json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := signContext(cmd)
+			cfg, err := readGitConfig(ctx)
+			if err != nil {
+				return err
+			}
+			var d gitSettings
+			if err := d.apply(cfg); err != nil {
+				return err
+			}
+			// Flags override git config.
+			fl := cmd.Flags()
+			for name, p := range map[string][2]*string{
+				"trusted-root": {&g.trustedRoot, &d.trustedRoot}, "rekor-url": {&g.rekorURL, &d.rekorURL},
+				"certificate-identity": {&g.identity, &d.identity}, "certificate-identity-regexp": {&g.identityRegexp, &d.identityRegexp},
+				"certificate-oidc-issuer": {&g.issuer, &d.issuer}, "certificate-oidc-issuer-regexp": {&g.issuerRegexp, &d.issuerRegexp},
+			} {
+				if fl.Changed(name) {
+					*p[1] = *p[0]
+				}
+			}
+			if fl.Changed("offline") {
+				d.offline = g.offline
+			}
+			if fl.Changed("certificate-identity") || fl.Changed("certificate-identity-regexp") || fl.Changed("certificate-oidc-issuer") || fl.Changed("certificate-oidc-issuer-regexp") {
+				// A policy on the command line replaces the configured one whole.
+				d.identity, d.identityRegexp, d.issuer, d.issuerRegexp = g.identity, g.identityRegexp, g.issuer, g.issuerRegexp
+			}
+			ids, err := d.identities()
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				return errors.New("no identity policy: pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or set sigil.certificateIdentity and sigil.certificateOIDCIssuer")
+			}
+			if err := d.clockFromEnv(); err != nil {
+				return err
+			}
+			rev := "HEAD"
+			if len(args) == 1 {
+				rev = args[0]
+			}
+			obj, err := readObject(ctx, rev)
+			if err != nil {
+				return err
+			}
+			v, err := d.verifier()
+			if err != nil {
+				return err
+			}
+			res, err := v.Verify(ctx, obj.payload, obj.sig)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", obj.kind, obj.id, err)
+			}
+			return reportGit(cmd, output, obj, res)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&g.trustedRoot, "trusted-root", "", "trusted root JSON file (default: sigil.trustedRoot, else the TUF mirror)")
+	fl.BoolVar(&g.offline, "offline", false, "use the cached TUF metadata without contacting the mirror")
+	fl.StringVar(&g.rekorURL, "rekor-url", "", "Rekor v1 log to search for signatures that embed no log entry (default: sigil.rekorURL, else the trusted root's logs)")
+	fl.StringVar(&g.identity, "certificate-identity", "", "exact certificate identity (SAN): email, URI or username")
+	fl.StringVar(&g.identityRegexp, "certificate-identity-regexp", "", "regular expression the certificate identity must match (unanchored: use ^…$)")
+	fl.StringVar(&g.issuer, "certificate-oidc-issuer", "", "exact OIDC issuer of the certificate")
+	fl.StringVar(&g.issuerRegexp, "certificate-oidc-issuer-regexp", "", "regular expression the OIDC issuer must match (unanchored)")
+	fl.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+// gitObject is a signed commit or tag read from the repository.
+type gitObject struct {
+	kind, id     string // "commit" or "tag"; full object ID
+	payload, sig []byte
+}
+
+// readObject reads REV: the tag object when REV names an annotated tag,
+// else the commit it names.
+func readObject(ctx context.Context, rev string) (*gitObject, error) {
+	run := func(args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			msg := strings.TrimSpace(stderr.String())
+			if msg == "" {
+				msg = err.Error()
+			}
+			return nil, fmt.Errorf("couldn't read %s: git %s: %s", rev, args[0], msg)
+		}
+		return out, nil
+	}
+	if strings.HasPrefix(rev, "-") {
+		return nil, fmt.Errorf("couldn't read %s: not a revision", rev)
+	}
+	o := &gitObject{kind: "commit"}
+	out, err := run("cat-file", "-t", rev)
+	if err != nil {
+		return nil, err
+	}
+	target := rev + "^{commit}"
+	if strings.TrimSpace(string(out)) == "tag" {
+		o.kind, target = "tag", rev
+	}
+	out, err = run("rev-parse", "--verify", "--end-of-options", target)
+	if err != nil {
+		return nil, err
+	}
+	o.id = strings.TrimSpace(string(out))
+	raw, err := run("cat-file", o.kind, o.id)
+	if err != nil {
+		return nil, err
+	}
+	if o.kind == "tag" {
+		o.payload, o.sig, err = gitsign.SplitTag(raw)
+	} else {
+		o.payload, o.sig, err = gitsign.SplitCommit(raw)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", o.kind, o.id, err)
+	}
+	return o, nil
+}
+
+func reportGit(cmd *cobra.Command, output string, obj *gitObject, res *gitsign.Result) error {
+	switch output {
+	case "json":
+		out := struct {
+			Object       string         `json:"object"`
+			Type         string         `json:"type"`
+			Identity     string         `json:"identity"`
+			Issuer       string         `json:"issuer"`
+			Time         time.Time      `json:"time"`
+			LogMode      string         `json:"logMode"`
+			Verification *verify.Result `json:"verification"`
+		}{obj.id, obj.kind, res.Identity, res.Issuer, res.Time, string(gitsign.Offline), res.Verified}
+		if res.Online {
+			out.LogMode = string(gitsign.Online)
+		}
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "text", "":
+		w := cmd.ErrOrStderr()
+		fmt.Fprintf(w, "Good signature from %s (issuer %s)\n", res.Identity, res.Issuer)
+		fmt.Fprintf(w, "%s %s signed at %s", obj.kind, obj.id, res.Time.UTC().Format(time.RFC3339))
+		for _, e := range res.Verified.TlogEntries {
+			fmt.Fprintf(w, "; transparency log %s index %d", e.LogURL, e.LogIndex)
+		}
+		if res.Online {
+			fmt.Fprint(w, " (found by search)")
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Verified OK")
+		return nil
+	}
+	return fmt.Errorf("unknown --output %q: use text or json", output)
+}

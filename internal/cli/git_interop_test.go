@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"sigil.dev/sigil/internal/fakesvc"
+	"sigil.dev/sigil/internal/oracle"
+	"sigil.dev/sigil/internal/testpki"
+)
+
+// gitsignEnv points gitsign (sigstore/gitsign internal/config/config.go)
+// at the fake services and their keys, with a token it accepts (gitsign
+// parses the token's JWS, so it must be signed; the fake CA does not check
+// by whom).
+func gitsignEnv(t *testing.T, r *gitRepo, mode string) []string {
+	t.Helper()
+	p := r.f.PKI
+	write := func(name string, b []byte) string {
+		path := filepath.Join(r.home, name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	roots := write("fulcio.pem", append(testpki.PEM(p.Intermediate), testpki.PEM(p.Root)...))
+	rekorKey := write("rekor.pub", testpki.PublicKeyPEM(p.RekorV1.Key.Public()))
+	ctKey := write("ct.pub", testpki.PublicKeyPEM(p.CTKey.Public()))
+	return []string{
+		"GITSIGN_FULCIO_URL=" + r.f.URL, "GITSIGN_REKOR_URL=" + r.f.URL, "GITSIGN_FULCIO_ROOT=" + roots,
+		"SIGSTORE_REKOR_PUBLIC_KEY=" + rekorKey, "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE=" + ctKey,
+		"GITSIGN_REKOR_MODE=" + mode, "TUF_ROOT=" + filepath.Join(r.home, "sigstore-tuf"),
+		"SIGSTORE_ID_TOKEN=" + signedToken(t, "alice@sigil.test"), "GITSIGN_LOG=" + filepath.Join(r.home, "gitsign.log"),
+	}
+}
+
+func signedToken(t *testing.T, email string) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, _ := json.Marshal(map[string]any{"iss": fakesvc.Issuer, "aud": "sigstore", "sub": email, "email": email, "email_verified": true,
+		"exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()})
+	jws, err := s.Sign(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// gitsign verifies what sigil signs, in both log modes.
+func TestGitsignVerifiesSigil(t *testing.T) {
+	gitsign := oracle.Find(t, "gitsign", ".ci/install-gitsign.sh")
+	for _, mode := range []string{"offline", "online"} {
+		t.Run(mode, func(t *testing.T) {
+			f := fakesvc.New(t)
+			r := newGitRepo(t, f)
+			r.setup("--rekor-mode", mode)
+			r.ok("git", "commit", "-q", "--allow-empty", "-m", "signed by sigil")
+			r.ok("git", "tag", "-a", "v1", "-m", "tagged by sigil")
+			env := gitsignEnv(t, r, mode)
+			code, out, errOut := r.run(env, gitsign, "verify", "--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer, "HEAD")
+			if code != 0 || !strings.Contains(out+errOut, "Validated Git signature: true") {
+				t.Fatalf("gitsign verify: exit %d\n%s%s", code, out, errOut)
+			}
+			code, out, errOut = r.run(env, gitsign, "verify-tag", "--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer, "v1")
+			if code != 0 {
+				t.Fatalf("gitsign verify-tag: exit %d\n%s%s", code, out, errOut)
+			}
+			// git verify-commit with gitsign as the program.
+			code, out, errOut = r.run(env, "git", "-c", "gpg.x509.program="+gitsign, "verify-commit", "HEAD")
+			if code != 0 {
+				t.Fatalf("git verify-commit with gitsign: exit %d\n%s%s", code, out, errOut)
+			}
+			// And gitsign refuses another identity.
+			code, out, errOut = r.run(env, gitsign, "verify", "--certificate-identity", "bob@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer, "HEAD")
+			if code == 0 {
+				t.Fatalf("gitsign accepted another identity:\n%s%s", out, errOut)
+			}
+		})
+	}
+}
+
+// sigil verifies what gitsign signs, in both log modes.
+func TestSigilVerifiesGitsign(t *testing.T) {
+	gitsign := oracle.Find(t, "gitsign", ".ci/install-gitsign.sh")
+	for _, mode := range []string{"offline", "online"} {
+		t.Run(mode, func(t *testing.T) {
+			f := fakesvc.New(t)
+			r := newGitRepo(t, f)
+			r.setup("--rekor-mode", mode, "--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer)
+			env := gitsignEnv(t, r, mode)
+			gs := append([]string{"-c", "gpg.x509.program=" + gitsign}, "commit", "-q", "--allow-empty", "-m", "signed by gitsign")
+			if code, out, errOut := r.run(env, "git", gs...); code != 0 {
+				log, _ := os.ReadFile(filepath.Join(r.home, "gitsign.log"))
+				t.Fatalf("gitsign commit: exit %d\n%s%s\n%s", code, out, errOut, log)
+			}
+			if code, out, errOut := r.run(env, "git", "-c", "gpg.x509.program="+gitsign, "tag", "-a", "v1", "-m", "tagged by gitsign"); code != 0 {
+				t.Fatalf("gitsign tag: exit %d\n%s%s", code, out, errOut)
+			}
+			for _, args := range [][]string{
+				append([]string{"git", "verify"}, aliceID...),
+				append([]string{"git", "verify", "v1"}, aliceID...),
+			} {
+				if out := r.ok("sigil", args...); !strings.Contains(out, "Verified OK") {
+					t.Fatalf("sigil %v:\n%s", args, out)
+				}
+			}
+			if out := r.ok("git", "verify-commit", "HEAD"); !strings.Contains(out, "Good signature from alice@sigil.test") {
+				t.Fatalf("git verify-commit with sigil:\n%s", out)
+			}
+			r.fails(nil, `got "alice@sigil.test", want "bob@sigil.test"`, "sigil", "git", "verify", "--certificate-identity", "bob@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer)
+		})
+	}
+}

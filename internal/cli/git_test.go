@@ -1,0 +1,401 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigil.dev/sigil/gitsign"
+	"sigil.dev/sigil/internal/fakesvc"
+	"sigil.dev/sigil/internal/oracle"
+)
+
+// TestMain lets git run this test binary as sigil: with SIGIL_TEST_MAIN=1
+// it is the sigil command line (git's gpg.x509.program, and the sigil of
+// the tests' subprocesses).
+func TestMain(m *testing.M) {
+	if os.Getenv("SIGIL_TEST_MAIN") == "1" {
+		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// gitRepo is a temporary repository whose git runs sigil (this test
+// binary) against fake services; HOME, the git configuration, the cache
+// and GNUPGHOME are private to it.
+type gitRepo struct {
+	t         *testing.T
+	dir, home string
+	env       []string
+	sigil     string
+	f         *fakesvc.Services
+	root      string
+}
+
+func gitToken(email string) string {
+	return fakesvc.Token(map[string]any{"iss": fakesvc.Issuer, "aud": "sigstore", "sub": email, "email": email, "email_verified": true,
+		"exp": time.Now().Add(time.Hour).Unix()})
+}
+
+func newGitRepo(t *testing.T, f *fakesvc.Services) *gitRepo {
+	t.Helper()
+	oracle.Find(t, "git", ".ci/install-git.sh")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	r := &gitRepo{t: t, dir: filepath.Join(home, "repo"), home: home, sigil: exe, f: f, root: filepath.Join(home, "trusted_root.json")}
+	raw, err := f.TrustedRoot.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(r.root, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.env = []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "GNUPGHOME=" + filepath.Join(home, ".gnupg"),
+		"GIT_CONFIG_NOSYSTEM=1", "LANG=C", "TZ=UTC", "SIGIL_TEST_MAIN=1",
+		"GIT_AUTHOR_NAME=Alice", "GIT_AUTHOR_EMAIL=alice@sigil.test", "GIT_COMMITTER_NAME=Alice", "GIT_COMMITTER_EMAIL=alice@sigil.test",
+		"SIGSTORE_ID_TOKEN=" + gitToken("alice@sigil.test"), "SIGIL_TUF_CACHE=" + filepath.Join(home, "tuf"),
+	}
+	if err := os.Mkdir(r.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.ok("git", "init", "-q", "-b", "main")
+	return r
+}
+
+// run runs a command in the repository; extra are environment overrides.
+func (r *gitRepo) run(extra []string, name string, args ...string) (code int, stdout, stderr string) {
+	r.t.Helper()
+	if name == "sigil" {
+		name = r.sigil
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Dir = r.dir
+	cmd.Env = append(append([]string{}, r.env...), extra...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), o.String(), e.String()
+	}
+	if err != nil {
+		r.t.Fatalf("%s %v: %v", name, args, err)
+	}
+	return 0, o.String(), e.String()
+}
+
+func (r *gitRepo) ok(name string, args ...string) string {
+	r.t.Helper()
+	code, out, errOut := r.run(nil, name, args...)
+	if code != 0 {
+		r.t.Fatalf("%s %s: exit %d\n%s%s", name, strings.Join(args, " "), code, out, errOut)
+	}
+	return out + errOut
+}
+
+func (r *gitRepo) fails(extra []string, want string, name string, args ...string) {
+	r.t.Helper()
+	code, out, errOut := r.run(extra, name, args...)
+	if code == 0 || !strings.Contains(out+errOut, want) {
+		r.t.Fatalf("%s %s: exit %d, want a failure saying %q:\n%s%s", name, strings.Join(args, " "), code, want, out, errOut)
+	}
+}
+
+// setup runs sigil git setup with the fake services.
+func (r *gitRepo) setup(extra ...string) string {
+	r.t.Helper()
+	args := append([]string{"git", "setup", "--program", r.sigil, "--trusted-root", r.root, "--fulcio-url", r.f.URL, "--rekor-url", r.f.URL}, extra...)
+	return r.ok("sigil", args...)
+}
+
+// signature returns the parsed signature of a commit.
+func (r *gitRepo) signature(rev string) *gitsign.Signature {
+	r.t.Helper()
+	_, sig, err := gitsign.SplitCommit([]byte(r.ok("git", "cat-file", "commit", rev)))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	s, err := gitsign.Parse(sig)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return s
+}
+
+// forge writes a commit object made from rev's by edit and returns its ID.
+func (r *gitRepo) forge(rev string, edit func(raw string) string) string {
+	r.t.Helper()
+	raw := edit(r.ok("git", "cat-file", "commit", rev))
+	cmd := exec.Command("git", "hash-object", "-t", "commit", "-w", "--stdin")
+	cmd.Dir, cmd.Env, cmd.Stdin = r.dir, r.env, strings.NewReader(raw)
+	out, err := cmd.Output()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+var aliceID = []string{"--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer}
+
+func TestGitSignAndVerify(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	out := r.setup("--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer)
+	for _, want := range []string{"git config --local gpg.format x509\n", "git config --local gpg.x509.program " + r.sigil, "git config --local commit.gpgsign true\n",
+		"git config --local sigil.certificateIdentity alice@sigil.test\n"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("setup printed:\n%s\nwant %q", out, want)
+		}
+	}
+
+	// Three commits in a row sign in once: the certificate is cached.
+	for _, msg := range []string{"first", "second", "third"} {
+		r.ok("git", "commit", "-q", "--allow-empty", "-m", msg)
+	}
+	if n := f.Seen("/api/v2/signingCert"); n != 1 {
+		t.Fatalf("the CA was asked %d times for three commits", n)
+	}
+	cacheDir := filepath.Join(r.home, ".cache", "sigil", "git")
+	files, _ := filepath.Glob(filepath.Join(cacheDir, "*.pem"))
+	if len(files) != 1 {
+		t.Fatalf("cache files %v", files)
+	}
+	for p, want := range map[string]os.FileMode{cacheDir: 0o700, files[0]: 0o600} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != want {
+			t.Fatalf("%s: mode %v, want %04o (%v)", p, fi.Mode().Perm(), want, err)
+		}
+	}
+
+	for _, rev := range []string{"HEAD", "HEAD~1", "HEAD~2"} {
+		if out := r.ok("git", "verify-commit", rev); !strings.Contains(out, "Good signature from alice@sigil.test (issuer "+fakesvc.Issuer+")") {
+			t.Fatalf("verify-commit %s:\n%s", rev, out)
+		}
+	}
+	out = r.ok("git", "log", "--show-signature", "-1")
+	if !strings.Contains(out, "sigil: Good signature from alice@sigil.test") || !strings.Contains(out, "logged in https://rekor.sigil.test at index") {
+		t.Fatalf("log --show-signature:\n%s", out)
+	}
+	s := r.signature("HEAD")
+	if len(s.LogEntries) != 1 {
+		t.Fatalf("%d embedded log entries", len(s.LogEntries))
+	}
+	fpr := gitsign.Fingerprint(s.Certificates[0])
+	if out := r.ok("git", "log", "-1", "--format=%G? %GS %GF %GK"); out != "G alice@sigil.test "+fpr+" "+fpr+"\n" {
+		t.Fatalf("signature format fields %q", out)
+	}
+
+	// Annotated tags.
+	r.ok("git", "tag", "-a", "v1.0", "-m", "release 1.0")
+	if out := r.ok("git", "cat-file", "tag", "v1.0"); !strings.Contains(out, "-----BEGIN SIGNED MESSAGE-----") {
+		t.Fatalf("unsigned tag:\n%s", out)
+	}
+	if out := r.ok("git", "verify-tag", "v1.0"); !strings.Contains(out, "Good signature from alice@sigil.test") {
+		t.Fatalf("verify-tag:\n%s", out)
+	}
+
+	// sigil git verify, with the identity policy on the command line.
+	if out := r.ok("sigil", append([]string{"git", "verify"}, aliceID...)...); !strings.Contains(out, "Verified OK") || !strings.Contains(out, "commit "+strings.TrimSpace(r.ok("git", "rev-parse", "HEAD"))) {
+		t.Fatalf("sigil git verify:\n%s", out)
+	}
+	if out := r.ok("sigil", append([]string{"git", "verify", "v1.0"}, aliceID...)...); !strings.Contains(out, "tag ") || !strings.Contains(out, "Verified OK") {
+		t.Fatalf("sigil git verify v1.0:\n%s", out)
+	}
+	code, js, _ := r.run(nil, "sigil", append([]string{"git", "verify", "HEAD~1", "--output", "json"}, aliceID...)...)
+	if code != 0 || !strings.Contains(js, `"identity": "alice@sigil.test"`) || !strings.Contains(js, `"logMode": "offline"`) {
+		t.Fatalf("json (exit %d):\n%s", code, js)
+	}
+}
+
+// The failures the issue names, through git itself.
+func TestGitVerifyFailures(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	r.setup("--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer)
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "good")
+
+	// A rewritten commit: the message changed, the signature kept.
+	evil := r.forge("HEAD", func(raw string) string { return strings.Replace(raw, "\ngood\n", "\nevil\n", 1) })
+	r.fails(nil, "changed after it was signed", "git", "verify-commit", evil)
+	r.fails(nil, "BAD signature from alice@sigil.test", "git", "verify-commit", evil)
+	r.fails(nil, "changed after it was signed", "sigil", append([]string{"git", "verify", evil}, aliceID...)...)
+
+	// A signature whose log entry is missing (and the log has none for
+	// the object either).
+	stripped := r.forge("HEAD", func(raw string) string {
+		payload, sig, err := gitsign.SplitCommit([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := gitsign.Parse(sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.LogEntries = nil
+		p, err := s.MarshalPEM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := strings.Index(string(payload), "\n\n")
+		return string(payload[:i+1]) + "gpgsig " + strings.ReplaceAll(strings.TrimSuffix(string(p), "\n"), "\n", "\n ") + "\n" + string(payload[i+1:])
+	})
+	r.fails(nil, "no transparency log entry for the signature", "git", "verify-commit", stripped)
+	r.fails(nil, "has no entry for object "+stripped, "sigil", append([]string{"git", "verify", stripped}, aliceID...)...)
+
+	// Another identity: bob signs; the repository requires alice.
+	code, out, errOut := r.run([]string{"SIGSTORE_ID_TOKEN=" + gitToken("bob@sigil.test")}, "git", "commit", "-q", "--allow-empty", "-m", "by bob")
+	if code != 0 {
+		t.Fatalf("bob's commit: %s%s", out, errOut)
+	}
+	r.fails(nil, `BAD signature from bob@sigil.test: identity verification failed: certificate identity mismatch: got "bob@sigil.test", want "alice@sigil.test"`, "git", "verify-commit", "HEAD")
+	r.fails(nil, `got "bob@sigil.test", want "alice@sigil.test"`, "sigil", append([]string{"git", "verify"}, aliceID...)...)
+	// With bob's identity on the command line, it verifies.
+	r.ok("sigil", "git", "verify", "--certificate-identity", "bob@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer)
+
+	// Unsigned commits and missing policies say so.
+	r.ok("git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", "unsigned")
+	r.fails(nil, "not signed", "sigil", append([]string{"git", "verify"}, aliceID...)...)
+	r.ok("git", "config", "--unset", "sigil.certificateIdentity")
+	r.ok("git", "config", "--unset", "sigil.certificateOIDCIssuer")
+	r.fails(nil, "no identity policy", "sigil", "git", "verify", "HEAD~1")
+
+	// Without a token signing fails; git (before 2.41) hides why, so the
+	// reason also goes to the terminal, or to SIGIL_GIT_LOG.
+	log := filepath.Join(r.home, "sigil-git.log")
+	r.fails([]string{"SIGSTORE_ID_TOKEN=", "SIGIL_GIT_LOG=" + log}, "failed to sign", "git", "commit", "-q", "--allow-empty", "-m", "no token")
+	if b, err := os.ReadFile(log); err != nil || !strings.Contains(string(b), "couldn't get an identity token") || !strings.Contains(string(b), "under git: set SIGSTORE_ID_TOKEN") {
+		t.Fatalf("SIGIL_GIT_LOG: %s %v", b, err)
+	}
+}
+
+// Verification long after the certificate expired succeeds from the log's
+// time; signing after it does not reuse the expired certificate.
+func TestGitAfterExpiry(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	r.setup()
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "signed now")
+	leaf := r.signature("HEAD").Certificates[0]
+	offset := "3h"
+	if later := time.Now().Add(3 * time.Hour); !later.After(leaf.NotAfter) {
+		t.Fatalf("the certificate (until %s) would still be valid at %s", leaf.NotAfter, later)
+	}
+	clock := []string{"SIGIL_GIT_CLOCK_OFFSET=" + offset}
+	code, out, errOut := r.run(clock, "git", "verify-commit", "HEAD")
+	if code != 0 || !strings.Contains(errOut, "Good signature from alice@sigil.test") {
+		t.Fatalf("verify-commit 3 h later: exit %d\n%s%s", code, out, errOut)
+	}
+	// No identity was configured: git is told so (TRUST_UNDEFINED), and
+	// the user how to pin one.
+	if !strings.Contains(errOut, "identity was not checked") {
+		t.Fatalf("no warning about the unchecked identity:\n%s", errOut)
+	}
+	if out := r.ok("git", "log", "-1", "--format=%G?"); out != "U\n" {
+		t.Fatalf("%%G? = %q, want U without an identity policy", out)
+	}
+	code, _, errOut = r.run(clock, r.sigil, append([]string{"git", "verify"}, aliceID...)...)
+	if code != 0 {
+		t.Fatalf("sigil git verify 3 h later: %s", errOut)
+	}
+	// Signing 3 h later needs a new certificate: the cached one expired.
+	asked := f.Seen("/api/v2/signingCert")
+	code, out, errOut = r.run(clock, "git", "commit", "-q", "--allow-empty", "-m", "signed later")
+	if code != 0 {
+		t.Fatalf("commit 3 h later: %s%s", out, errOut)
+	}
+	if f.Seen("/api/v2/signingCert") != asked+1 {
+		t.Fatal("an expired cached certificate was used")
+	}
+}
+
+// gitsign's default: the log records the commit ID; verification finds it.
+func TestGitOnlineMode(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	r.setup("--rekor-mode", "online", "--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer)
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "online")
+	r.ok("git", "tag", "-a", "v2", "-m", "online tag")
+	if s := r.signature("HEAD"); len(s.LogEntries) != 0 {
+		t.Fatal("online mode embedded a log entry")
+	}
+	head := strings.TrimSpace(r.ok("git", "rev-parse", "HEAD"))
+	if out := r.ok("git", "verify-commit", "HEAD"); !strings.Contains(out, "found by search for "+head) {
+		t.Fatalf("verify-commit:\n%s", out)
+	}
+	r.ok("git", "verify-tag", "v2")
+	if out := r.ok("sigil", append([]string{"git", "verify", "v2"}, aliceID...)...); !strings.Contains(out, "(found by search)") {
+		t.Fatalf("sigil git verify:\n%s", out)
+	}
+	// If the log cannot find the entry, nothing vouches for the time.
+	f.ForgetSearchIndex()
+	r.fails(nil, "no transparency log entry", "git", "verify-commit", "HEAD")
+}
+
+func TestGitProgramUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--status-fd=2", "-bsau"}, 2, "-bsau needs a value"},
+		{[]string{"--status-fd=1", "--verify", "sig"}, 2, "attached signatures are not supported"},
+		{[]string{"--status-fd=x", "-bsau", "k"}, 2, "wants a number"},
+		{[]string{"-s", "--bogus"}, 2, "unknown option --bogus"},
+	} {
+		var o, e bytes.Buffer
+		if code := Main(tc.args, &o, &e); code != tc.code || !strings.Contains(e.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d, %q", tc.args, code, e.String(), tc.code, tc.want)
+		}
+	}
+	// Ordinary command lines are left to cobra.
+	if code, out, _ := run("git", "--help"); code != 0 || !strings.Contains(out, "sigil git setup") {
+		t.Fatalf("git --help: %d %s", code, out)
+	}
+}
+
+func TestGitSetupScopes(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	out := r.setup("--global", "--no-sign-by-default", "--rekor-mode", "online", "--oidc-device-flow")
+	if strings.Contains(out, "commit.gpgsign") || !strings.Contains(out, "git config --global sigil.rekorMode online\n") || !strings.Contains(out, "git config --global sigil.oidcDeviceFlow true\n") {
+		t.Fatalf("setup --global printed:\n%s", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(r.home, ".gitconfig")); err != nil || !strings.Contains(string(b), "format = x509") {
+		t.Fatalf("~/.gitconfig: %s %v", b, err)
+	}
+	// With --no-sign-by-default, git signs when asked (-S).
+	r.ok("git", "commit", "-q", "--allow-empty", "-S", "-m", "asked")
+	r.ok("git", "verify-commit", "HEAD")
+
+	// Outside a repository, only --global makes sense; bad values are refused.
+	r.dir = r.home
+	r.fails(nil, "couldn't find a git repository here", "sigil", "git", "setup", "--program", r.sigil)
+	r.fails(nil, `unknown log mode "sometimes"`, "sigil", "git", "setup", "--global", "--rekor-mode", "sometimes")
+	r.fails(nil, "needs a certificate OIDC issuer", "sigil", "git", "setup", "--global", "--certificate-identity", "alice@sigil.test")
+	r.fails(nil, "couldn't use", "sigil", "git", "setup", "--global", "--trusted-root", filepath.Join(r.home, "missing.json"))
+}
+
+// Without an identity policy a good signature is of undefined trust, which
+// git merge --verify-signatures refuses; with one that matches, it merges.
+func TestGitMergeVerifySignatures(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	r.setup()
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "base")
+	r.ok("git", "checkout", "-q", "-b", "topic")
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "topic")
+	r.ok("git", "checkout", "-q", "main")
+	r.fails(nil, "has an untrusted GPG signature, allegedly by alice@sigil.test", "git", "merge", "--verify-signatures", "--no-edit", "topic")
+	r.ok("git", "config", "sigil.certificateIdentity", "alice@sigil.test")
+	r.ok("git", "config", "sigil.certificateOIDCIssuer", fakesvc.Issuer)
+	if out := r.ok("git", "merge", "--verify-signatures", "--no-edit", "topic"); !strings.Contains(out, "has a good GPG signature by alice@sigil.test") {
+		t.Fatalf("merge:\n%s", out)
+	}
+}

@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"sigil.dev/sigil/intoto"
+	"sigil.dev/sigil/keyfile"
+	"sigil.dev/sigil/sign"
+)
+
+func init() {
+	register(newSignBlob)
+	register(newAttestBlob)
+	register(newGenerateKeyPair)
+}
+
+func newSignBlob() *cobra.Command {
+	var f signFlags
+	var out string
+	c := &cobra.Command{
+		Use:   "sign-blob FILE|- --bundle OUT",
+		Short: "Sign a file keyless (or with --key) and write a Sigstore bundle",
+		Long: `Sign a file and write a v0.3 Sigstore bundle.
+
+Keyless (the default): an ephemeral key gets a ten-minute certificate from the
+CA for your OIDC identity, the signature is recorded in the transparency log(s)
+and timestamped as the signing config says, and the bundle is verified against
+the trusted root before it is written. The identity token comes from
+--identity-token, SIGSTORE_ID_TOKEN, the CI environment (GitHub Actions,
+SIGSTORE_ID_TOKEN_FILE), or a browser / device sign-in.
+
+With --key the bundle names the key instead of a certificate.`,
+		Example: `  sigil sign-blob release.tar.gz --bundle release.tar.gz.sigstore.json
+  SIGSTORE_ID_TOKEN=$(cat token.jwt) sigil sign-blob app.bin --bundle app.sigstore.json --trusted-root trusted_root.json --signing-config signing_config.json
+  SIGIL_PASSWORD= sigil sign-blob --key cosign.key notes.txt --bundle notes.sigstore.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("no output: pass --bundle FILE")
+			}
+			s, err := f.signer(cmd)
+			if err != nil {
+				return err
+			}
+			r, size, err := openArtifact(args[0])
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			res, err := s.SignBlob(signContext(cmd), withProgress(r, size, cmd.ErrOrStderr()))
+			if err != nil {
+				return err
+			}
+			return writeBundle(cmd, out, res)
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle (required)")
+	return c
+}
+
+func newAttestBlob() *cobra.Command {
+	var f signFlags
+	var out, predicate, typ string
+	c := &cobra.Command{
+		Use:   "attest-blob FILE --predicate P --type T --bundle OUT",
+		Short: "Sign an in-toto attestation about a file (DSSE) and write a Sigstore bundle",
+		Long: `Make an in-toto Statement v1 whose subject is the file (name and SHA-256) and whose
+predicate is the JSON in --predicate, sign it as a DSSE envelope, and write a
+bundle. --type is a predicate type URI or one of: custom, slsaprovenance,
+slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln,
+openvex. With custom, a non-JSON predicate is wrapped as cosign does:
+{"Data": "<text>", "Timestamp": "<RFC 3339>"}.`,
+		Example: `  sigil attest-blob app.tar.gz --predicate provenance.json --type slsaprovenance1 --bundle app.intoto.sigstore.json
+  sigil attest-blob sbom-subject.bin --predicate sbom.spdx.json --type spdxjson --bundle sbom.sigstore.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("no output: pass --bundle FILE")
+			}
+			if predicate == "" {
+				return errors.New("no predicate: pass --predicate FILE")
+			}
+			pt, err := intoto.PredicateTypeURI(typ)
+			if err != nil {
+				return err
+			}
+			pred, err := readFile("predicate", predicate)
+			if err != nil {
+				return err
+			}
+			st, err := statement(args[0], pt, typ, pred)
+			if err != nil {
+				return err
+			}
+			s, err := f.signer(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := s.SignDSSE(signContext(cmd), intoto.PayloadType, st)
+			if err != nil {
+				return err
+			}
+			return writeBundle(cmd, out, res)
+		},
+	}
+	f.register(c)
+	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle (required)")
+	c.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file (required)")
+	c.Flags().StringVar(&typ, "type", "custom", "predicate type: a URI or a short name")
+	return c
+}
+
+// statement builds the in-toto Statement v1 for a file.
+func statement(path, predicateType, shortType string, predicate []byte) ([]byte, error) {
+	r, _, err := openArtifact(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return nil, fmt.Errorf("couldn't read artifact: %w", err)
+	}
+	var pred json.RawMessage
+	if json.Valid(predicate) {
+		pred = predicate
+	} else if shortType == "custom" {
+		pred, _ = json.Marshal(map[string]string{"Data": string(predicate), "Timestamp": time.Now().UTC().Format(time.RFC3339)})
+	} else {
+		return nil, fmt.Errorf("the predicate is not JSON (only --type custom wraps text)")
+	}
+	name := filepath.Base(path)
+	if path == "-" {
+		name = "-"
+	}
+	return json.Marshal(intoto.Statement{
+		Type:          intoto.StatementV1,
+		Subject:       []intoto.Subject{{Name: name, Digest: map[string]string{"sha256": hex.EncodeToString(h.Sum(nil))}}},
+		PredicateType: predicateType,
+		Predicate:     pred,
+	})
+}
+
+func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
+	raw, err := res.Bundle.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
+		return fmt.Errorf("couldn't write bundle: %w", err)
+	}
+	who := "key " + res.Verified.Signature.PublicKeyID
+	if res.Identity != nil {
+		who = fmt.Sprintf("%s (issuer %s)", res.Identity.SubjectAlternativeName, res.Identity.Issuer)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Signed by %s; bundle written to %s", who, path)
+	for _, e := range res.Verified.TlogEntries {
+		fmt.Fprintf(cmd.ErrOrStderr(), "; log %s index %d", e.LogURL, e.LogIndex)
+	}
+	fmt.Fprintln(cmd.ErrOrStderr())
+	return nil
+}
+
+func newGenerateKeyPair() *cobra.Command {
+	var prefix, alg string
+	c := &cobra.Command{
+		Use:   "generate-key-pair",
+		Short: "Generate a password-encrypted signing key pair (cosign's format)",
+		Long: `Write PREFIX.key (private key, encrypted with scrypt + secretbox as cosign does,
+so the key works with cosign too) and PREFIX.pub. The password comes from
+SIGIL_PASSWORD or COSIGN_PASSWORD, or is asked twice; it may be empty.`,
+		Example: `  sigil generate-key-pair
+  SIGIL_PASSWORD=s3cret sigil generate-key-pair --output-key-prefix release`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := sign.NewKey(alg)
+			if err != nil {
+				return err
+			}
+			for _, p := range []string{prefix + ".key", prefix + ".pub"} {
+				if _, err := os.Stat(p); err == nil {
+					return fmt.Errorf("%s exists; remove it or choose another --output-key-prefix", p)
+				}
+			}
+			pw, err := password(cmd, "Enter password for private key: ", true)
+			if err != nil {
+				return err
+			}
+			enc, err := keyfile.Encrypt(k, pw)
+			if err != nil {
+				return err
+			}
+			pub, err := keyfile.PublicPEM(k.Public())
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(prefix+".key", enc, 0o600); err != nil {
+				return fmt.Errorf("couldn't write private key: %w", err)
+			}
+			if err := os.WriteFile(prefix+".pub", pub, 0o644); err != nil {
+				return fmt.Errorf("couldn't write public key: %w", err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "Private key written to %s.key\nPublic key written to %s.pub\n", prefix, prefix)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "file name prefix of the key pair")
+	c.Flags().StringVar(&alg, "key-algorithm", sign.AlgECDSAP256, "ecdsa-p256, ecdsa-p384 or ed25519")
+	return c
+}

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigil.dev/sigil/internal/fakesvc"
+	"sigil.dev/sigil/trust"
+)
+
+// signFixture writes the trusted root and a signing config for fake
+// services to a temporary directory.
+func signFixture(t *testing.T, rekorVersion uint32) (f *fakesvc.Services, dir, root, sc string) {
+	t.Helper()
+	f = fakesvc.New(t)
+	dir = t.TempDir()
+	root, sc = filepath.Join(dir, "trusted_root.json"), filepath.Join(dir, "signing_config.json")
+	r, err := f.TrustedRoot.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(root, r, 0o644)
+	start := trust.Window{Start: time.Now().Add(-time.Hour)}
+	cfg := &trust.SigningConfig{
+		CAs:         []trust.Service{{URL: f.URL, MajorAPIVersion: 1, Valid: start}},
+		Rekors:      []trust.Service{{URL: f.URL, MajorAPIVersion: rekorVersion, Valid: start}},
+		RekorConfig: trust.ServiceConfig{Selector: trust.SelectAny},
+		TSAs:        []trust.Service{{URL: f.URL + "/api/v1/timestamp", MajorAPIVersion: 1, Valid: start}},
+		TSAConfig:   trust.ServiceConfig{Selector: trust.SelectAny},
+	}
+	b, err := cfg.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(sc, b, 0o644)
+	return f, dir, root, sc
+}
+
+func testToken() string {
+	return fakesvc.Token(map[string]any{"iss": "https://issuer.sigil.test", "sub": "alice", "aud": "sigstore",
+		"email": "alice@sigil.test", "email_verified": true, "exp": time.Now().Add(5 * time.Minute).Unix(), "iat": time.Now().Unix()})
+}
+
+func TestSignBlobThenVerify(t *testing.T) {
+	for _, v := range []uint32{1, 2} {
+		_, dir, root, sc := signFixture(t, v)
+		art := filepath.Join(dir, "a.txt")
+		os.WriteFile(art, []byte("artifact"), 0o644)
+		b := filepath.Join(dir, "a.sigstore.json")
+		code, _, stderr := run("sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc)
+		if code != 0 {
+			t.Fatalf("rekor v%d: sign-blob: %s", v, stderr)
+		}
+		if !strings.Contains(stderr, "Signed by alice@sigil.test") {
+			t.Fatalf("sign-blob said %q", stderr)
+		}
+		code, _, stderr = run("verify-blob", art, "--bundle", b, "--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", "https://issuer.sigil.test", "--trusted-root", root)
+		if code != 0 {
+			t.Fatalf("rekor v%d: verify-blob: %s", v, stderr)
+		}
+	}
+}
+
+func TestAttestBlobThenVerify(t *testing.T) {
+	_, dir, root, sc := signFixture(t, 1)
+	art := filepath.Join(dir, "app.bin")
+	os.WriteFile(art, []byte("binary"), 0o644)
+	pred := filepath.Join(dir, "prov.json")
+	os.WriteFile(pred, []byte(`{"buildDefinition":{"buildType":"https://example.com/build"}}`), 0o644)
+	b := filepath.Join(dir, "att.sigstore.json")
+	if code, _, stderr := run("attest-blob", art, "--predicate", pred, "--type", "slsaprovenance1", "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc); code != 0 {
+		t.Fatal(stderr)
+	}
+	args := []string{"verify-blob-attestation", "--bundle", b, "--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", "https://issuer.sigil.test", "--trusted-root", root}
+	if code, _, stderr := run(append(args, "--type", "slsaprovenance1", art)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := run(append(args, "--type", "spdxjson", art)...); code == 0 || !strings.Contains(stderr, "predicate type") {
+		t.Fatalf("wrong type accepted: %s", stderr)
+	}
+	other := filepath.Join(dir, "other.bin")
+	os.WriteFile(other, []byte("other"), 0o644)
+	if code, _, stderr := run(append(args, other)...); code == 0 || !strings.Contains(stderr, "not a subject") {
+		t.Fatalf("wrong artifact accepted: %s", stderr)
+	}
+}
+
+func TestKeyPairSignVerify(t *testing.T) {
+	_, dir, root, sc := signFixture(t, 1)
+	t.Setenv("SIGIL_PASSWORD", "s3cret")
+	prefix := filepath.Join(dir, "k")
+	if code, _, stderr := run("generate-key-pair", "--output-key-prefix", prefix); code != 0 {
+		t.Fatal(stderr)
+	}
+	if fi, err := os.Stat(prefix + ".key"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("private key mode: %v %v", fi, err)
+	}
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	b := filepath.Join(dir, "k.sigstore.json")
+	if code, _, stderr := run("sign-blob", art, "--key", prefix+".key", "--bundle", b, "--trusted-root", root, "--signing-config", sc); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := run("verify-blob", art, "--bundle", b, "--key", prefix+".pub", "--trusted-root", root); code != 0 {
+		t.Fatal(stderr)
+	}
+	t.Setenv("SIGIL_PASSWORD", "wrong")
+	if code, _, stderr := run("sign-blob", art, "--key", prefix+".key", "--bundle", b, "--trusted-root", root, "--signing-config", sc); code == 0 || !strings.Contains(stderr, "wrong password") {
+		t.Fatalf("wrong password: %s", stderr)
+	}
+}
+
+func TestSignErrors(t *testing.T) {
+	f, dir, root, sc := signFixture(t, 1)
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	b := filepath.Join(dir, "a.sigstore.json")
+	t.Setenv("SIGSTORE_ID_TOKEN", "")
+	expired := fakesvc.Token(map[string]any{"iss": "https://issuer.sigil.test", "sub": "a", "aud": "sigstore", "exp": time.Now().Add(-time.Hour).Unix()})
+	wrongAud := fakesvc.Token(map[string]any{"iss": "https://issuer.sigil.test", "sub": "a", "aud": "other", "exp": time.Now().Add(time.Hour).Unix()})
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"no bundle path", []string{"sign-blob", art, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}, "pass --bundle"},
+		{"expired token", []string{"sign-blob", art, "--bundle", b, "--identity-token", expired, "--trusted-root", root, "--signing-config", sc}, "expired"},
+		{"wrong audience", []string{"sign-blob", art, "--bundle", b, "--identity-token", wrongAud, "--trusted-root", root, "--signing-config", sc}, "audience"},
+		{"CA down", []string{"sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc, "--fulcio-url", "http://127.0.0.1:1", "--timeout", "2s"}, "couldn't reach the CA"},
+		{"missing artifact", []string{"sign-blob", filepath.Join(dir, "nope"), "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}, "couldn't open artifact"},
+	} {
+		code, _, stderr := run(tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.msg) {
+			t.Errorf("%s: exit %d, %q", tc.name, code, stderr)
+		}
+	}
+	_ = f
+}

@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"sigil.dev/sigil/keyfile"
+	"sigil.dev/sigil/oidc/token"
+	"sigil.dev/sigil/sign"
+	"sigil.dev/sigil/trust"
+)
+
+// signFlags are the flags shared by the signing commands: where trust and
+// services come from, which key signs, and how to get a token.
+type signFlags struct {
+	trust  trustFlags
+	tokens tokenFlags
+
+	key          string
+	keyAlgorithm string
+	fulcioURL    string
+	rekorURL     string
+	rekorV2      bool
+	tsaURL       string
+	noTlog       bool
+	timeout      time.Duration
+}
+
+func (f *signFlags) register(c *cobra.Command) {
+	fl := c.Flags()
+	f.trust.register(fl)
+	f.tokens.register(c)
+	fl.StringVar(&f.key, "key", "", "sign with this private key file (cosign format; password from SIGIL_PASSWORD or COSIGN_PASSWORD, or asked) instead of keyless")
+	fl.StringVar(&f.keyAlgorithm, "key-algorithm", sign.AlgECDSAP256, "ephemeral key for keyless signing: ecdsa-p256, ecdsa-p384 or ed25519")
+	fl.StringVar(&f.fulcioURL, "fulcio-url", "", "CA base URL, instead of the signing config's")
+	fl.StringVar(&f.rekorURL, "rekor-url", "", "transparency log base URL, instead of the signing config's (Rekor v1 API unless --rekor-v2)")
+	fl.BoolVar(&f.rekorV2, "rekor-v2", false, "with --rekor-url: use the Rekor v2 API (needs a timestamp authority)")
+	fl.StringVar(&f.tsaURL, "timestamp-server-url", "", "RFC 3161 timestamp endpoint, instead of the signing config's")
+	fl.BoolVar(&f.noTlog, "no-tlog-upload", false, "key-based signing only: do not record the signature in a transparency log")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "time limit for each service, retries included")
+}
+
+// signer builds the signer: the services come from the signing config
+// (honouring its ALL/ANY/EXACT selectors) unless URLs override them.
+func (f *signFlags) signer(cmd *cobra.Command) (*sign.Signer, error) {
+	ua := "sigil/" + Version
+	hc := &http.Client{Timeout: 30 * time.Second}
+	s := &sign.Signer{KeyAlgorithm: f.keyAlgorithm, Retry: sign.Retry{Timeout: f.timeout}}
+	needConfig := f.fulcioURL == "" && f.key == "" || f.rekorURL == "" && !f.noTlog
+	var sc *trust.SigningConfig
+	if needConfig || f.trust.signingConfig != "" {
+		var err error
+		s.TrustedRoot, sc, err = f.trust.load()
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		tr, err := f.trust.loadTrustedRoot()
+		if err != nil {
+			return nil, err
+		}
+		s.TrustedRoot = tr
+	}
+	now := time.Now()
+
+	if f.key != "" {
+		k, err := loadPrivateKey(cmd, f.key)
+		if err != nil {
+			return nil, err
+		}
+		s.Key = k
+	} else {
+		caURL := f.fulcioURL
+		if caURL == "" {
+			svc, err := trust.SelectService(sc.CAs, []uint32{1}, now)
+			if err != nil {
+				return nil, fmt.Errorf("couldn't pick a CA from the signing config: %w", err)
+			}
+			caURL = svc.URL
+		}
+		s.CA = &sign.CAClient{URL: caURL, HTTPClient: hc, UserAgent: ua}
+		issuer := ""
+		if sc != nil {
+			issuer, _ = token.IssuerFromSigningConfig(sc, now)
+		}
+		src, err := f.tokens.source(cmd, issuer)
+		if err != nil {
+			return nil, err
+		}
+		s.Token = src.Token
+	}
+
+	switch {
+	case f.noTlog:
+		if f.key == "" {
+			return nil, errors.New("--no-tlog-upload applies only to key-based signing: a ten-minute certificate needs the log's time")
+		}
+	case f.rekorURL != "":
+		if f.rekorV2 {
+			s.Logs = []sign.LogClient{&sign.RekorV2{BaseURL: f.rekorURL, HTTPClient: hc, UserAgent: ua}}
+		} else {
+			s.Logs = []sign.LogClient{&sign.RekorV1{BaseURL: f.rekorURL, HTTPClient: hc, UserAgent: ua}}
+		}
+	default:
+		logs, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, []uint32{1, 2}, now)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't pick a transparency log from the signing config: %w", err)
+		}
+		for _, l := range logs {
+			if l.MajorAPIVersion == 2 {
+				s.Logs = append(s.Logs, &sign.RekorV2{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
+			} else {
+				s.Logs = append(s.Logs, &sign.RekorV1{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
+			}
+		}
+	}
+
+	switch {
+	case f.tsaURL != "":
+		s.TSAs = []*sign.TSAClient{{URL: f.tsaURL, HTTPClient: hc, UserAgent: ua}}
+	case sc != nil && len(sc.TSAs) > 0:
+		tsas, err := trust.SelectServices(sc.TSAs, sc.TSAConfig, []uint32{1}, now)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't pick a timestamp authority from the signing config: %w", err)
+		}
+		for _, t := range tsas {
+			s.TSAs = append(s.TSAs, &sign.TSAClient{URL: t.URL, HTTPClient: hc, UserAgent: ua})
+		}
+	}
+	s.Progress = func(step, detail string) {
+		if detail != "" && isatty.IsTerminal(os.Stderr.Fd()) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", step, detail)
+		}
+	}
+	return s, nil
+}
+
+// password returns the key password: SIGIL_PASSWORD, COSIGN_PASSWORD (so
+// cosign users' scripts keep working), or asked on the terminal.
+func password(cmd *cobra.Command, prompt string, confirm bool) ([]byte, error) {
+	for _, v := range []string{"SIGIL_PASSWORD", "COSIGN_PASSWORD"} {
+		if p, ok := os.LookupEnv(v); ok {
+			return []byte(p), nil
+		}
+	}
+	if !isatty.IsTerminal(os.Stdin.Fd()) {
+		return nil, errors.New("no key password: set SIGIL_PASSWORD (or COSIGN_PASSWORD); it may be empty")
+	}
+	fmt.Fprint(cmd.ErrOrStderr(), prompt)
+	p, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read password: %w", err)
+	}
+	if confirm {
+		fmt.Fprint(cmd.ErrOrStderr(), "Enter password again: ")
+		q, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(cmd.ErrOrStderr())
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read password: %w", err)
+		}
+		if string(p) != string(q) {
+			return nil, errors.New("the passwords differ")
+		}
+	}
+	return p, nil
+}
+
+func loadPrivateKey(cmd *cobra.Command, path string) (crypto.Signer, error) {
+	raw, err := readFile("private key", path)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := password(cmd, "Enter password for private key: ", false)
+	if err != nil {
+		return nil, err
+	}
+	k, err := keyfile.Decrypt(raw, pw)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// openArtifact opens a file, or standard input for "-", and says how big
+// it is (-1 if unknown).
+func openArtifact(path string) (io.ReadCloser, int64, error) {
+	if path == "-" {
+		return os.Stdin, -1, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("couldn't open artifact: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
+}
+
+// progressReader reports reading progress on a terminal for large inputs.
+type progressReader struct {
+	r          io.Reader
+	out        io.Writer
+	total      int64
+	done       int64
+	lastReport time.Time
+	start      time.Time
+}
+
+func withProgress(r io.Reader, total int64, out io.Writer) io.Reader {
+	if total < 64<<20 || !isatty.IsTerminal(os.Stderr.Fd()) {
+		return r
+	}
+	return &progressReader{r: r, out: out, total: total, start: time.Now()}
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	if now := time.Now(); now.Sub(p.lastReport) > 200*time.Millisecond || err == io.EOF {
+		p.lastReport = now
+		mb := float64(p.done) / (1 << 20)
+		rate := mb / now.Sub(p.start).Seconds()
+		fmt.Fprintf(p.out, "\rhashing: %5.1f%% (%.0f of %.0f MiB, %.0f MiB/s)", 100*float64(p.done)/float64(p.total), mb, float64(p.total)/(1<<20), rate)
+		if err == io.EOF {
+			fmt.Fprintln(p.out)
+		}
+	}
+	return n, err
+}
+
+func signContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}

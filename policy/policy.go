@@ -1,0 +1,401 @@
+// Package policy reads verification policies: who must have signed
+// (identity matchers, or a key), which predicate type an attestation must
+// carry, and CEL conditions (github.com/google/cel-go) the in-toto
+// statement must satisfy. The same policy serves image attestations
+// (sigil verify-attestation) and blob attestations
+// (sigil verify-blob-attestation).
+//
+// A policy file is YAML:
+//
+//	identities:                    # any one may match
+//	  - issuer: https://token.actions.githubusercontent.com
+//	    subjectRegExp: ^https://github\.com/org/repo/\.github/workflows/release\.yml@refs/tags/v
+//	    extensions:                # Fulcio extensions by name, exact
+//	      githubWorkflowTrigger: push
+//	    extensionsRegExp:          # or by regular expression
+//	      sourceRepositoryRef: ^refs/tags/v
+//	# key: cosign.pub              # instead of identities: a PEM public key, relative to this file
+//	predicateType: slsaprovenance1 # a URI or a short name (optional)
+//	conditions:                    # all must hold
+//	  - name: built-by-github
+//	    expression: predicate.runDetails.builder.id.startsWith("https://github.com/")
+//	    message: the build did not run on GitHub Actions
+//
+// issuer, subject and their RegExp forms follow sigstore policy-controller's
+// ClusterImagePolicy keyless identities (exact, or Go RE2 regular
+// expressions, unanchored as in cosign: write ^…$). Unknown fields are
+// errors.
+//
+// Every condition is a CEL expression that must evaluate to true. It sees:
+//
+//	statement      map   the whole in-toto statement as JSON
+//	predicateType  string
+//	predicate      dyn   the predicate
+//	subject        list  the subjects
+//	certificate    map   the signer's identity: subject, issuer and every
+//	                     Fulcio extension by name (empty for a key)
+//	now            timestamp
+//
+// JSON numbers are doubles; comparisons with integer literals work across
+// numeric types. Expressions are type-checked when the policy is read,
+// and each evaluation is bounded in cost, so a hostile statement cannot
+// make it run long. A missing field is an error, and an error fails the
+// condition (fail closed): guard optional fields with has(…).
+package policy
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/ext"
+	"gopkg.in/yaml.v3"
+
+	"sigil.dev/sigil/cert"
+	"sigil.dev/sigil/intoto"
+	"sigil.dev/sigil/keyfile"
+	"sigil.dev/sigil/verify"
+)
+
+// ErrConditionFailed is wrapped by every failed condition.
+var ErrConditionFailed = errors.New("policy condition failed")
+
+// Limits.
+const (
+	// MaxConditions is the most conditions a policy may hold.
+	MaxConditions = 256
+	// CostLimit bounds the CEL cost of one evaluation (cel-go's cost
+	// units, roughly one per operation and per element traversed).
+	CostLimit = 1_000_000
+	// MaxStatementSize bounds the statement a condition evaluates.
+	MaxStatementSize = 32 << 20
+)
+
+// Policy is a parsed policy.
+type Policy struct {
+	// Identities lists accepted signers; any may match.
+	Identities []verify.Identity
+	// Key is the public key of key-signed attestations (exclusive with
+	// Identities).
+	Key crypto.PublicKey
+	// PredicateType, if set, is the predicate type an attestation must
+	// carry (a URI; short names are expanded when read).
+	PredicateType string
+	// Conditions must all hold.
+	Conditions []*Condition
+}
+
+// Condition is one named CEL condition.
+type Condition struct {
+	Name       string
+	Expression string
+	Message    string
+	prg        cel.Program
+}
+
+// ConditionError says which condition failed and why.
+type ConditionError struct {
+	Condition *Condition
+	// Err is the evaluation error; nil when the condition was false.
+	Err error
+}
+
+func (e *ConditionError) Error() string {
+	c := e.Condition
+	switch {
+	case e.Err != nil:
+		return fmt.Sprintf("policy condition %q failed: couldn't evaluate %s: %v", c.Name, c.Expression, e.Err)
+	case c.Message != "":
+		return fmt.Sprintf("policy condition %q failed: %s", c.Name, c.Message)
+	}
+	return fmt.Sprintf("policy condition %q failed: %s is false", c.Name, c.Expression)
+}
+
+func (e *ConditionError) Unwrap() error { return ErrConditionFailed }
+
+// file is the YAML form.
+type file struct {
+	Identities    []identity  `yaml:"identities"`
+	Key           string      `yaml:"key"`
+	PredicateType string      `yaml:"predicateType"`
+	Conditions    []condition `yaml:"conditions"`
+}
+
+type identity struct {
+	Issuer           string            `yaml:"issuer"`
+	IssuerRegExp     string            `yaml:"issuerRegExp"`
+	Subject          string            `yaml:"subject"`
+	SubjectRegExp    string            `yaml:"subjectRegExp"`
+	Extensions       map[string]string `yaml:"extensions"`
+	ExtensionsRegExp map[string]string `yaml:"extensionsRegExp"`
+}
+
+type condition struct {
+	Name       string `yaml:"name"`
+	Expression string `yaml:"expression"`
+	Message    string `yaml:"message"`
+}
+
+// Load reads a policy file; a key path in it is relative to the file.
+func Load(path string) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read policy: %w", err)
+	}
+	p, err := Parse(b, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load policy %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse parses a policy; dir resolves a relative key path.
+func Parse(data []byte, dir string) (*Policy, error) {
+	var f file
+	d := yaml.NewDecoder(bytes.NewReader(data))
+	d.KnownFields(true)
+	if err := d.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the policy is empty")
+		}
+		return nil, fmt.Errorf("couldn't parse policy: %w", err)
+	}
+	p := &Policy{}
+	for i, id := range f.Identities {
+		v, err := id.matcher()
+		if err != nil {
+			return nil, fmt.Errorf("identity %d: %w", i+1, err)
+		}
+		p.Identities = append(p.Identities, v)
+	}
+	if f.Key != "" {
+		if len(p.Identities) > 0 {
+			return nil, errors.New("give identities or a key, not both")
+		}
+		path := f.Key
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read key: %w", err)
+		}
+		if p.Key, err = keyfile.ParsePublic(raw); err != nil {
+			return nil, fmt.Errorf("couldn't read key %s: %w", path, err)
+		}
+	}
+	if f.PredicateType != "" {
+		pt, err := intoto.PredicateTypeURI(f.PredicateType)
+		if err != nil {
+			return nil, err
+		}
+		p.PredicateType = pt
+	}
+	if len(f.Conditions) > MaxConditions {
+		return nil, fmt.Errorf("%d conditions, more than %d", len(f.Conditions), MaxConditions)
+	}
+	seen := map[string]bool{}
+	for i, c := range f.Conditions {
+		if c.Name == "" {
+			return nil, fmt.Errorf("condition %d has no name", i+1)
+		}
+		if seen[c.Name] {
+			return nil, fmt.Errorf("two conditions are named %q", c.Name)
+		}
+		seen[c.Name] = true
+		cc, err := Compile(c.Name, c.Expression)
+		if err != nil {
+			return nil, err
+		}
+		cc.Message = c.Message
+		p.Conditions = append(p.Conditions, cc)
+	}
+	return p, nil
+}
+
+func (id identity) matcher() (verify.Identity, error) {
+	san, err := verify.NewMatcher(id.Subject, id.SubjectRegExp)
+	if err != nil {
+		return verify.Identity{}, err
+	}
+	iss, err := verify.NewMatcher(id.Issuer, id.IssuerRegExp)
+	if err != nil {
+		return verify.Identity{}, err
+	}
+	v := verify.Identity{SubjectAlternativeName: san, Issuer: iss}
+	for _, m := range []struct {
+		kv map[string]string
+		re bool
+	}{{id.Extensions, false}, {id.ExtensionsRegExp, true}} {
+		for _, name := range sortedKeys(m.kv) {
+			fld, ok := cert.FieldByName(name)
+			if !ok {
+				return verify.Identity{}, fmt.Errorf("unknown certificate extension %q", name)
+			}
+			var mm verify.Matcher
+			if m.re {
+				mm, err = verify.NewMatcher("", m.kv[name])
+			} else {
+				mm, err = verify.NewMatcher(m.kv[name], "")
+			}
+			if err != nil {
+				return verify.Identity{}, err
+			}
+			v.Extensions = append(v.Extensions, verify.ExtensionMatcher{Field: fld, Matcher: mm})
+		}
+	}
+	if err := v.Validate(); err != nil {
+		return verify.Identity{}, fmt.Errorf("%w: give issuer (or issuerRegExp) and subject (or subjectRegExp)", err)
+	}
+	return v, nil
+}
+
+// env is the CEL environment conditions are checked in, made on first use
+// (it costs a fraction of a millisecond that other commands need not pay).
+var env = sync.OnceValue(func() *cel.Env {
+	e, err := cel.NewEnv(
+		cel.Variable("statement", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("predicateType", cel.StringType),
+		cel.Variable("predicate", cel.DynType),
+		cel.Variable("subject", cel.ListType(cel.DynType)),
+		cel.Variable("certificate", cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable("now", cel.TimestampType),
+		cel.CrossTypeNumericComparisons(true),
+		cel.HomogeneousAggregateLiterals(),
+		ext.Strings(),
+		ext.Sets(),
+		ext.Lists(),
+	)
+	if err != nil {
+		panic(err)
+	}
+	return e
+})
+
+// Compile type-checks a condition; it must be a boolean expression.
+func Compile(name, expr string) (*Condition, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, fmt.Errorf("condition %q has no expression", name)
+	}
+	ast, iss := env().Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		return nil, fmt.Errorf("condition %q: couldn't compile %s: %w", name, expr, iss.Err())
+	}
+	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
+		return nil, fmt.Errorf("condition %q: %s is a %s, not a boolean", name, expr, ast.OutputType())
+	}
+	prg, err := env().Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		return nil, fmt.Errorf("condition %q: %w", name, err)
+	}
+	return &Condition{Name: name, Expression: expr, prg: prg}, nil
+}
+
+// VerifyPolicy returns the part of the policy the verifier applies: the
+// identities or key and the predicate type.
+func (p *Policy) VerifyPolicy() verify.Policy {
+	return verify.Policy{Identities: p.Identities, Key: p.Key, PredicateType: p.PredicateType}
+}
+
+// Input is what conditions are evaluated over.
+type Input struct {
+	// Statement is the in-toto statement JSON (the DSSE payload).
+	Statement []byte
+	// Certificate is the verified signer identity; nil for a key.
+	Certificate *cert.Summary
+	// Now is the evaluation time. Default time.Now.
+	Now time.Time
+}
+
+// Evaluate checks every condition; the first that does not hold is
+// returned as a *ConditionError (which wraps ErrConditionFailed).
+func (p *Policy) Evaluate(in Input) error {
+	if len(p.Conditions) == 0 {
+		return nil
+	}
+	vars, err := variables(in)
+	if err != nil {
+		return err
+	}
+	for _, c := range p.Conditions {
+		if err := c.eval(vars); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Condition) eval(vars map[string]any) error {
+	out, _, err := c.prg.Eval(vars)
+	if err != nil {
+		return &ConditionError{Condition: c, Err: err}
+	}
+	if out.Type() != types.BoolType {
+		return &ConditionError{Condition: c, Err: fmt.Errorf("the result is a %s, not a boolean", out.Type())}
+	}
+	if out != types.True {
+		return &ConditionError{Condition: c}
+	}
+	return nil
+}
+
+func variables(in Input) (map[string]any, error) {
+	if len(in.Statement) > MaxStatementSize {
+		return nil, fmt.Errorf("couldn't evaluate the policy: the statement is %d bytes, more than %d", len(in.Statement), MaxStatementSize)
+	}
+	st, err := intoto.Parse(in.Statement)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't evaluate the policy: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(in.Statement, &m); err != nil {
+		return nil, fmt.Errorf("couldn't evaluate the policy: %w", err)
+	}
+	certVars := map[string]string{}
+	if c := in.Certificate; c != nil {
+		for _, f := range cert.Fields {
+			if v := f.Get(&c.Extensions); v != "" {
+				certVars[f.Name] = v
+			}
+		}
+		certVars["subject"] = c.SubjectAlternativeName
+		certVars["issuer"] = c.Issuer
+	}
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	subj, _ := m["subject"].([]any)
+	pred := m["predicate"]
+	if pred == nil {
+		pred = map[string]any{}
+	}
+	return map[string]any{
+		"statement":     m,
+		"predicateType": st.PredicateType,
+		"predicate":     pred,
+		"subject":       subj,
+		"certificate":   certVars,
+		"now":           now.UTC(),
+	}, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
