@@ -81,6 +81,27 @@ func TestAttestBlobThenVerify(t *testing.T) {
 	if code, _, stderr := run(append(args, "--type", "spdxjson", art)...); code == 0 || !strings.Contains(stderr, "predicate type") {
 		t.Fatalf("wrong type accepted: %s", stderr)
 	}
+	// A policy with CEL conditions over the statement.
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte(`identities: [{issuer: "https://issuer.sigil.test", subject: "alice@sigil.test"}]
+predicateType: slsaprovenance1
+conditions:
+  - name: our build type
+    expression: predicate.buildDefinition.buildType == "https://example.com/build"
+`), 0o644)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(`identities: [{issuer: "https://issuer.sigil.test", subject: "alice@sigil.test"}]
+conditions:
+  - name: their build type
+    expression: predicate.buildDefinition.buildType == "https://evil.example/build"
+`), 0o644)
+	pargs := []string{"verify-blob-attestation", "--bundle", b, "--trusted-root", root, art}
+	if code, _, stderr := run(append(pargs, "--policy", good)...); code != 0 {
+		t.Fatalf("policy that holds: %s", stderr)
+	}
+	if code, _, stderr := run(append(pargs, "--policy", bad)...); code == 0 || !strings.Contains(stderr, "their build type") {
+		t.Fatalf("policy that fails: exit %d %s", code, stderr)
+	}
 	other := filepath.Join(dir, "other.bin")
 	os.WriteFile(other, []byte("other"), 0o644)
 	if code, _, stderr := run(append(args, other)...); code == 0 || !strings.Contains(stderr, "not a subject") {

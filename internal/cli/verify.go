@@ -341,10 +341,20 @@ func newVerifyBlobAttestation() *cobra.Command {
 When an artifact or digest is given, it must be one of the statement's subjects.
 --type requires a predicate type: a URI, or one of custom, slsaprovenance,
 slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln,
-openvex. With --output json the verified statement is printed.`,
+openvex. --policy adds a YAML policy: identities (or a key), a predicate type,
+and CEL conditions over the statement that must all hold; a failure names the
+condition. With --output json the verified statement is printed.`,
 		Example: `  sigil verify-blob-attestation --bundle provenance.sigstore.json --type slsaprovenance1 app.tar.gz \
     --certificate-identity-regexp '^https://github.com/org/repo/' \
-    --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json`,
+    --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
+
+  # policy.yaml:
+  #   identities: [{issuer: https://token.actions.githubusercontent.com, subjectRegExp: '^https://github.com/org/'}]
+  #   predicateType: https://slsa.dev/provenance/v1
+  #   conditions:
+  #     - name: built by our builder
+  #       expression: predicate.runDetails.builder.id == "https://github.com/org/builder"
+  sigil verify-blob-attestation --bundle provenance.sigstore.json --policy policy.yaml app.tar.gz`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pt := ""
@@ -358,6 +368,7 @@ openvex. With --output json the verified statement is printed.`,
 		},
 	}
 	f.register(c)
+	f.registerPolicyFile(c)
 	c.Flags().StringVar(&typ, "type", "", "required predicate type (URI or short name)")
 	return c
 }
@@ -372,11 +383,10 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 			return err
 		}
 	}
-	pol, err := f.policy()
+	pol, pf, err := f.attestationPolicy(predicateType)
 	if err != nil {
 		return err
 	}
-	pol.PredicateType = predicateType
 	v, err := f.verifier()
 	if err != nil {
 		return err
@@ -393,6 +403,11 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 	res, err := v.Verify(b, art, pol)
 	if err != nil {
 		return err
+	}
+	if pf != nil {
+		if err := pf.Evaluate(policy.Input{Statement: b.Envelope.Payload, Certificate: res.Signature.Certificate}); err != nil {
+			return err
+		}
 	}
 	return report(cmd, f.output, res)
 }

@@ -1,0 +1,243 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/spf13/cobra"
+
+	"sigil.dev/sigil/oci"
+	"sigil.dev/sigil/oci/ocitest"
+)
+
+// imageEnv is a registry and fake signing services, with the flags that
+// point sigil at them. Switching to a real sigil server changes only
+// signArgs (its trusted root and signing config) and the identity.
+type imageEnv struct {
+	host, dir         string
+	signArgs, idArgs  []string
+	root              string
+	identity, issuer  string
+	registryReferrers bool
+}
+
+func newImageEnv(t *testing.T, referrersAPI bool) *imageEnv {
+	t.Helper()
+	_, dir, root, sc := signFixture(t, 1)
+	reg := ocitest.NewRegistry(t, referrersAPI)
+	e := &imageEnv{host: reg.Host, dir: dir, root: root, identity: "alice@sigil.test", issuer: "https://issuer.sigil.test", registryReferrers: referrersAPI}
+	e.signArgs = []string{"--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}
+	e.idArgs = []string{"--certificate-identity", e.identity, "--certificate-oidc-issuer", e.issuer, "--trusted-root", root}
+	return e
+}
+
+func (e *imageEnv) sigil(t *testing.T, wantCode int, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, out, errOut := run(args...)
+	if code != wantCode {
+		t.Fatalf("sigil %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
+	}
+	return out, errOut
+}
+
+func TestImageSignVerifyCLI(t *testing.T) {
+	for _, format := range []string{"referrers", "legacy", "both"} {
+		t.Run(format, func(t *testing.T) {
+			e := newImageEnv(t, format != "both")
+			d := ocitest.PushImage(t, e.host, "app", "v1")
+			tag := e.host + "/app:v1"
+			_, stderr := e.sigil(t, 0, append([]string{"sign", tag, "--format", format}, e.signArgs...)...)
+			if !strings.Contains(stderr, "Warning: "+tag+" is a tag") || !strings.Contains(stderr, d.String()) {
+				t.Fatalf("no tag warning naming the digest:\n%s", stderr)
+			}
+			if !strings.Contains(stderr, "Signed "+d.String()+" by alice@sigil.test") {
+				t.Fatalf("sign said:\n%s", stderr)
+			}
+			_, stderr = e.sigil(t, 0, append([]string{"verify", d.String()}, e.idArgs...)...)
+			if !strings.Contains(stderr, "Verified OK: "+d.String()) {
+				t.Fatalf("verify said:\n%s", stderr)
+			}
+			out, _ := e.sigil(t, 0, append([]string{"verify", d.String(), "-o", "json"}, e.idArgs...)...)
+			var res []map[string]any
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("json output: %v\n%s", err, out)
+			}
+			want := map[string]int{"referrers": 1, "legacy": 1, "both": 2}[format]
+			if len(res) != want {
+				t.Fatalf("%d results, want %d", len(res), want)
+			}
+			// A wrong identity is refused, naming what was found.
+			bad := append([]string{"verify", d.String()}, e.idArgs...)
+			bad[3] = "mallory@sigil.test"
+			_, stderr = e.sigil(t, 1, bad...)
+			if !strings.Contains(stderr, "no matching signatures") || !strings.Contains(stderr, `got "alice@sigil.test"`) {
+				t.Fatalf("wrong identity said:\n%s", stderr)
+			}
+			// tree and download see it.
+			out, _ = e.sigil(t, 0, "tree", d.String())
+			if !strings.Contains(out, "signature") {
+				t.Fatalf("tree:\n%s", out)
+			}
+			out, _ = e.sigil(t, 0, "download", "signature", d.String())
+			if n := strings.Count(strings.TrimSpace(out), "\n") + 1; n != want {
+				t.Fatalf("download printed %d lines, want %d:\n%s", n, want, out)
+			}
+		})
+	}
+}
+
+func TestImageVerifyManyCLI(t *testing.T) {
+	e := newImageEnv(t, true)
+	var signed []string
+	for _, tag := range []string{"a", "b", "c"} {
+		d := ocitest.PushImage(t, e.host, "app", tag)
+		e.sigil(t, 0, append([]string{"sign", d.String()}, e.signArgs...)...)
+		signed = append(signed, d.String())
+	}
+	e.sigil(t, 0, append(append([]string{"verify"}, signed...), e.idArgs...)...)
+	unsigned := ocitest.PushImage(t, e.host, "app", "unsigned").String()
+	_, stderr := e.sigil(t, 1, append(append([]string{"verify", unsigned}, signed...), e.idArgs...)...)
+	if !strings.Contains(stderr, "1 of 4 images failed") || !strings.Contains(stderr, "Error: "+unsigned+": no signatures found") {
+		t.Fatalf("stderr:\n%s", stderr)
+	}
+}
+
+func TestImageAttestCLI(t *testing.T) {
+	e := newImageEnv(t, false)
+	d := ocitest.PushImage(t, e.host, "app", "v1").String()
+	pred := filepath.Join(e.dir, "provenance.json")
+	os.WriteFile(pred, []byte(`{"buildDefinition":{"buildType":"https://example.com/build/v1"},"runDetails":{"builder":{"id":"https://github.com/actions/runner"}}}`), 0o644)
+	for _, format := range []string{"legacy", "referrers"} {
+		e.sigil(t, 0, append([]string{"attest", d, "--predicate", pred, "--type", "slsaprovenance1", "--format", format}, e.signArgs...)...)
+	}
+	out, _ := e.sigil(t, 0, append([]string{"verify-attestation", d, "--type", "slsaprovenance1", "-o", "json"}, e.idArgs...)...)
+	var res []struct {
+		Scheme    string          `json:"scheme"`
+		Statement json.RawMessage `json:"statement"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 2 {
+		t.Fatalf("%d results, %v\n%s", len(res), err, out)
+	}
+	_, stderr := e.sigil(t, 1, append([]string{"verify-attestation", d, "--type", "spdxjson"}, e.idArgs...)...)
+	if !strings.Contains(stderr, "https://slsa.dev/provenance/v1") {
+		t.Fatalf("missing type should name what is there:\n%s", stderr)
+	}
+
+	good := filepath.Join(e.dir, "good.yaml")
+	os.WriteFile(good, []byte(`identities:
+  - issuer: https://issuer.sigil.test
+    subjectRegExp: ^alice@
+predicateType: slsaprovenance1
+conditions:
+  - name: github-runner
+    expression: predicate.runDetails.builder.id == "https://github.com/actions/runner"
+  - name: signed-by-alice
+    expression: certificate.subject == "alice@sigil.test"
+`), 0o644)
+	e.sigil(t, 0, "verify-attestation", d, "--policy", good, "--trusted-root", e.root)
+	bad := filepath.Join(e.dir, "bad.yaml")
+	os.WriteFile(bad, []byte(`conditions:
+  - name: built-in-house
+    expression: predicate.runDetails.builder.id.startsWith("https://builder.example.com/")
+    message: the image was not built by the in-house builder
+`), 0o644)
+	_, stderr = e.sigil(t, 1, append([]string{"verify-attestation", d, "--type", "slsaprovenance1", "--policy", bad}, e.idArgs...)...)
+	if !strings.Contains(stderr, `policy condition "built-in-house" failed: the image was not built by the in-house builder`) {
+		t.Fatalf("policy failure:\n%s", stderr)
+	}
+	_, stderr = e.sigil(t, 1, append([]string{"verify-attestation", d, "--policy", good}, e.idArgs...)...)
+	if !strings.Contains(stderr, "names the signers") {
+		t.Fatalf("identities twice:\n%s", stderr)
+	}
+	out, _ = e.sigil(t, 0, "download", "attestation", d, "--predicate-type", "slsaprovenance1")
+	if strings.Count(out, "\n") != 2 {
+		t.Fatalf("download:\n%s", out)
+	}
+}
+
+func TestImageMultiArchCLI(t *testing.T) {
+	e := newImageEnv(t, true)
+	idx, kids := ocitest.PushIndex(t, e.host, "app", "v1", "linux/amd64", "linux/arm64")
+	_, stderr := e.sigil(t, 0, append([]string{"sign", idx.String(), "--recursive"}, e.signArgs...)...)
+	if n := strings.Count(stderr, "Signed "); n != 3 {
+		t.Fatalf("signed %d manifests, want 3:\n%s", n, stderr)
+	}
+	_, stderr = e.sigil(t, 0, append([]string{"verify", idx.String(), "--platform", "linux/arm64"}, e.idArgs...)...)
+	if !strings.Contains(stderr, "Verified OK: "+kids[1].String()) {
+		t.Fatalf("platform verify:\n%s", stderr)
+	}
+	e.sigil(t, 0, append([]string{"verify", idx.String()}, e.idArgs...)...)
+	out, _ := e.sigil(t, 0, "tree", idx.String(), "--recursive")
+	if strings.Count(out, "signature referrer") != 3 {
+		t.Fatalf("tree:\n%s", out)
+	}
+}
+
+func TestImageHelpHasExamples(t *testing.T) {
+	for _, cmd := range []string{"sign", "attest", "verify", "verify-attestation", "tree", "download signature"} {
+		_, out, _ := run(append(strings.Fields(cmd), "--help")...)
+		if !strings.Contains(out, "Examples:") {
+			t.Errorf("%s --help has no examples", cmd)
+		}
+	}
+	_, out, _ := run("sign", "--help")
+	if !strings.Contains(out, "--format referrers (the default, as in cosign v3)") {
+		t.Errorf("sign --help does not state the default format:\n%s", out)
+	}
+}
+
+func TestImageKeySignedCLI(t *testing.T) {
+	e := newImageEnv(t, true)
+	t.Setenv("SIGIL_PASSWORD", "")
+	prefix := filepath.Join(e.dir, "release")
+	e.sigil(t, 0, "generate-key-pair", "--output-key-prefix", prefix)
+	for _, tc := range []struct {
+		name      string
+		signArgs  []string
+		verifyArg []string
+	}{
+		{"logged", []string{"--rekor-url", e.serviceURL()}, nil},
+		{"not logged", []string{"--no-tlog-upload"}, []string{"--insecure-ignore-tlog"}},
+	} {
+		for _, format := range []string{"legacy", "referrers"} {
+			t.Run(tc.name+"/"+format, func(t *testing.T) {
+				d := ocitest.PushImage(t, e.host, "app", tc.name[:3]+format).String()
+				e.sigil(t, 0, append([]string{"sign", d, "--key", prefix + ".key", "--format", format, "--trusted-root", e.root}, tc.signArgs...)...)
+				_, stderr := e.sigil(t, 0, append([]string{"verify", d, "--key", prefix + ".pub", "--trusted-root", e.root}, tc.verifyArg...)...)
+				if !strings.Contains(stderr, "signed by key ") {
+					t.Fatalf("verify said:\n%s", stderr)
+				}
+				e.sigil(t, 1, append([]string{"verify", d}, e.idArgs...)...)
+			})
+		}
+	}
+}
+
+func TestSignAllReportsPartialFailure(t *testing.T) {
+	var ds []name.Digest
+	for _, h := range []string{"1", "2", "3"} {
+		d, _ := name.NewDigest("reg.test/app@sha256:" + strings.Repeat(h, 64))
+		ds = append(ds, d)
+	}
+	cmd := &cobra.Command{}
+	var errOut strings.Builder
+	cmd.SetErr(&errOut)
+	err := signAll(cmd, ds, func(d name.Digest) ([]oci.Written, error) {
+		if d == ds[1] {
+			return nil, errors.New("couldn't write: MANIFEST_INVALID")
+		}
+		return []oci.Written{{Image: d, Scheme: oci.SchemeReferrers, Location: "reg.test/app@sha256:" + strings.Repeat("f", 64)}}, nil
+	})
+	want := "couldn't write: MANIFEST_INVALID (1 of 3 manifests signed; not signed: sha256:" + strings.Repeat("2", 64) + ", sha256:" + strings.Repeat("3", 64) + ")"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if !strings.Contains(errOut.String(), "Signed "+ds[0].String()) {
+		t.Fatalf("the signed manifest was not reported: %q", errOut.String())
+	}
+}

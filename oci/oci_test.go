@@ -1,0 +1,455 @@
+package oci_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"sigil.dev/sigil/internal/fakesvc"
+	"sigil.dev/sigil/oci"
+	"sigil.dev/sigil/oci/ocitest"
+	"sigil.dev/sigil/sign"
+	"sigil.dev/sigil/verify"
+)
+
+const (
+	alice  = "alice@sigil.test"
+	issuer = "https://issuer.sigil.test"
+)
+
+// env is a registry, the fake signing services and clients for them.
+type env struct {
+	reg    *ocitest.Registry
+	host   string
+	svc    *fakesvc.Services
+	client *oci.Client
+}
+
+func newEnv(t testing.TB, referrersAPI bool) *env {
+	t.Helper()
+	reg := ocitest.NewRegistry(t, referrersAPI)
+	return &env{reg: reg, host: reg.Host, svc: fakesvc.New(t), client: oci.New(oci.Options{Retry: oci.Retry{Attempts: 3, Wait: time.Millisecond}})}
+}
+
+// signer signs keyless against the fakes: Rekor v1 (with rekorV2, Rekor v2
+// and a TSA), and a TSA when tsa is set.
+func (e *env) signer(format oci.Format, rekorV2, tsa bool) *oci.Signer {
+	s := &sign.Signer{
+		CA: &sign.CAClient{URL: e.svc.URL},
+		Token: func(context.Context) (string, error) {
+			return fakesvc.Token(map[string]any{"sub": "alice", "email": alice, "email_verified": true}), nil
+		},
+		Logs:        []sign.LogClient{&sign.RekorV1{BaseURL: e.svc.URL}},
+		TrustedRoot: e.svc.TrustedRoot,
+		Retry:       sign.Retry{Attempts: 2, Timeout: 10 * time.Second},
+	}
+	if rekorV2 {
+		s.Logs = []sign.LogClient{&sign.RekorV2{BaseURL: e.svc.URL}}
+		tsa = true
+	}
+	if tsa {
+		s.TSAs = []*sign.TSAClient{{URL: e.svc.URL + "/api/v1/timestamp"}}
+	}
+	return &oci.Signer{Client: e.client, Signer: s, Format: format}
+}
+
+func (e *env) verifier() *oci.Verifier {
+	return &oci.Verifier{Client: e.client, Verifier: verify.New(e.svc.TrustedRoot, verify.Options{})}
+}
+
+func alicePolicy() verify.Policy {
+	return verify.Policy{Identities: []verify.Identity{{SubjectAlternativeName: verify.Matcher{Exact: alice}, Issuer: verify.Matcher{Exact: issuer}}}}
+}
+
+func TestSignVerify(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		format       oci.Format
+		referrersAPI bool
+		rekorV2, tsa bool
+		schemes      []oci.Scheme
+	}{
+		{"legacy", oci.FormatLegacy, true, false, false, []oci.Scheme{oci.SchemeTag}},
+		{"legacy with timestamp", oci.FormatLegacy, false, false, true, []oci.Scheme{oci.SchemeTag}},
+		{"referrers API", oci.FormatReferrers, true, false, false, []oci.Scheme{oci.SchemeReferrers}},
+		{"referrers tag fallback", oci.FormatReferrers, false, false, true, []oci.Scheme{oci.SchemeReferrers}},
+		{"referrers, Rekor v2", oci.FormatReferrers, true, true, true, []oci.Scheme{oci.SchemeReferrers}},
+		{"both", oci.FormatBoth, true, false, true, []oci.Scheme{oci.SchemeTag, oci.SchemeReferrers}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.referrersAPI)
+			d := ocitest.PushImage(t, e.host, "app", "v1")
+			w, err := e.signer(tc.format, tc.rekorV2, tc.tsa).Sign(context.Background(), d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(w) != len(tc.schemes) {
+				t.Fatalf("wrote %d signatures, want %d", len(w), len(tc.schemes))
+			}
+			got, err := e.verifier().VerifySignatures(context.Background(), d, alicePolicy(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var schemes []oci.Scheme
+			for _, v := range got {
+				schemes = append(schemes, v.Scheme)
+				if v.Result.Signature.Certificate.SubjectAlternativeName != alice {
+					t.Errorf("identity %q", v.Result.Signature.Certificate.SubjectAlternativeName)
+				}
+			}
+			if len(schemes) != len(tc.schemes) {
+				t.Fatalf("verified %v, want %v", schemes, tc.schemes)
+			}
+			atts, err := e.client.Discover(context.Background(), d, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(atts.Errors) != 0 {
+				t.Fatalf("discover errors: %v", atts.Errors)
+			}
+			for _, a := range atts.Items {
+				if a.Kind != oci.KindSignature {
+					t.Errorf("%s is a %s", a.Location(), a.Kind)
+				}
+				if a.Scheme == oci.SchemeReferrers && a.Manifest.ArtifactType != oci.MediaTypeBundle {
+					t.Errorf("referrer artifact type %q", a.Manifest.ArtifactType)
+				}
+			}
+			if !tc.referrersAPI && tc.format != oci.FormatLegacy {
+				// The referrers tag schema index exists.
+				fb, _ := name.NewTag(e.host + "/app:" + strings.Replace(d.DigestStr(), ":", "-", 1))
+				if _, err := remote.Head(fb); err != nil {
+					t.Fatalf("no referrers tag %s: %v", fb, err)
+				}
+			}
+		})
+	}
+}
+
+func TestAttestVerify(t *testing.T) {
+	for _, f := range []oci.Format{oci.FormatLegacy, oci.FormatReferrers} {
+		t.Run(string(f), func(t *testing.T) {
+			e := newEnv(t, true)
+			d := ocitest.PushImage(t, e.host, "app", "v1")
+			s := e.signer(f, false, true)
+			if _, err := s.Attest(context.Background(), d, "https://slsa.dev/provenance/v1", json.RawMessage(`{"buildDefinition":{"buildType":"x"}}`)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Attest(context.Background(), d, "https://spdx.dev/Document", json.RawMessage(`{"spdxVersion":"SPDX-2.3"}`)); err != nil {
+				t.Fatal(err)
+			}
+			v := e.verifier()
+			p := alicePolicy()
+			all, err := v.VerifyAttestations(context.Background(), d, p)
+			if err != nil || len(all) != 2 {
+				t.Fatalf("all attestations: %d, %v", len(all), err)
+			}
+			p.PredicateType = "https://slsa.dev/provenance/v1"
+			got, err := v.VerifyAttestations(context.Background(), d, p)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("provenance: %d, %v", len(got), err)
+			}
+			if !strings.Contains(string(got[0].Statement), `"buildType":"x"`) {
+				t.Fatalf("statement %s", got[0].Statement)
+			}
+			p.PredicateType = "https://openvex.dev/ns"
+			_, err = v.VerifyAttestations(context.Background(), d, p)
+			if !errors.Is(err, oci.ErrNoSignatures) || !strings.Contains(err.Error(), "https://slsa.dev/provenance/v1") {
+				t.Fatalf("missing type: %v", err)
+			}
+			// An attestation is not a signature.
+			if _, err := v.VerifySignatures(context.Background(), d, alicePolicy(), nil); !errors.Is(err, oci.ErrNoSignatures) {
+				t.Fatalf("attestations taken for signatures: %v", err)
+			}
+		})
+	}
+}
+
+func TestRejected(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range []oci.Format{oci.FormatLegacy, oci.FormatReferrers} {
+		t.Run(string(f)+"/wrong identity", func(t *testing.T) {
+			e := newEnv(t, true)
+			d := ocitest.PushImage(t, e.host, "app", "v1")
+			if _, err := e.signer(f, false, false).Sign(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			p := alicePolicy()
+			p.Identities[0].SubjectAlternativeName.Exact = "mallory@sigil.test"
+			_, err := e.verifier().VerifySignatures(ctx, d, p, nil)
+			if !errors.Is(err, oci.ErrNoMatchingSignatures) || verify.CheckOf(errors.Unwrap(err)) == "" && !strings.Contains(err.Error(), `got "alice@sigil.test"`) {
+				t.Fatalf("wrong identity: %v", err)
+			}
+		})
+		t.Run(string(f)+"/moved to another digest", func(t *testing.T) {
+			e := newEnv(t, true)
+			a := ocitest.PushImage(t, e.host, "app", "a")
+			b := ocitest.PushImage(t, e.host, "app", "b")
+			if _, err := e.signer(f, false, false).Sign(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			moveSignatures(t, e, a, b)
+			_, err := e.verifier().VerifySignatures(ctx, b, alicePolicy(), nil)
+			if !errors.Is(err, oci.ErrNoMatchingSignatures) {
+				t.Fatalf("moved signature: %v", err)
+			}
+			t.Log(err)
+		})
+		t.Run(string(f)+"/tampered layer", func(t *testing.T) {
+			e := newEnv(t, true)
+			d := ocitest.PushImage(t, e.host, "app", "v1")
+			if _, err := e.signer(f, false, false).Sign(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			tamper(t, e, d)
+			_, err := e.verifier().VerifySignatures(ctx, d, alicePolicy(), nil)
+			if !errors.Is(err, oci.ErrNoMatchingSignatures) {
+				t.Fatalf("tampered signature: %v", err)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// moveSignatures copies a's signatures to b: the legacy manifest under b's
+// tag, and each bundle as a referrer of b.
+func moveSignatures(t *testing.T, e *env, a, b name.Digest) {
+	t.Helper()
+	ctx := context.Background()
+	found, _, err := e.client.Find(ctx, a, oci.KindSignature)
+	if err != nil || len(found) == 0 {
+		t.Fatal(len(found), err)
+	}
+	for _, f := range found {
+		if f.Scheme == oci.SchemeTag {
+			writeLegacy(t, oci.LegacyTag(b, oci.KindSignature), f.MediaType, f.Raw, f.Annotations)
+			continue
+		}
+		desc, err := e.client.Describe(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.client.WriteReferrer(ctx, b, desc, f.Raw, "dsse-envelope", oci.SignPredicateType, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tamper replaces d's signatures with altered copies: a changed payload
+// byte for legacy layers, a changed statement for bundles.
+func tamper(t *testing.T, e *env, d name.Digest) {
+	t.Helper()
+	ctx := context.Background()
+	found, _, err := e.client.Find(ctx, d, oci.KindSignature)
+	if err != nil || len(found) == 0 {
+		t.Fatal(len(found), err)
+	}
+	for _, f := range found {
+		if f.Scheme == oci.SchemeTag {
+			payload := []byte(strings.Replace(string(f.Raw), `"optional":null`, `"optional":{"x":"y"}`, 1))
+			writeLegacy(t, oci.LegacyTag(d, oci.KindSignature), f.MediaType, payload, f.Annotations)
+			continue
+		}
+		var bj map[string]any
+		json.Unmarshal(f.Raw, &bj)
+		env := bj["dsseEnvelope"].(map[string]any)
+		st, _ := base64.StdEncoding.DecodeString(env["payload"].(string))
+		st = []byte(strings.Replace(string(st), `"predicate":{}`, `"predicate":{"evil":true}`, 1))
+		env["payload"] = base64.StdEncoding.EncodeToString(st)
+		raw, _ := json.Marshal(bj)
+		ref, _ := name.NewDigest(f.Source)
+		if err := remote.Delete(ref); err != nil {
+			t.Fatal(err)
+		}
+		desc, _ := e.client.Describe(ctx, d)
+		if _, err := e.client.WriteReferrer(ctx, d, desc, raw, "dsse-envelope", oci.SignPredicateType, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// writeLegacy writes a legacy manifest holding one layer.
+func writeLegacy(t *testing.T, tag name.Tag, mt string, payload []byte, ann map[string]string) {
+	t.Helper()
+	img := mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1)
+	img, err := mutate.Append(img, mutate.Addendum{Layer: static.NewLayer(payload, types.MediaType(mt)), Annotations: ann})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAnnotations(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range []oci.Format{oci.FormatLegacy, oci.FormatReferrers} {
+		t.Run(string(f), func(t *testing.T) {
+			e := newEnv(t, true)
+			d := ocitest.PushImage(t, e.host, "app", "v1")
+			s := e.signer(f, false, false)
+			s.Annotations = map[string]string{"env": "prod"}
+			if _, err := s.Sign(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			v := e.verifier()
+			if _, err := v.VerifySignatures(ctx, d, alicePolicy(), map[string]string{"env": "prod"}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := v.VerifySignatures(ctx, d, alicePolicy(), map[string]string{"env": "dev"})
+			if !errors.Is(err, oci.ErrNoMatchingSignatures) || !strings.Contains(err.Error(), `annotation "env" is "prod", want "dev"`) {
+				t.Fatalf("wrong annotation: %v", err)
+			}
+		})
+	}
+}
+
+func TestMultiArch(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, false)
+	idx, kids := ocitest.PushIndex(t, e.host, "app", "v1", "linux/amd64", "linux/arm64")
+	all, err := e.client.Manifests(ctx, idx, true)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("manifests: %v %v", all, err)
+	}
+	s := e.signer(oci.FormatBoth, false, false)
+	for _, d := range all {
+		if _, err := s.Sign(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	arm, err := e.client.Platform(ctx, idx, "linux/arm64")
+	if err != nil || arm != kids[1] {
+		t.Fatalf("platform: %v %v", arm, err)
+	}
+	for _, d := range []name.Digest{idx, arm} {
+		if got, err := e.verifier().VerifySignatures(ctx, d, alicePolicy(), nil); err != nil || len(got) != 2 {
+			t.Fatalf("%s: %d verified, %v", d, len(got), err)
+		}
+	}
+	if _, err := e.client.Platform(ctx, idx, "windows/amd64"); !errors.Is(err, oci.ErrNotFound) {
+		t.Fatalf("missing platform: %v", err)
+	}
+}
+
+func TestRegistryErrors(t *testing.T) {
+	ctx := context.Background()
+	t.Run("unauthorized", func(t *testing.T) {
+		e := newEnv(t, true)
+		d := ocitest.PushImage(t, e.host, "app", "v1")
+		e.reg.Fail("", "/manifests/", 100, http.StatusUnauthorized, ocitest.ErrorBody("UNAUTHORIZED", "authentication required"))
+		_, err := e.verifier().VerifySignatures(ctx, d, alicePolicy(), nil)
+		if !errors.Is(err, oci.ErrUnauthorized) || !strings.Contains(err.Error(), "docker login") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("manifest invalid", func(t *testing.T) {
+		e := newEnv(t, true)
+		d := ocitest.PushImage(t, e.host, "app", "v1")
+		e.reg.Fail(http.MethodPut, "/manifests/", 1, http.StatusBadRequest, ocitest.ErrorBody("MANIFEST_INVALID", "manifest invalid"))
+		_, err := e.signer(oci.FormatLegacy, false, false).Sign(ctx, d)
+		if !errors.Is(err, oci.ErrRejected) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("transient errors are retried", func(t *testing.T) {
+		e := newEnv(t, true)
+		d := ocitest.PushImage(t, e.host, "app", "v1")
+		if _, err := e.signer(oci.FormatReferrers, false, false).Sign(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		e.reg.Fail(http.MethodGet, "/referrers/", 2, http.StatusServiceUnavailable, "")
+		e.reg.Fail(http.MethodGet, "/blobs/", 1, http.StatusBadGateway, "")
+		if _, err := e.verifier().VerifySignatures(ctx, d, alicePolicy(), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("failed referrers listing is reported", func(t *testing.T) {
+		e := newEnv(t, true)
+		d := ocitest.PushImage(t, e.host, "app", "v1")
+		e.reg.Fail(http.MethodGet, "/referrers/", 100, http.StatusInternalServerError, "")
+		_, err := e.verifier().VerifySignatures(ctx, d, alicePolicy(), nil)
+		if !errors.Is(err, oci.ErrNoSignatures) || !strings.Contains(err.Error(), "couldn't list the referrers") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("half-written referrer is reported", func(t *testing.T) {
+		e := newEnv(t, false)
+		d := ocitest.PushImage(t, e.host, "app", "v1")
+		tag := strings.Replace(d.DigestStr(), ":", "-", 1)
+		e.reg.Fail(http.MethodPut, "/manifests/"+tag, 100, http.StatusInternalServerError, "")
+		_, err := e.signer(oci.FormatReferrers, false, false).Sign(ctx, d)
+		if err == nil || !strings.Contains(err.Error(), "was stored but is not listed as a referrer") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("missing image", func(t *testing.T) {
+		e := newEnv(t, true)
+		ref, _ := name.NewTag(e.host + "/app:nope")
+		if _, _, err := e.client.Resolve(ctx, ref); !errors.Is(err, oci.ErrNotFound) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestLegacyDedupe(t *testing.T) {
+	e := newEnv(t, true)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	l := &oci.LegacyLayer{MediaType: oci.MediaTypeSimpleSigning, Payload: []byte("{}"), Annotations: map[string]string{oci.AnnotationSignature: "c2ln"}}
+	for i := 0; i < 2; i++ {
+		if _, err := e.client.AppendLegacy(context.Background(), d, oci.KindSignature, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img, err := remote.Image(oci.LegacyTag(d, oci.KindSignature))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := img.Manifest()
+	if len(m.Layers) != 1 {
+		t.Fatalf("%d layers", len(m.Layers))
+	}
+}
+
+func TestResolveTag(t *testing.T) {
+	e := newEnv(t, true)
+	want := ocitest.PushImage(t, e.host, "app", "v1")
+	ref, _ := e.client.ParseReference(e.host + "/app:v1")
+	got, tagged, err := e.client.Resolve(context.Background(), ref)
+	if err != nil || !tagged || got != want {
+		t.Fatalf("got %v %v %v", got, tagged, err)
+	}
+	got, tagged, err = e.client.Resolve(context.Background(), want)
+	if err != nil || tagged || got != want {
+		t.Fatalf("digest: got %v %v %v", got, tagged, err)
+	}
+}
+
+var _ v1.Hash
+
+// The legacy format has no room for an inclusion proof: a Rekor v2 entry
+// (no SET) is refused before anything is written.
+func TestLegacyNeedsRekorV1(t *testing.T) {
+	e := newEnv(t, true)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	_, err := e.signer(oci.FormatLegacy, true, true).Sign(context.Background(), d)
+	if err == nil || !strings.Contains(err.Error(), "use --format referrers") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := remote.Head(oci.LegacyTag(d, oci.KindSignature)); err == nil {
+		t.Fatal("a signature was written")
+	}
+}

@@ -1,0 +1,270 @@
+// Package ocitest provides registries and images for tests: the
+// distribution registry (Debian's docker-registry) started on loopback,
+// go-containerregistry's in-process registry with fault injection, and
+// random images and indexes pushed to either.
+package ocitest
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/crypto/bcrypt"
+
+	"sigil.dev/sigil/internal/oracle"
+)
+
+// InstallScript installs the distribution registry.
+const InstallScript = ".ci/install-registry.sh"
+
+// RegistryOptions configure StartRegistry.
+type RegistryOptions struct {
+	// User and Password, when set, require HTTP basic auth (htpasswd).
+	User, Password string
+}
+
+// StartRegistry starts the distribution registry (/usr/bin/docker-registry,
+// from Debian's docker-registry package) on a loopback port with a
+// temporary config and storage, stops it when the test ends, and returns
+// its host:port. Without the program the test fails under CI and is
+// skipped elsewhere, naming the script that installs it.
+func StartRegistry(t testing.TB, o RegistryOptions) string {
+	t.Helper()
+	bin := oracle.Find(t, "docker-registry", InstallScript)
+	dir := t.TempDir()
+	host := freeAddr(t)
+	auth := ""
+	if o.User != "" {
+		h, err := bcrypt.GenerateFromPassword([]byte(o.Password), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(pw, []byte(o.User+":"+string(h)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: sigil-test\n    path: %s\n", pw)
+	}
+	cfg := fmt.Sprintf(`version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+%s`, filepath.Join(dir, "storage"), host, auth)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", cfgPath)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("couldn't start %s: %v", bin, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		logf.Close()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+				return host
+			}
+		}
+		select {
+		case <-done:
+			out, _ := os.ReadFile(logf.Name())
+			t.Fatalf("docker-registry exited: %s", out)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logf.Name())
+			t.Fatalf("docker-registry did not answer on %s: %v\n%s", host, err, out)
+		}
+	}
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Registry is go-containerregistry's in-process registry on loopback, with
+// fault injection.
+type Registry struct {
+	// Host is host:port.
+	Host string
+
+	mu     sync.Mutex
+	faults []*fault
+	seen   []string
+}
+
+type fault struct {
+	method, contains string
+	n                int
+	status           int
+	body             string
+}
+
+// NewRegistry starts an in-process registry; referrers says whether it
+// offers the OCI 1.1 referrers API (without it, clients use the referrers
+// tag schema).
+func NewRegistry(t testing.TB, referrers bool) *Registry {
+	r := &Registry{}
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)), registry.WithReferrersSupport(referrers))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.inject(w, req) {
+			return
+		}
+		h.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.Host = strings.TrimPrefix(srv.URL, "http://")
+	return r
+}
+
+// Fail makes the next n requests with the method whose path contains
+// contains fail with status and body (a registry error JSON, or "").
+func (r *Registry) Fail(method, contains string, n, status int, body string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.faults = append(r.faults, &fault{method, contains, n, status, body})
+}
+
+// Requests returns "METHOD path" of every request so far.
+func (r *Registry) Requests() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.seen...)
+}
+
+func (r *Registry) inject(w http.ResponseWriter, req *http.Request) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, req.Method+" "+req.URL.Path)
+	for _, f := range r.faults {
+		if f.n > 0 && (f.method == "" || f.method == req.Method) && strings.Contains(req.URL.Path, f.contains) {
+			f.n--
+			if f.body != "" {
+				w.Header().Set("Content-Type", "application/json")
+			}
+			w.WriteHeader(f.status)
+			io.WriteString(w, f.body)
+			return true
+		}
+	}
+	return false
+}
+
+// ErrorBody is a registry error response body.
+func ErrorBody(code, message string) string {
+	return fmt.Sprintf(`{"errors":[{"code":%q,"message":%q}]}`, code, message)
+}
+
+// PushImage pushes a random image (one small layer) as host/repo:tag and
+// returns its digest reference.
+func PushImage(t testing.TB, host, repo, tag string) name.Digest {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img = mutate.MediaType(img, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	return push(t, host, repo, tag, img)
+}
+
+func push(t testing.TB, host, repo, tag string, img v1.Image) name.Digest {
+	t.Helper()
+	ref, err := name.NewTag(host + "/" + repo + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref.Context().Digest(d.String())
+}
+
+// PushIndex pushes an index of random images, one per platform
+// ("linux/amd64"), as host/repo:tag and returns the index digest and the
+// platform manifests' digests in order.
+func PushIndex(t testing.TB, host, repo, tag string, platforms ...string) (name.Digest, []name.Digest) {
+	t.Helper()
+	var adds []mutate.IndexAddendum
+	var kids []name.Digest
+	ref, err := name.NewTag(host + "/" + repo + ":" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range platforms {
+		img, err := random.Image(256, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img = mutate.MediaType(img, types.OCIManifestSchema1)
+		img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+		plat, err := v1.ParsePlatform(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: plat}})
+		d, _ := img.Digest()
+		kids = append(kids, ref.Context().Digest(d.String()))
+	}
+	idx := mutate.IndexMediaType(mutate.AppendManifests(emptyIndex(), adds...), types.OCIImageIndex)
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref.Context().Digest(d.String()), kids
+}
+
+func emptyIndex() v1.ImageIndex { return empty.Index }
