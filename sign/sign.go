@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -234,33 +235,41 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content) (*Resu
 		entry.Signature, entry.EnvelopeJSON, entry.Payload, entry.PAEDigest = sig, envJSON, c.env.Payload, hh.Sum(nil)
 	}
 
-	var entries []*protorekor.TransparencyLogEntry
-	for _, l := range s.Logs {
+	// The logs and the timestamp authorities need only the signature:
+	// ask them all at once.
+	entries := make([]*protorekor.TransparencyLogEntry, len(s.Logs))
+	stamps := make([][]byte, len(s.TSAs))
+	errs := make([]error, len(s.Logs)+len(s.TSAs))
+	var wg sync.WaitGroup
+	for i, l := range s.Logs {
 		s.progress("log", l.URL())
-		var tle *protorekor.TransparencyLogEntry
-		err := s.retry(ctx, func(ctx context.Context) error {
-			var err error
-			tle, err = l.Upload(ctx, entry)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		entries = append(entries, tle)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.retry(ctx, func(ctx context.Context) error {
+				var err error
+				entries[i], err = l.Upload(ctx, entry)
+				return err
+			})
+		}()
 	}
-	var stamps [][]byte
-	for _, t := range s.TSAs {
+	for i, t := range s.TSAs {
 		s.progress("timestamp", t.URL)
-		var ts []byte
-		err := s.retry(ctx, func(ctx context.Context) error {
-			var err error
-			ts, err = t.Timestamp(ctx, entry.Signature)
-			return err
-		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[len(s.Logs)+i] = s.retry(ctx, func(ctx context.Context) error {
+				var err error
+				stamps[i], err = t.Timestamp(ctx, entry.Signature)
+				return err
+			})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		stamps = append(stamps, ts)
 	}
 
 	var certDER []byte

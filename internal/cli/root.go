@@ -45,9 +45,15 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "sigil",
 		Short: "Keyless software signing, wire-compatible with Sigstore",
-		Long: `sigil verifies Sigstore bundles offline: it decides whether a bundle proves
-that an accepted identity (or key) signed an artifact at a time a
-transparency log or timestamp authority vouches for.`,
+		Long: `sigil is keyless software signing in one binary, wire-compatible with Sigstore.
+
+  sigil server                 a complete private instance: CA, CT log, Rekor v1/v2 logs, TSA, TUF, dev OIDC issuer
+  sigil sign-blob / attest-blob sign files keyless (or with --key) into Sigstore bundles
+  sigil verify-blob / ...      verify bundles offline against a trusted root and an identity policy
+  sigil sign / verify / ...    the same for container images in a registry
+  sigil git setup              sign git commits and tags keyless
+
+Start with "sigil server", then follow what it prints.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Version:       Version,
