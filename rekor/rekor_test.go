@@ -145,3 +145,52 @@ func FuzzParseV2Body(f *testing.F) {
 		}
 	})
 }
+
+// The intoto builder reproduces a production body (which still carried the
+// payload) byte for byte, and its output parses.
+func TestIntotoV002RoundTrip(t *testing.T) {
+	body, _, _ := vectorBody(t, "intoto-with-custom-trust-root")
+	var raw struct {
+		Spec struct {
+			Content struct {
+				Envelope struct {
+					Payload     []byte
+					PayloadType string
+					Signatures  []struct {
+						KeyID     string `json:"keyid"`
+						Sig       []byte
+						PublicKey []byte
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseV1Body(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := raw.Spec.Content.Envelope
+	var sigs []IntotoSignature
+	for _, s := range env.Signatures {
+		sigs = append(sigs, IntotoSignature{KeyID: s.KeyID, Sig: string(s.Sig), PublicKey: s.PublicKey})
+	}
+	got := IntotoV002(env.PayloadType, env.Payload, sigs, b.EnvelopeHash.Value, b.PayloadHash.Value)
+	if !bytes.Equal(got, body) {
+		t.Fatalf("rebuilt body differs:\n got %s\nwant %s", got, body)
+	}
+	// Without the payload, as Rekor writes it today.
+	got = IntotoV002(env.PayloadType, nil, sigs, b.EnvelopeHash.Value, b.PayloadHash.Value)
+	b2, err := ParseV1Body(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b2.Signatures[0].Signature, b.Signatures[0].Signature) || b2.PayloadType != b.PayloadType {
+		t.Fatalf("payload-less body parses differently: %+v", b2)
+	}
+	if bytes.Contains(got, []byte(`"payload":`)) {
+		t.Fatal("payload written")
+	}
+}

@@ -293,3 +293,62 @@ func SETPayload(body []byte, integratedTime int64, logID []byte, logIndex int64)
 	b = jcs.AppendInt(b, logIndex)
 	return append(b, '}')
 }
+
+// IntotoSignature is one envelope signature of an intoto 0.0.2 entry as the
+// client submitted it: the key ID, the envelope's base64 signature text and
+// the PEM key or certificate. Both Sig and PublicKey are written base64
+// encoded once more, as Rekor stores them (cosign's double encoding; see
+// ParseV1Body).
+type IntotoSignature struct {
+	KeyID     string
+	Sig       string
+	PublicKey []byte
+}
+
+// IntotoV002 returns the canonical body of an intoto 0.0.2 entry
+// (sigstore/rekor pkg/types/intoto/v0.0.2 Canonicalize):
+//
+//	{"apiVersion":"0.0.2","kind":"intoto","spec":{"content":{
+//	  "envelope":{["payload":"<b64 of the b64 payload text>",]"payloadType":"…",
+//	    "signatures":[{["keyid":"…",]"publicKey":"<b64 PEM>","sig":"<b64 of the b64 sig text>"}]},
+//	  "hash":{"algorithm":"sha256","value":"<hex>"},
+//	  "payloadHash":{"algorithm":"sha256","value":"<hex>"}}}}
+//
+// envelopeHash is the client-computed hash of the envelope (not
+// re-derivable by the log), payloadHash the SHA-256 of the decoded payload.
+// Signatures keep the client's order. Rekor stopped storing the payload;
+// payloadText (the envelope's base64 payload text) is written only when not
+// nil, to reproduce bodies older logs wrote.
+func IntotoV002(payloadType string, payloadText []byte, sigs []IntotoSignature, envelopeHash, payloadHash []byte) []byte {
+	b := make([]byte, 0, 512+len(payloadText)*4/3)
+	b = append(b, `{"apiVersion":"0.0.2","kind":"intoto","spec":{"content":{"envelope":{`...)
+	if payloadText != nil {
+		b = append(b, `"payload":"`...)
+		b = base64.StdEncoding.AppendEncode(b, payloadText)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"payloadType":`...)
+	b = jcs.AppendString(b, payloadType)
+	b = append(b, `,"signatures":[`...)
+	for i, s := range sigs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '{')
+		if s.KeyID != "" {
+			b = append(b, `"keyid":`...)
+			b = jcs.AppendString(b, s.KeyID)
+			b = append(b, ',')
+		}
+		b = append(b, `"publicKey":"`...)
+		b = base64.StdEncoding.AppendEncode(b, s.PublicKey)
+		b = append(b, `","sig":"`...)
+		b = base64.StdEncoding.AppendEncode(b, []byte(s.Sig))
+		b = append(b, `"}`...)
+	}
+	b = append(b, `]},"hash":{"algorithm":"sha256","value":"`...)
+	b = hex.AppendEncode(b, envelopeHash)
+	b = append(b, `"},"payloadHash":{"algorithm":"sha256","value":"`...)
+	b = hex.AppendEncode(b, payloadHash)
+	return append(b, `"}}}}`...)
+}

@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/internal/testpki"
+	"sigil.dev/sigil/rekor"
+	"sigil.dev/sigil/tlog"
+	"sigil.dev/sigil/trust"
+)
+
+// logFixture is a running transparency log with a few entries, and files
+// describing it.
+type logFixture struct {
+	url, root, v1Key, v2Key, dir string
+	pki                          *testpki.PKI
+	key                          crypto.Signer
+}
+
+func newLogFixture(t *testing.T) *logFixture {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	u := "http://" + srv.Listener.Addr().String()
+	svc, err := tlog.New(context.Background(), tlog.Config{DataDir: t.TempDir(), V2PublicURL: u, V1PublicURL: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = svc.Handler()
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); svc.Close() })
+	p, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := p.TrustedRoot()
+	logs, err := svc.TrustedLogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.TLogs = map[string]*trust.Log{}
+	for _, l := range logs {
+		tr.TLogs[l.HexID()] = l
+	}
+	raw, _ := tr.Marshal()
+	dir := t.TempDir()
+	f := &logFixture{url: u, root: filepath.Join(dir, "trusted_root.json"), v1Key: filepath.Join(dir, "v1.pub"), v2Key: filepath.Join(dir, "v2.pub"), dir: dir, pki: p}
+	os.WriteFile(f.root, raw, 0o644)                                      //nolint:errcheck
+	os.WriteFile(f.v1Key, testpki.PublicKeyPEM(logs[1].PublicKey), 0o644) //nolint:errcheck
+	os.WriteFile(f.v2Key, testpki.PublicKeyPEM(logs[0].PublicKey), 0o644) //nolint:errcheck
+	f.key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for i := 0; i < 3; i++ {
+		f.write(t, []byte{byte(i)})
+	}
+	return f
+}
+
+// write logs an artifact through both APIs and returns the entries.
+func (f *logFixture) write(t *testing.T, art []byte) (v2, v1 []byte) {
+	t.Helper()
+	_, h, _ := rekor.KeyDetails(f.key.Public())
+	hh := h.New()
+	hh.Write(art)
+	d := hh.Sum(nil)
+	sig, _ := f.key.Sign(rand.Reader, d, h)
+	der, _ := x509.MarshalPKIXPublicKey(f.key.Public())
+	req2, _ := json.Marshal(map[string]any{"hashedRekordRequestV002": map[string]any{"digest": d, "signature": map[string]any{"content": sig,
+		"verifier": map[string]any{"publicKey": map[string]any{"rawBytes": der}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}})
+	req1, _ := json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
+		"signature": map[string]any{"content": sig, "publicKey": map[string]any{"content": testpki.PublicKeyPEM(f.key.Public())}},
+		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(d)}}}})
+	post := func(path string, body []byte) []byte {
+		resp, err := http.Post(f.url+path, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return b
+	}
+	return post("/api/v2/log/entries", req2), post("/api/v1/log/entries", req1)
+}
+
+func TestLogInfo(t *testing.T) {
+	f := newLogFixture(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"v1 by trusted root", []string{"--api", "1", "--trusted-root", f.root}, []string{"Rekor v1", "tree size   3", " - ", "signature verified"}},
+		{"v2 by trusted root", []string{"--api", "2", "--trusted-root", f.root}, []string{"Rekor v2", "tree size   3", "origin      127.0.0.1\n"}},
+		{"v1 by key", []string{"--api", "1", "--public-key", f.v1Key}, []string{"tree size   3"}},
+		{"v2 by key, API detected", []string{"--public-key", f.v2Key}, []string{"Rekor v2"}},
+	} {
+		code, out, errOut := run(append([]string{"log", "info", "--rekor-url", f.url}, tc.args...)...)
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", tc.name, code, errOut)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: output lacks %q:\n%s", tc.name, w, out)
+			}
+		}
+	}
+	// The wrong key is refused; so is no key at all.
+	code, _, errOut := run("log", "info", "--rekor-url", f.url, "--api", "1", "--public-key", f.v2Key)
+	if code == 0 || !strings.Contains(errOut, "log verification failed") {
+		t.Errorf("wrong key: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = run("log", "info", "--rekor-url", f.url, "--api", "3", "--public-key", f.v2Key)
+	if code == 0 || !strings.Contains(errOut, "--api must be 1 or 2") {
+		t.Errorf("bad --api: exit %d: %s", code, errOut)
+	}
+	code, out, _ := run("log", "info", "--rekor-url", f.url, "--api", "1", "--trusted-root", f.root, "-o", "json")
+	var info map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info["treeSize"] != float64(3) || info["treeID"] == nil {
+		t.Errorf("json output: %d %s", code, out)
+	}
+}
+
+func TestLogGet(t *testing.T) {
+	f := newLogFixture(t)
+	v2, v1 := f.write(t, []byte("get me"))
+	var m map[string]json.RawMessage
+	json.Unmarshal(v1, &m) //nolint:errcheck
+	var id string
+	for k := range m {
+		id = k
+	}
+	code, out, errOut := run("log", "get", "--rekor-url", f.url, "--api", "1", "--trusted-root", f.root, "--uuid", id)
+	if code != 0 || !strings.Contains(out, "index            3") || !strings.Contains(out, "SET verified") || !strings.Contains(out, `"kind": "hashedrekord"`) {
+		t.Errorf("get --uuid: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = run("log", "get", "--rekor-url", f.url, "--api", "1", "--trusted-root", f.root, "--index", "3", "-o", "json")
+	var e protorekor.TransparencyLogEntry
+	if code != 0 || protojson.Unmarshal([]byte(out), &e) != nil || e.GetLogIndex() != 3 || len(e.GetInclusionPromise().GetSignedEntryTimestamp()) == 0 {
+		t.Errorf("get --index -o json: exit %d\n%s%s", code, out, errOut)
+	}
+	var want protorekor.TransparencyLogEntry
+	protojson.Unmarshal(v2, &want) //nolint:errcheck
+	code, out, errOut = run("log", "get", "--rekor-url", f.url, "--api", "2", "--public-key", f.v2Key, "--index", "3", "-o", "json")
+	if code != 0 || protojson.Unmarshal([]byte(out), &e) != nil || !bytes.Equal(e.GetCanonicalizedBody(), want.GetCanonicalizedBody()) || !bytes.Equal(e.GetLogId().GetKeyId(), want.GetLogId().GetKeyId()) {
+		t.Errorf("v2 get: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, args := range [][]string{
+		{"--api", "1", "--index", "99"},
+		{"--api", "2", "--index", "99"},
+		{"--api", "2", "--uuid", id},
+		{"--api", "1"},
+		{"--api", "1", "--index", "1", "--uuid", id},
+	} {
+		if code, _, _ := run(append([]string{"log", "get", "--rekor-url", f.url, "--trusted-root", f.root}, args...)...); code == 0 {
+			t.Errorf("get %v succeeded", args)
+		}
+	}
+}
+
+func TestLogVerifyConsistency(t *testing.T) {
+	f := newLogFixture(t)
+	for _, api := range []string{"1", "2"} {
+		saved := filepath.Join(f.dir, "cp"+api)
+		if code, _, errOut := run("log", "info", "--rekor-url", f.url, "--api", api, "--trusted-root", f.root, "--save", saved); code != 0 {
+			t.Fatal(errOut)
+		}
+		f.write(t, []byte("more "+api))
+		old, _ := os.ReadFile(saved)
+		code, out, errOut := run("log", "verify-consistency", "--rekor-url", f.url, "--api", api, "--trusted-root", f.root, "--from", saved, "--update")
+		if code != 0 || !strings.Contains(out, "consistent:") {
+			t.Fatalf("v%s: exit %d\n%s%s", api, code, out, errOut)
+		}
+		if now, _ := os.ReadFile(saved); bytes.Equal(now, old) {
+			t.Errorf("v%s: --update did not replace the checkpoint", api)
+		}
+		// A checkpoint the log never signed is refused.
+		lines := bytes.SplitN(old, []byte("\n"), 3)
+		forged := bytes.Join([][]byte{lines[0], []byte("2"), lines[2]}, []byte("\n"))
+		os.WriteFile(saved, forged, 0o644) //nolint:errcheck
+		if code, _, errOut := run("log", "verify-consistency", "--rekor-url", f.url, "--api", api, "--trusted-root", f.root, "--from", saved); code == 0 {
+			t.Errorf("v%s: a forged checkpoint passed", api)
+		} else if !strings.Contains(errOut, "verification failed") {
+			t.Errorf("v%s: forged checkpoint: %s", api, errOut)
+		}
+	}
+}
+
+func TestLogVerifyInclusion(t *testing.T) {
+	f := newLogFixture(t)
+	art := []byte("bundle me")
+	v2, v1 := f.write(t, art)
+	var e2 protorekor.TransparencyLogEntry
+	if err := protojson.Unmarshal(v2, &e2); err != nil {
+		t.Fatal(err)
+	}
+	// A bundle with the v1 entry, as a signer assembles it.
+	code, out, errOut := run("log", "get", "--rekor-url", f.url, "--api", "1", "--trusted-root", f.root, "--index", "3", "-o", "json")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	var e1 protorekor.TransparencyLogEntry
+	if err := protojson.Unmarshal([]byte(out), &e1); err != nil {
+		t.Fatal(err)
+	}
+	_ = v1
+	d := sha256Of(art)
+	sig := signatureOf(t, e1.GetCanonicalizedBody())
+	hint := ""
+	b, err := bundle.New(nil, &hint, &bundle.MessageSignature{DigestAlgorithm: crypto.SHA256, Digest: d, Signature: sig}, nil, []*protorekor.TransparencyLogEntry{&e1, &e2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := b.Marshal()
+	bpath := filepath.Join(f.dir, "b.sigstore.json")
+	os.WriteFile(bpath, raw, 0o644) //nolint:errcheck
+	f.write(t, []byte("later"))
+	code, out, errOut = run("log", "verify-inclusion", "--bundle", bpath, "--trusted-root", f.root)
+	if code != 0 || strings.Count(out, "is included in the tree of size 4, consistent with the log's newest checkpoint (size 5)") != 2 {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	epath := filepath.Join(f.dir, "e.json")
+	os.WriteFile(epath, v2, 0o644) //nolint:errcheck
+	code, out, errOut = run("log", "verify-inclusion", "--entry", epath, "--rekor-url", f.url, "--public-key", f.v2Key, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"included":true`) {
+		t.Errorf("--entry: exit %d\n%s%s", code, out, errOut)
+	}
+	// An entry whose proof was tampered with fails.
+	e2.InclusionProof.Hashes[0][0] ^= 1
+	bad, _ := protojson.Marshal(&e2)
+	os.WriteFile(epath, bad, 0o644) //nolint:errcheck
+	if code, _, errOut := run("log", "verify-inclusion", "--entry", epath, "--rekor-url", f.url, "--public-key", f.v2Key); code == 0 || !strings.Contains(errOut, "inclusion proof") {
+		t.Errorf("tampered proof: exit %d %s", code, errOut)
+	}
+}
+
+func TestLogServeFlags(t *testing.T) {
+	if code, _, errOut := run("log", "serve", "--public-url", "http://127.0.0.1"); code == 0 || !strings.Contains(errOut, "--data-dir") {
+		t.Errorf("no data dir: %d %s", code, errOut)
+	}
+	if code, _, errOut := run("log", "serve", "--data-dir", t.TempDir()); code == 0 || !strings.Contains(errOut, "--public-url") {
+		t.Errorf("no public URL: %d %s", code, errOut)
+	}
+	code, out, _ := run("log", "--help")
+	for _, sub := range []string{"serve", "info", "get", "verify-consistency", "verify-inclusion"} {
+		if code != 0 || !strings.Contains(out, sub) {
+			t.Errorf("help lacks %s", sub)
+		}
+	}
+	_ = time.Second
+}
+
+func sha256Of(b []byte) []byte {
+	h := crypto.SHA256.New()
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+// signatureOf returns the signature recorded in a v1 body.
+func signatureOf(t *testing.T, body []byte) []byte {
+	b, err := rekor.ParseV1Body(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Signatures[0].Signature
+}

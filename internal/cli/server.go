@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"sigil.dev/sigil/server"
+)
+
+func init() { register(newServer) }
+
+func newServer() *cobra.Command {
+	var (
+		cfgFile, data, listen, publicURL string
+		services                         []string
+		prod, verbose                    bool
+	)
+	c := &cobra.Command{
+		Use:   "server",
+		Short: "Run a complete private Sigstore instance: CA, CT log, transparency logs, TSA, TUF, dev OIDC issuer",
+		Long: `Run every sigil service in one process on one address.
+
+The first start creates everything in the data directory (CA chain, log, CT
+and TSA keys, TUF root) and prints how clients bootstrap trust and the next
+commands to run; later starts reuse it. Without --config the instance is in
+dev mode: a built-in OIDC issuer on /oidc signs you in as dev@sigil.test, and
+TUF root and targets keys live in the data directory. It refuses non-loopback
+addresses in dev mode.
+
+Production takes a YAML --config (same names as the flags, plus ca.issuers,
+ca.passwordEnv, tlsCert/tlsKey, services, remote URLs; see the server
+package documentation). --services runs a subset on this host.`,
+		Example: `  sigil server                                  # dev instance on http://127.0.0.1:8080, data in ./sigil-data
+  sigil server --data /var/lib/sigil --listen 127.0.0.1:9000
+  sigil server --config /etc/sigil/server.yaml
+  sigil server --config server.yaml --services ca,ct      # only the CA and its CT log here`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := &server.Config{Dev: true}
+			if cfgFile != "" {
+				var err error
+				if cfg, err = server.LoadConfig(cfgFile); err != nil {
+					return err
+				}
+			}
+			if cmd.Flags().Changed("data") || cfg.DataDir == "" {
+				cfg.DataDir = data
+			}
+			if listen != "" {
+				cfg.Listen = listen
+			}
+			if publicURL != "" {
+				cfg.PublicURL = publicURL
+			}
+			if len(services) > 0 {
+				cfg.Services = services
+			}
+			if prod {
+				cfg.Dev = false
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			start := time.Now()
+			srv, err := server.New(ctx, *cfg, logger)
+			if err != nil {
+				return err
+			}
+			l, err := srv.Listen()
+			if err != nil {
+				srv.Close()
+				return err
+			}
+			printBootstrap(cmd.ErrOrStderr(), srv, time.Since(start))
+			err = srv.Serve(ctx, l)
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+			if err == nil {
+				logger.Info("stopped")
+			}
+			return err
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&cfgFile, "config", "", "YAML configuration file (production)")
+	fl.StringVar(&data, "data", "sigil-data", "data directory (created on first start)")
+	fl.StringVar(&listen, "listen", "", "address to listen on (default 127.0.0.1:8080)")
+	fl.StringVar(&publicURL, "public-url", "", "base URL clients use (default http://<listen>)")
+	fl.StringSliceVar(&services, "services", nil, "run only these services here: ca, ct, tlog, tsa, tuf, oidc")
+	fl.BoolVar(&prod, "production", false, "production mode even without --config: no dev issuer, TUF root and targets from a ceremony")
+	fl.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	return c
+}
+
+func printBootstrap(w io.Writer, srv *server.Server, took time.Duration) {
+	pub := srv.PublicURL()
+	state := "started"
+	if srv.FirstStart() {
+		state = "created and started"
+	}
+	fmt.Fprintf(w, "\nsigil server %s in %s: %s\n", state, took.Round(time.Millisecond), pub)
+	root := srv.TUFRootPath()
+	if root == "" {
+		fmt.Fprintf(w, "  trusted root:   %s/trusted_root.json\n  signing config: %s/signing_config.json\n\n", pub, pub)
+		return
+	}
+	if rel, err := filepath.Rel(mustGetwd(), root); err == nil && !strings.HasPrefix(rel, "..") {
+		root = rel
+	}
+	fmt.Fprintf(w, "  TUF mirror: %s/tuf\n  TUF root:   %s\n", pub, root)
+	exe := selfCommand()
+	fmt.Fprintf(w, "\nNext, in another terminal (same directory):\n")
+	fmt.Fprintf(w, "  %s trust init --mirror %s/tuf --root %s\n", exe, pub, root)
+	if iss := srv.DevIssuerURL(); iss != "" {
+		fmt.Fprintf(w, "  echo hello > hello.txt\n")
+		fmt.Fprintf(w, "  %s sign-blob hello.txt --bundle hello.sigstore.json     # the dev issuer signs you in as %s\n", exe, srv.DevIssuer().Identity().Email)
+		fmt.Fprintf(w, "  %s verify-blob hello.txt --bundle hello.sigstore.json --certificate-identity %s --certificate-oidc-issuer %s\n", exe, srv.DevIssuer().Identity().Email, iss)
+	}
+	fmt.Fprintln(w)
+}
+
+// selfCommand returns how to run this sigil again from a shell: "sigil"
+// when that is this program on PATH, "go run ./cmd/sigil" under go run,
+// else the executable's path.
+func selfCommand() string {
+	p, err := os.Executable()
+	if err != nil {
+		return "sigil"
+	}
+	if strings.Contains(p, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/sigil"
+	}
+	if lp, err := exec.LookPath("sigil"); err == nil {
+		if a, err := filepath.EvalSymlinks(lp); err == nil {
+			if b, err := filepath.EvalSymlinks(p); err == nil && a == b {
+				return "sigil"
+			}
+		}
+	}
+	return p
+}
+
+func mustGetwd() string {
+	d, _ := os.Getwd()
+	return d
+}

@@ -1,0 +1,144 @@
+package server_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigil.dev/sigil/internal/cli"
+	"sigil.dev/sigil/internal/oracle"
+)
+
+// env runs cosign with its TUF cache in dir, so nothing reaches the public
+// Sigstore instance.
+func run(t *testing.T, dir, bin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TUF_ROOT="+filepath.Join(dir, "tuf-"+filepath.Base(bin)), "SIGIL_TUF_CACHE="+filepath.Join(dir, "sigil-tuf"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// sigil runs the sigil command line in process.
+func sigil(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	t.Setenv("SIGIL_TUF_CACHE", filepath.Join(dir, "sigil-tuf"))
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	var out bytes.Buffer
+	code := cli.Main(args, &out, &out)
+	return out.String(), code
+}
+
+// TestInteropMatrix proves the server speaks Sigstore to the ecosystem's
+// own tools, both ways:
+//   - cosign v2.6.5 signs with --fulcio-url/--rekor-url (Fulcio v1 API,
+//     Rekor v1) after `cosign initialize` against sigil's TUF mirror;
+//   - cosign v3.1.3 signs with the signing config from sigil's TUF (Rekor
+//     v2 + TSA);
+//   - sigil verifies both; cosign v2, cosign v3 and sigstore-go's
+//     conformance client verify what sigil signs (Rekor v1 and v2);
+//   - every verifier refuses a wrong identity.
+func TestInteropMatrix(t *testing.T) {
+	cosign2 := oracle.Find(t, "cosign", ".ci/install-cosign.sh")
+	cosign3 := oracle.Find(t, "cosign3", ".ci/install-cosign.sh")
+	sgo := oracle.Find(t, "sigstore-go-conformance", ".ci/install-sigstore-go-conformance.sh")
+
+	dir := t.TempDir()
+	s, _ := start(t, filepath.Join(dir, "data"), "")
+	pub := s.PublicURL()
+	iss := s.DevIssuerURL()
+	root := s.TUFRootPath()
+	tr, _ := s.TrustedRoot().Marshal()
+	trPath := filepath.Join(dir, "trusted_root.json")
+	os.WriteFile(trPath, tr, 0o644)
+	tok, err := s.DevIssuer().Mint(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokPath := filepath.Join(dir, "token")
+	os.WriteFile(tokPath, []byte(tok), 0o600)
+	for _, n := range []string{"a.txt", "b.txt", "c.txt", "d.txt"} {
+		os.WriteFile(filepath.Join(dir, n), []byte("interop "+n+"\n"), 0o644)
+	}
+
+	// cosign v2 signs (Fulcio v1 API, Rekor v1).
+	if out, err := run(t, dir, cosign2, "initialize", "--mirror", pub+"/tuf", "--root", root); err != nil {
+		t.Fatalf("cosign v2 initialize: %v\n%s", err, out)
+	}
+	if out, err := run(t, dir, cosign2, "sign-blob", "--yes", "--fulcio-url", pub, "--rekor-url", pub, "--identity-token", tokPath,
+		"--new-bundle-format", "--bundle", "a.sigstore.json", "a.txt"); err != nil {
+		t.Fatalf("cosign v2 sign-blob: %v\n%s", err, out)
+	}
+	// cosign v3 signs through the signing config (Rekor v2 + TSA).
+	if out, err := run(t, dir, cosign3, "initialize", "--mirror", pub+"/tuf", "--root", root); err != nil {
+		t.Fatalf("cosign v3 initialize: %v\n%s", err, out)
+	}
+	if out, err := run(t, dir, cosign3, "sign-blob", "--yes", "--identity-token", tokPath, "--bundle", "b.sigstore.json", "b.txt"); err != nil {
+		t.Fatalf("cosign v3 sign-blob: %v\n%s", err, out)
+	}
+	// sigil signs through TUF: Rekor v2 + TSA (the signing config's
+	// preference) and, with --rekor-url, Rekor v1.
+	if out, code := sigil(t, dir, "trust", "init", "--mirror", pub+"/tuf", "--root", root); code != 0 {
+		t.Fatalf("sigil trust init: %s", out)
+	}
+	if out, code := sigil(t, dir, "sign-blob", "c.txt", "--bundle", "c.sigstore.json", "--identity-token", tok); code != 0 {
+		t.Fatalf("sigil sign-blob: %s", out)
+	}
+	if out, code := sigil(t, dir, "sign-blob", "d.txt", "--bundle", "d.sigstore.json", "--identity-token", tok, "--rekor-url", pub); code != 0 {
+		t.Fatalf("sigil sign-blob (Rekor v1): %s", out)
+	}
+
+	for _, b := range []string{"a", "b", "c", "d"} {
+		art, bun := b+".txt", b+".sigstore.json"
+		t.Run(b, func(t *testing.T) {
+			if out, code := sigil(t, dir, "verify-blob", art, "--bundle", bun, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss); code != 0 {
+				t.Errorf("sigil verify-blob: %s", out)
+			}
+			if out, code := sigil(t, dir, "verify-blob", art, "--bundle", bun, "--certificate-identity", "eve@sigil.test", "--certificate-oidc-issuer", iss); code == 0 || !strings.Contains(out, "identity mismatch") {
+				t.Errorf("sigil accepted a wrong identity: %s", out)
+			}
+			for _, v := range []struct {
+				name string
+				args []string
+			}{
+				{"cosign v2", []string{cosign2, "verify-blob", "--new-bundle-format", "--use-signed-timestamps"}},
+				{"cosign v3", []string{cosign3, "verify-blob"}},
+			} {
+				args := append(append([]string{}, v.args[1:]...), "--trusted-root", trPath, "--bundle", bun, "--certificate-oidc-issuer", iss)
+				if b == "a" || b == "d" { // Rekor v1 bundles carry SET times
+					args = removeArg(args, "--use-signed-timestamps")
+				}
+				if out, err := run(t, dir, v.args[0], append(args, "--certificate-identity", "dev@sigil.test", art)...); err != nil {
+					t.Errorf("%s verify-blob: %v\n%s", v.name, err, out)
+				}
+				if out, err := run(t, dir, v.args[0], append(args, "--certificate-identity", "eve@sigil.test", art)...); err == nil {
+					t.Errorf("%s accepted a wrong identity:\n%s", v.name, out)
+				}
+			}
+			if out, err := run(t, dir, sgo, "verify-bundle", "--bundle", bun, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "--trusted-root", trPath, art); err != nil {
+				t.Errorf("sigstore-go verify-bundle: %v\n%s", err, out)
+			}
+			if out, err := run(t, dir, sgo, "verify-bundle", "--bundle", bun, "--certificate-identity", "eve@sigil.test", "--certificate-oidc-issuer", iss, "--trusted-root", trPath, art); err == nil {
+				t.Errorf("sigstore-go accepted a wrong identity:\n%s", out)
+			}
+		})
+	}
+}
+
+func removeArg(args []string, a string) []string {
+	var out []string
+	for _, x := range args {
+		if x != a {
+			out = append(out, x)
+		}
+	}
+	return out
+}

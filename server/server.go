@@ -1,0 +1,511 @@
+// Package server composes every sigil service into one process: the
+// certificate authority and its CT log, the transparency logs (Rekor v2 and
+// v1), the timestamp authority, the TUF repository that distributes the
+// trusted root and signing config generated from the running services, and
+// in dev mode a built-in OIDC issuer. One listener, one data directory; the
+// first start creates everything, later starts reuse it.
+//
+// Routes (one mux; each service keeps its own paths):
+//
+//	/api/v1/signingCert, /api/v1/rootCert, /api/v2/signingCert,
+//	/api/v2/trustBundle, /api/v2/configuration      CA (Fulcio v1 and v2)
+//	/api/v1/log/…, /api/v1/index/retrieve            transparency log, Rekor v1 API
+//	/api/v2/log/entries, /api/v2/checkpoint,
+//	/api/v2/tile/…                                    transparency log, Rekor v2 API
+//	/api/v1/timestamp, /api/v1/timestamp/certchain    TSA (RFC 3161)
+//	/ct/…                                             CT log (RFC 6962 add-(pre-)chain, static-ct reads)
+//	/tuf/…                                            TUF repository
+//	/oidc/…                                           dev OIDC issuer (dev mode only)
+//	/healthz, /readyz, /metrics
+//
+// Trust statement per datastore (what a compromise of each means):
+//   - DataDir/ca: the CA key is the root of identity; whoever holds it can
+//     issue certificates for any identity. Keep it encrypted (password) or
+//     in an HSM (PKCS#11), and the root key offline in production.
+//   - DataDir/tlog, DataDir/ct: the logs' keys must never sign two
+//     inconsistent checkpoints; their stored tiles need not be trusted
+//     (clients verify proofs against signed checkpoints).
+//   - DataDir/tsa: the TSA key anchors time for Rekor v2 verification.
+//   - DataDir/tuf: online snapshot/timestamp keys; root and targets keys live
+//     here only in dev mode.
+//   - DataDir/oidc: the dev issuer key; dev mode only, loopback only.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/klog/v2"
+
+	"sigil.dev/sigil/ca"
+	"sigil.dev/sigil/ca/keys"
+	"sigil.dev/sigil/ctlog"
+	"sigil.dev/sigil/oidc"
+	"sigil.dev/sigil/oidc/dev"
+	"sigil.dev/sigil/tlog"
+	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/tsa"
+	"sigil.dev/sigil/tuf"
+)
+
+// Server is a running instance.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	reg    *prometheus.Registry
+	mux    *http.ServeMux
+	closer []func() error
+
+	caKeys *keys.CA
+	ca     *ca.Service
+	ct     *ctlog.Service
+	tlog   *tlog.Service
+	tsa    *tsa.Service
+	tuf    *tuf.Service
+	dev    *dev.Issuer
+
+	trustedRoot   *trust.TrustedRoot
+	signingConfig *trust.SigningConfig
+	firstStart    bool
+
+	mu      sync.Mutex
+	httpSrv *http.Server
+	cancel  context.CancelFunc
+}
+
+// New creates (on first start) or opens every service of cfg. ctx bounds
+// the background work (TUF refresher); Close stops everything.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	// Tessera logs through klog; send it to the same place.
+	klog.SetSlogLogger(logger.With("component", "tessera"))
+	s := &Server{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if _, err := os.Stat(cfg.DataDir); errors.Is(err, os.ErrNotExist) {
+		s.firstStart = true
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("couldn't create data directory: %w", err)
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	pub := cfg.PublicURL
+
+	if cfg.runs(SvcOIDC) {
+		s.dev, err = dev.New(dev.Config{
+			DataDir: filepath.Join(cfg.DataDir, "oidc"), PublicURL: pub + "/oidc",
+			Identity: dev.Identity{Email: cfg.DevIdentity}, ListenAddr: cfg.Listen, Force: cfg.ForceDevIssuer,
+			Logger: logger.With("service", "oidc"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("couldn't start the dev OIDC issuer: %w", err)
+		}
+		s.mux.Handle("/oidc/", s.dev.Handler())
+	}
+
+	if cfg.runs(SvcCA) || cfg.runs(SvcCT) {
+		if s.caKeys, err = s.openCAKeys(); err != nil {
+			return nil, err
+		}
+		s.closer = append(s.closer, s.caKeys.Close)
+	}
+	if cfg.runs(SvcCT) {
+		s.ct, err = ctlog.New(ctx, ctlog.Config{
+			DataDir: filepath.Join(cfg.DataDir, "ct"), PublicURL: pub + "/ct",
+			Roots: []*x509.Certificate{s.caKeys.Root}, Logger: logger.With("service", "ct"), Registerer: s.reg,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("couldn't start the CT log: %w", err)
+		}
+		s.closer = append(s.closer, s.ct.Close)
+		s.mux.Handle("/ct/", s.ct.Handler())
+	}
+	if cfg.runs(SvcCA) {
+		if err := s.startCA(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.runs(SvcTLog) {
+		s.tlog, err = tlog.New(ctx, tlog.Config{
+			DataDir: filepath.Join(cfg.DataDir, "tlog"), V2PublicURL: pub, V1PublicURL: pub,
+			CheckpointInterval: cfg.TLog.CheckpointInterval,
+			Logger:             logger.With("service", "tlog"), Registerer: s.reg,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("couldn't start the transparency log: %w", err)
+		}
+		s.closer = append(s.closer, s.tlog.Close)
+		h := s.tlog.Handler()
+		s.mux.Handle("/api/v1/log", h)
+		s.mux.Handle("/api/v1/log/", h)
+		s.mux.Handle("/api/v1/index/", h)
+		s.mux.Handle("/api/v2/", h)
+	}
+	if cfg.runs(SvcTSA) {
+		s.tsa, err = tsa.New(tsa.Config{
+			DataDir: filepath.Join(cfg.DataDir, "tsa"), URL: pub + "/api/v1/timestamp",
+			Logger: logger.With("service", "tsa"), Registerer: s.reg,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("couldn't start the timestamp authority: %w", err)
+		}
+		s.mux.Handle("/api/v1/timestamp", s.tsa.Handler())
+		s.mux.Handle("/api/v1/timestamp/", s.tsa.Handler())
+	}
+
+	if err := s.buildTrust(); err != nil {
+		return nil, err
+	}
+	if cfg.runs(SvcTUF) {
+		if err := s.startTUF(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	s.mux.HandleFunc("GET /readyz", s.ready)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /trusted_root.json", s.serveJSON(func() ([]byte, error) { return s.trustedRoot.Marshal() }))
+	s.mux.HandleFunc("GET /signing_config.json", s.serveJSON(func() ([]byte, error) { return s.signingConfig.Marshal() }))
+	return s, nil
+}
+
+func (s *Server) serveJSON(f func() ([]byte, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		b, err := f()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	}
+}
+
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	if s.tuf != nil {
+		if err := s.tuf.Ready(); err != nil {
+			http.Error(w, "tuf: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// openCAKeys opens the CA chain and issuing key, creating them on first
+// start. In dev mode the key password is a random one kept in DataDir.
+func (s *Server) openCAKeys() (*keys.CA, error) {
+	dir := filepath.Join(s.cfg.DataDir, "ca")
+	src := keys.Source{PKCS11: s.cfg.CA.PKCS11, Password: keys.Password{Env: s.cfg.CA.PasswordEnv, File: s.cfg.CA.PasswordFile}}
+	if s.cfg.Dev && src.Password.IsZero() {
+		src.Password.File = filepath.Join(dir, "password")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "chain.pem")); errors.Is(err, os.ErrNotExist) {
+		if s.cfg.Dev && s.cfg.CA.PasswordEnv == "" && s.cfg.CA.PasswordFile == "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, err
+			}
+			b := make([]byte, 24)
+			rand.Read(b)
+			if err := os.WriteFile(src.Password.File, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("couldn't write the dev CA password: %w", err)
+			}
+		}
+		pw, err := src.Password.Read()
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read the CA key password: %w", err)
+		}
+		kt := keys.ECDSAP256
+		if s.cfg.CA.KeyType != "" {
+			kt = keys.KeyType(s.cfg.CA.KeyType)
+		}
+		c, err := keys.Init(keys.InitOptions{Dir: dir, KeyType: kt, Password: pw, PKCS11: s.cfg.CA.PKCS11,
+			Chain: keys.ChainOptions{Organization: "sigil " + hostOf(s.cfg.PublicURL)}})
+		if err != nil {
+			return nil, fmt.Errorf("couldn't create the CA: %w", err)
+		}
+		s.log.Info("created a CA", "dir", dir, "root", c.Root.Subject.String())
+		return c, nil
+	}
+	c, err := keys.Open(dir, src)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open the CA in %s: %w", dir, err)
+	}
+	return c, nil
+}
+
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Hostname()
+}
+
+func (s *Server) startCA() error {
+	cfg := &oidc.Config{OIDCIssuers: map[string]oidc.Issuer{}}
+	if s.cfg.CA.Issuers != "" {
+		c, err := oidc.LoadConfig(s.cfg.CA.Issuers)
+		if err != nil {
+			return err
+		}
+		cfg = c
+		if cfg.OIDCIssuers == nil {
+			cfg.OIDCIssuers = map[string]oidc.Issuer{}
+		}
+	}
+	if s.dev != nil {
+		cfg.OIDCIssuers[s.dev.URL()] = oidc.Issuer{IssuerURL: s.dev.URL(), ClientID: s.dev.Audience(), Type: oidc.TypeEmail, Description: "sigil dev issuer"}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("couldn't use the OIDC issuer configuration: %w", err)
+	}
+	id, err := oidc.NewVerifier(cfg, oidc.Options{Logger: s.log.With("service", "oidc-verify")})
+	if err != nil {
+		return fmt.Errorf("couldn't set up token verification: %w", err)
+	}
+	c := ca.Config{
+		Signer: s.caKeys.Signer, Chain: s.caKeys.Chain(), Identity: id,
+		DetachedSCT: s.cfg.CA.DetachedSCT, Lifetime: s.cfg.CA.Lifetime, URL: s.cfg.PublicURL,
+		Logger: s.log.With("service", "ca"), Registerer: s.reg,
+	}
+	if s.ct != nil {
+		c.CT = s.ct
+		c.CTKey = s.ct.PublicKey()
+	}
+	if s.ca, err = ca.New(c); err != nil {
+		return fmt.Errorf("couldn't start the CA: %w", err)
+	}
+	h := s.ca.Handler()
+	for _, p := range []string{"/api/v1/signingCert", "/api/v1/rootCert", "/api/v2/signingCert", "/api/v2/trustBundle", "/api/v2/configuration"} {
+		s.mux.Handle(p, h)
+	}
+	return nil
+}
+
+// buildTrust assembles the trusted root and signing config from the
+// services running here (and the remote URLs configured).
+func (s *Server) buildTrust() error {
+	tr := &trust.TrustedRoot{MediaType: trust.TrustedRootMediaTypeLegacy, TLogs: map[string]*trust.Log{}, CTLogs: map[string]*trust.Log{}}
+	sc := &trust.SigningConfig{RekorConfig: trust.ServiceConfig{Selector: trust.SelectAny}, TSAConfig: trust.ServiceConfig{Selector: trust.SelectAny}}
+	op := hostOf(s.cfg.PublicURL)
+	if s.ca != nil {
+		c, err := s.ca.TrustedCA()
+		if err != nil {
+			return fmt.Errorf("couldn't describe the CA: %w", err)
+		}
+		tr.CAs = append(tr.CAs, c)
+		sc.CAs = append(sc.CAs, trust.Service{URL: s.cfg.PublicURL, MajorAPIVersion: 1, Valid: trust.Window{Start: c.Valid.Start}, Operator: op})
+	} else if s.cfg.Remote.CA != "" {
+		sc.CAs = append(sc.CAs, trust.Service{URL: s.cfg.Remote.CA, MajorAPIVersion: 1, Valid: trust.Window{Start: time.Unix(0, 0)}})
+	}
+	if s.ct != nil {
+		l, err := s.ct.TrustedLog()
+		if err != nil {
+			return fmt.Errorf("couldn't describe the CT log: %w", err)
+		}
+		tr.CTLogs[l.HexID()] = l
+	}
+	if s.tlog != nil {
+		logs, err := s.tlog.TrustedLogs()
+		if err != nil {
+			return err
+		}
+		for i, l := range logs {
+			tr.TLogs[l.HexID()] = l
+			// TrustedLogs lists the v2 log first, then v1.
+			version := uint32(2 - i)
+			if version == 2 && s.cfg.TLog.DisableV2 || version == 1 && s.cfg.TLog.DisableV1 {
+				continue
+			}
+			sc.Rekors = append(sc.Rekors, trust.Service{URL: l.BaseURL, MajorAPIVersion: version, Valid: trust.Window{Start: l.Valid.Start}, Operator: op})
+		}
+	} else if s.cfg.Remote.TLog != "" {
+		sc.Rekors = append(sc.Rekors, trust.Service{URL: s.cfg.Remote.TLog, MajorAPIVersion: 1, Valid: trust.Window{Start: time.Unix(0, 0)}})
+	}
+	if s.tsa != nil {
+		t, err := s.tsa.TrustedTSA()
+		if err != nil {
+			return fmt.Errorf("couldn't describe the TSA: %w", err)
+		}
+		tr.TSAs = append(tr.TSAs, t)
+		svc := s.tsa.SigningConfigService()
+		svc.Operator = op
+		sc.TSAs = append(sc.TSAs, svc)
+	} else if s.cfg.Remote.TSA != "" {
+		sc.TSAs = append(sc.TSAs, trust.Service{URL: s.cfg.Remote.TSA, MajorAPIVersion: 1, Valid: trust.Window{Start: time.Unix(0, 0)}})
+	}
+	switch {
+	case s.dev != nil:
+		sc.OIDCProviders = append(sc.OIDCProviders, trust.Service{URL: s.dev.URL(), MajorAPIVersion: 1, Valid: trust.Window{Start: time.Unix(0, 0).UTC()}, Operator: op})
+	case s.cfg.Remote.OIDC != "":
+		sc.OIDCProviders = append(sc.OIDCProviders, trust.Service{URL: s.cfg.Remote.OIDC, MajorAPIVersion: 1, Valid: trust.Window{Start: time.Unix(0, 0).UTC()}})
+	}
+	if len(sc.TSAs) == 0 {
+		sc.TSAConfig = trust.ServiceConfig{}
+	}
+	if len(sc.Rekors) == 0 {
+		sc.RekorConfig = trust.ServiceConfig{}
+	}
+	// Round-trip both documents so the server serves exactly what parses.
+	raw, err := tr.Marshal()
+	if err != nil {
+		return err
+	}
+	if s.trustedRoot, err = trust.ParseTrustedRoot(raw); err != nil {
+		return fmt.Errorf("couldn't build the trusted root: %w", err)
+	}
+	raw, err = sc.Marshal()
+	if err != nil {
+		return err
+	}
+	if s.signingConfig, err = trust.ParseSigningConfig(raw); err != nil {
+		return fmt.Errorf("couldn't build the signing config: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) startTUF(ctx context.Context) error {
+	var err error
+	s.tuf, err = tuf.New(tuf.Config{Dir: filepath.Join(s.cfg.DataDir, "tuf"), Dev: s.cfg.Dev, Logger: s.log.With("service", "tuf"), Registerer: s.reg})
+	if err != nil {
+		return fmt.Errorf("couldn't start the TUF repository: %w", err)
+	}
+	tr, err := s.trustedRoot.Marshal()
+	if err != nil {
+		return err
+	}
+	sc, err := s.signingConfig.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := s.tuf.SetTargets(map[string][]byte{tuf.TargetTrustedRoot: tr, tuf.TargetSigningConfig: sc}); err != nil {
+		if !errors.Is(err, tuf.ErrTargetsOffline) {
+			return fmt.Errorf("couldn't publish the trust targets: %w", err)
+		}
+		s.log.Warn("the trusted root or signing config changed and needs the offline targets keys: run the `sigil tuf` ceremony", "err", err)
+	}
+	go func() {
+		if err := s.tuf.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("TUF refresher stopped", "err", err)
+		}
+	}()
+	s.mux.Handle("/tuf/", http.StripPrefix("/tuf", s.tuf.Handler()))
+	return nil
+}
+
+// Handler returns the server's routes.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// TrustedRoot returns the trusted root the server publishes.
+func (s *Server) TrustedRoot() *trust.TrustedRoot { return s.trustedRoot }
+
+// SigningConfig returns the signing config the server publishes.
+func (s *Server) SigningConfig() *trust.SigningConfig { return s.signingConfig }
+
+// FirstStart reports whether this start created the data directory.
+func (s *Server) FirstStart() bool { return s.firstStart }
+
+// PublicURL returns the base URL of the services.
+func (s *Server) PublicURL() string { return s.cfg.PublicURL }
+
+// TUFRootPath returns the path of the TUF root.json clients bootstrap
+// trust from, or "" without TUF.
+func (s *Server) TUFRootPath() string {
+	if s.tuf == nil {
+		return ""
+	}
+	return s.tuf.RootPath()
+}
+
+// DevIssuerURL returns the dev issuer's URL, or "".
+func (s *Server) DevIssuerURL() string {
+	if s.dev == nil {
+		return ""
+	}
+	return s.dev.URL()
+}
+
+// DevIssuer returns the dev issuer, or nil.
+func (s *Server) DevIssuer() *dev.Issuer { return s.dev }
+
+// Serve serves on l until ctx is done, then shuts down gracefully: new
+// connections stop, requests in flight finish (up to 30 s), then the
+// services close (each drains its writes, so nothing acknowledged is lost).
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	s.mu.Lock()
+	s.httpSrv = srv
+	s.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(l, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(l)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Listen opens the configured listener.
+func (s *Server) Listen() (net.Listener, error) {
+	l, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't listen on %s: %w", s.cfg.Listen, err)
+	}
+	return l, nil
+}
+
+// Close stops the services in reverse order of start.
+func (s *Server) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	var errs []string
+	for i := len(s.closer) - 1; i >= 0; i-- {
+		if err := s.closer[i](); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	s.closer = nil
+	if len(errs) > 0 {
+		return errors.New("couldn't close cleanly: " + strings.Join(errs, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/server"
+	"sigil.dev/sigil/server/servertest"
+	"sigil.dev/sigil/sign"
+	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/verify"
+)
+
+func start(t *testing.T, dir, addr string) (*server.Server, func()) {
+	s := servertest.Start(t, dir, addr)
+	return s.Server, s.Stop
+}
+
+func signer(t *testing.T, s *server.Server, versions []uint32) *sign.Signer {
+	t.Helper()
+	sc := s.SigningConfig()
+	now := time.Now()
+	ca, err := trust.SelectService(sc.CAs, []uint32{1}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &sign.Signer{CA: &sign.CAClient{URL: ca.URL}, TrustedRoot: s.TrustedRoot(),
+		Token: func(context.Context) (string, error) { return s.DevIssuer().Mint(nil) }}
+	logs, err := trust.SelectServices(sc.Rekors, trust.ServiceConfig{Selector: trust.SelectAll}, versions, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range logs {
+		if l.MajorAPIVersion == 2 {
+			out.Logs = append(out.Logs, &sign.RekorV2{BaseURL: l.URL})
+		} else {
+			out.Logs = append(out.Logs, &sign.RekorV1{BaseURL: l.URL})
+		}
+	}
+	for _, ts := range sc.TSAs {
+		out.TSAs = append(out.TSAs, &sign.TSAClient{URL: ts.URL})
+	}
+	return out
+}
+
+func policyFor(s *server.Server) verify.Policy {
+	return verify.Policy{Identities: []verify.Identity{{
+		SubjectAlternativeName: verify.Matcher{Exact: "dev@sigil.test"},
+		Issuer:                 verify.Matcher{Exact: s.DevIssuerURL()},
+	}}}
+}
+
+// TestEndToEnd signs through every service of a fresh server — CA with an
+// embedded SCT from the CT log, Rekor v1 and v2, the TSA — and verifies the
+// bundles against the trusted root the server publishes; then restarts it
+// and checks the same trust still holds.
+func TestEndToEnd(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, stop := start(t, dir, "127.0.0.1:0")
+	if !s.FirstStart() {
+		t.Error("first start not reported")
+	}
+	for _, h := range []string{"/healthz", "/readyz", "/metrics", "/tuf/1.root.json", "/api/v1/rootCert", "/api/v2/configuration", "/api/v2/checkpoint", "/api/v1/log", "/api/v1/timestamp/certchain", "/oidc/.well-known/openid-configuration", "/ct/checkpoint"} {
+		resp, err := http.Get(s.PublicURL() + h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s: %s", h, resp.Status)
+		}
+	}
+	artifact := []byte("end to end\n")
+	d := sha256.Sum256(artifact)
+	art := verify.Artifact{DigestAlgorithm: crypto.SHA256, Digest: d[:]}
+	var bundles [][]byte
+	for _, tc := range []struct {
+		name     string
+		versions []uint32
+		dsse     bool
+	}{{"rekor v2", []uint32{1, 2}, false}, {"rekor v1", []uint32{1}, false}, {"dsse rekor v2", []uint32{2}, true}, {"dsse rekor v1", []uint32{1}, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sg := signer(t, s, tc.versions)
+			var res *sign.Result
+			var err error
+			if tc.dsse {
+				st := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + hexs(d[:]) + `"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}`
+				res, err = sg.SignDSSE(context.Background(), "application/vnd.in-toto+json", []byte(st))
+			} else {
+				res, err = sg.SignBlob(context.Background(), bytes.NewReader(artifact))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := res.Bundle.Marshal()
+			bundles = append(bundles, raw)
+			if _, err := verify.New(s.TrustedRoot(), verify.Options{}).Verify(res.Bundle, art, policyFor(s)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	// Restart on the same data and address: the same trust, and the
+	// bundles made before still verify.
+	before, _ := s.TrustedRoot().Marshal()
+	addr := strings.TrimPrefix(s.PublicURL(), "http://")
+	stop()
+	s2, _ := start(t, dir, addr)
+	if s2.FirstStart() {
+		t.Error("restart reported as first start")
+	}
+	after, _ := s2.TrustedRoot().Marshal()
+	if !bytes.Equal(before, after) {
+		t.Errorf("the trusted root changed across a restart:\n%s\n%s", before, after)
+	}
+	for i, raw := range bundles {
+		b, err := bundle.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify.New(s2.TrustedRoot(), verify.Options{}).Verify(b, art, policyFor(s2)); err != nil {
+			t.Errorf("bundle %d after restart: %v", i, err)
+		}
+	}
+	// And signing goes on, with indices continuing.
+	if _, err := signer(t, s2, []uint32{1, 2}).SignBlob(context.Background(), bytes.NewReader(artifact)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hexs(b []byte) string {
+	const h = "0123456789abcdef"
+	var sb strings.Builder
+	for _, c := range b {
+		sb.WriteByte(h[c>>4])
+		sb.WriteByte(h[c&15])
+	}
+	return sb.String()
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		cfg server.Config
+		msg string
+	}{
+		{server.Config{}, "dataDir: required"},
+		{server.Config{DataDir: t.TempDir(), Listen: "nope"}, "not host:port"},
+		{server.Config{DataDir: t.TempDir(), Listen: "0.0.0.0:8080", Dev: true}, "publicURL: required"},
+		{server.Config{DataDir: t.TempDir(), Services: []string{"ca", "nope"}, Dev: true}, `unknown service "nope"`},
+		{server.Config{DataDir: t.TempDir()}, "ca.issuers: required outside dev mode"},
+		{server.Config{DataDir: t.TempDir(), Services: []string{"oidc"}}, "runs only with dev: true"},
+		{server.Config{DataDir: t.TempDir(), TLSCert: "x"}, "give both or neither"},
+	} {
+		_, err := server.New(context.Background(), tc.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.msg)
+		}
+	}
+	// The dev issuer refuses a non-loopback address.
+	_, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), Listen: "192.0.2.1:8080", Dev: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("dev issuer on a public address: %v", err)
+	}
+}

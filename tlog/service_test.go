@@ -1,0 +1,367 @@
+package tlog
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sigil.dev/sigil/internal/testpki"
+)
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	ok := Config{DataDir: dir, V2PublicURL: "https://log.example", V1PublicURL: "https://rekor.example", Logger: quietLogger()}
+	for name, mut := range map[string]func(*Config){
+		"no data dir":          func(c *Config) { c.DataDir = "" },
+		"bad v2 URL":           func(c *Config) { c.V2PublicURL = "log.example" },
+		"v1 URL without host":  func(c *Config) { c.V1PublicURL = "https://" },
+		"ftp URL":              func(c *Config) { c.V2PublicURL = "ftp://log.example" },
+		"negative tree ID":     func(c *Config) { c.V1TreeID = -1 },
+		"interval too short":   func(c *Config) { c.CheckpointInterval = 10 * time.Millisecond },
+		"entry size too large": func(c *Config) { c.MaxEntrySize = 1 << 20 },
+		"unknown algorithm":    func(c *Config) { c.AllowedAlgorithms = []string{"PKIX_ED25519"} },
+	} {
+		c := ok
+		mut(&c)
+		if _, err := New(context.Background(), c); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: got %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+// A restarted service is the same two logs: keys, log IDs, tree ID and
+// entries persist; generated keys are private files.
+func TestRestartKeepsIdentityAndEntries(t *testing.T) {
+	dir := t.TempDir()
+	l := startLog(t, dir, nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	req, _ := s.v2Request(t, []byte("before"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+	req1, _, _ := s.v1HashedRekord(t, []byte("before"))
+	resp, body = l.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusCreated)
+	a := parseV1(t, body)
+	logs1, _ := l.svc.TrustedLogs()
+	tree1 := l.svc.V1TreeID()
+	l.stop()
+
+	for _, name := range []string{v1KeyName, v2KeyName} {
+		fi, err := os.Stat(filepath.Join(dir, keysDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v", name, fi.Mode().Perm())
+		}
+	}
+
+	l2 := startLog(t, dir, func(c *Config) { c.V2PublicURL, c.V1PublicURL = l.url, l.url })
+	logs2, _ := l2.svc.TrustedLogs()
+	for i := range logs1 {
+		if !bytes.Equal(logs1[i].ID, logs2[i].ID) || !logs1[i].Valid.Start.Equal(logs2[i].Valid.Start) {
+			t.Errorf("log %d changed: %x %v → %x %v", i, logs1[i].ID, logs1[i].Valid.Start, logs2[i].ID, logs2[i].Valid.Start)
+		}
+	}
+	if l2.svc.V1TreeID() != tree1 {
+		t.Errorf("tree ID changed from %d to %d", tree1, l2.svc.V1TreeID())
+	}
+	if l2.svc.v2.latest().size != 1 || l2.svc.v1.latest().size != 1 {
+		t.Errorf("sizes after restart: v2 %d, v1 %d", l2.svc.v2.latest().size, l2.svc.v1.latest().size)
+	}
+	resp, body = l2.get("/api/v1/log/entries/" + a.ID)
+	mustStatus(t, resp, body, http.StatusOK)
+	if got := parseV1(t, body); got.IntegratedTime != a.IntegratedTime {
+		t.Errorf("integrated time changed from %d to %d", a.IntegratedTime, got.IntegratedTime)
+	}
+	// After a restart, v1 duplicates are still found (in the index).
+	resp, body = l2.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusConflict)
+	// A different tree ID is refused.
+	l2.stop()
+	_, err := New(context.Background(), Config{DataDir: dir, V2PublicURL: l.url, V1PublicURL: l.url, V1TreeID: tree1 + 1, Logger: quietLogger()})
+	if !errors.Is(err, ErrConfig) {
+		t.Errorf("changed tree ID: got %v, want ErrConfig", err)
+	}
+}
+
+func writeKey(t *testing.T, dir, name string, k any, sec1 bool) string {
+	t.Helper()
+	var blk *pem.Block
+	if sec1 {
+		der, err := x509.MarshalECPrivateKey(k.(*ecdsa.PrivateKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk = &pem.Block{Type: "EC PRIVATE KEY", Bytes: der}
+	} else {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk = &pem.Block{Type: "PRIVATE KEY", Bytes: der}
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Keys given as files are used; unusable ones are refused; a log's key
+// cannot change.
+func TestKeyFiles(t *testing.T) {
+	kdir := t.TempDir()
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	v2File := writeKey(t, kdir, "v2.pem", ed, false)
+	v1File := writeKey(t, kdir, "v1.pem", p256, true)
+	dir := t.TempDir()
+	l := startLog(t, dir, func(c *Config) { c.V2KeyFile, c.V1KeyFile = v2File, v1File })
+	logs, _ := l.svc.TrustedLogs()
+	if !logs[0].PublicKey.(ed25519.PublicKey).Equal(ed.Public()) || !logs[1].PublicKey.(*ecdsa.PublicKey).Equal(p256.Public()) {
+		t.Fatal("the configured keys are not the logs' keys")
+	}
+	l.stop()
+
+	base := Config{DataDir: t.TempDir(), V2PublicURL: "https://log.example", V1PublicURL: "https://rekor.example", Logger: quietLogger()}
+	for name, mut := range map[string]func(*Config){
+		"v1 key not P-256": func(c *Config) { c.V1KeyFile = writeKey(t, kdir, "p384.pem", p384, false) },
+		"v1 key Ed25519":   func(c *Config) { c.V1KeyFile = v2File },
+		"not a key": func(c *Config) {
+			c.V2KeyFile = filepath.Join(kdir, "junk")
+			os.WriteFile(c.V2KeyFile, []byte("junk"), 0o600)
+		}, //nolint:errcheck
+		"encrypted key": func(c *Config) {
+			c.V2KeyFile = filepath.Join(kdir, "enc")
+			os.WriteFile(c.V2KeyFile, pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}}), 0o600) //nolint:errcheck
+		},
+	} {
+		c := base
+		mut(&c)
+		if _, err := New(context.Background(), c); !errors.Is(err, ErrKey) {
+			t.Errorf("%s: got %v, want ErrKey", name, err)
+		}
+	}
+	// Another key for an existing log is refused.
+	_, ed2, _ := ed25519.GenerateKey(rand.Reader)
+	_, err := New(context.Background(), Config{DataDir: dir, V2PublicURL: l.url, V1PublicURL: l.url, V2KeyFile: writeKey(t, kdir, "v2b.pem", ed2, false), V1KeyFile: v1File, Logger: quietLogger()})
+	if !errors.Is(err, ErrKey) || !strings.Contains(err.Error(), "never changes") {
+		t.Errorf("changed key: got %v", err)
+	}
+}
+
+// A frozen log serves reads and refuses writes with 405, without writing
+// to its data directory.
+func TestReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	l := startLog(t, dir, nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	req, _ := s.v2Request(t, []byte("frozen"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+	req1, _, _ := s.v1HashedRekord(t, []byte("frozen"))
+	resp, body = l.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusCreated)
+	a := parseV1(t, body)
+	l.stop()
+	cp2, _ := os.ReadFile(filepath.Join(dir, "v2", "checkpoint"))
+	state, _ := os.ReadFile(filepath.Join(dir, stateFile))
+
+	ro := startLog(t, dir, func(c *Config) { c.ReadOnly = true; c.V2PublicURL, c.V1PublicURL = l.url, l.url })
+	req, _ = s.v2Request(t, []byte("after"))
+	resp, body = ro.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusMethodNotAllowed)
+	if !strings.Contains(errMessage(body), "frozen") {
+		t.Errorf("405 message %q", errMessage(body))
+	}
+	resp, body = ro.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusMethodNotAllowed)
+	resp, body = ro.get("/api/v1/log/entries/" + a.ID)
+	mustStatus(t, resp, body, http.StatusOK)
+	resp, body = ro.get("/api/v2/checkpoint")
+	mustStatus(t, resp, body, http.StatusOK)
+	if !bytes.Equal(body, cp2) {
+		t.Errorf("frozen log serves another checkpoint:\n%s\nwant\n%s", body, cp2)
+	}
+	resp, body = ro.get("/api/v2/tile/entries/000.p/1")
+	mustStatus(t, resp, body, http.StatusOK)
+	ro.stop()
+	if got, _ := os.ReadFile(filepath.Join(dir, "v2", "checkpoint")); !bytes.Equal(got, cp2) {
+		t.Error("the frozen log rewrote its checkpoint")
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, stateFile)); !bytes.Equal(got, state) {
+		t.Error("the frozen log rewrote its state")
+	}
+	if _, err := New(context.Background(), Config{DataDir: t.TempDir(), V2PublicURL: l.url, V1PublicURL: l.url, ReadOnly: true, Logger: quietLogger()}); err == nil {
+		t.Error("an empty directory opened read-only")
+	}
+}
+
+// Beyond MaxInFlight adds, writes get 503 with Retry-After.
+func TestPushback(t *testing.T) {
+	l := startLog(t, "", func(c *Config) { c.MaxInFlight = 2 })
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, false)
+	// Hold both slots, as two adds in flight would.
+	for _, tr := range []*tree{l.svc.v2, l.svc.v2, l.svc.v1, l.svc.v1} {
+		tr.slots <- struct{}{}
+	}
+	req, _ := s.v2Request(t, []byte("busy"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusServiceUnavailable)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	req1, _, _ := s.v1HashedRekord(t, []byte("busy"))
+	resp, body = l.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusServiceUnavailable)
+	for _, tr := range []*tree{l.svc.v2, l.svc.v1} {
+		<-tr.slots
+	}
+	resp, body = l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+	resp, body = l.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusCreated)
+	_, m := l.get("/metrics")
+	for _, want := range []string{
+		`sigil_tlog_pushback_total{log="v2"} 1`, `sigil_tlog_pushback_total{log="v1"} 1`,
+		`sigil_tlog_entries_appended_total{log="v2"} 1`, `sigil_tlog_tree_size{log="v1"} 1`,
+		`sigil_tlog_add_duration_seconds_count{log="v2"} 1`,
+	} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// Entries over MaxEntrySize are refused; algorithms outside
+// AllowedAlgorithms are refused.
+func TestLimits(t *testing.T) {
+	l := startLog(t, "", func(c *Config) {
+		c.MaxEntrySize = 1000
+		c.AllowedAlgorithms = []string{"PKIX_ECDSA_P256_SHA_256"}
+	})
+	p, _ := testpki.New(testpki.Options{})
+	withCert := newSigner(t, p, nil, true) // a certificate makes the entry > 1000 bytes
+	req, _ := withCert.v2Request(t, []byte("big"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusRequestEntityTooLarge)
+	req1, _, _ := withCert.v1HashedRekord(t, []byte("big"))
+	resp, body = l.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusRequestEntityTooLarge)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	req, _ = newSigner(t, p, p384, false).v2Request(t, []byte("p384"))
+	resp, body = l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusBadRequest)
+	if !strings.Contains(errMessage(body), "PKIX_ECDSA_P384_SHA_384 is not allowed") {
+		t.Errorf("message %q", errMessage(body))
+	}
+	req, _ = newSigner(t, p, nil, false).v2Request(t, []byte("small"))
+	resp, body = l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+}
+
+// Close answers every write in flight (201 with a proof, or 503), and
+// after a restart every acknowledged entry is in the log.
+func TestCloseDrainsWrites(t *testing.T) {
+	dir := t.TempDir()
+	l := startLog(t, dir, nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, false)
+	var mu sync.Mutex
+	var acked [][]byte
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := s.v2Request(t, []byte("drain "+strconv.Itoa(w)+" "+strconv.Itoa(i)))
+				resp, err := http.Post(l.url+"/api/v2/log/entries", "application/json", bytes.NewReader(req))
+				if err != nil {
+					return // the server closed
+				}
+				var buf bytes.Buffer
+				buf.ReadFrom(resp.Body) //nolint:errcheck
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusCreated:
+					mu.Lock()
+					acked = append(acked, buf.Bytes())
+					mu.Unlock()
+				case http.StatusServiceUnavailable:
+				default:
+					t.Errorf("status %d during shutdown: %s", resp.StatusCode, buf.Bytes())
+				}
+			}
+		}(w)
+	}
+	for {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= 20 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := l.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	l.srv.Close()
+	wg.Wait()
+
+	l2 := startLog(t, dir, func(c *Config) { c.V2PublicURL, c.V1PublicURL = l.url, l.url })
+	size := l2.svc.v2.latest().size
+	for _, b := range acked {
+		e := parseTLE(t, b)
+		if uint64(e.GetLogIndex()) >= size {
+			t.Fatalf("acknowledged entry %d is beyond the restarted log's size %d", e.GetLogIndex(), size)
+		}
+		got, err := l2.svc.v2.entry(context.Background(), uint64(e.GetLogIndex()), size)
+		if err != nil || !bytes.Equal(got, e.GetCanonicalizedBody()) {
+			t.Fatalf("acknowledged entry %d not found after restart (%v)", e.GetLogIndex(), err)
+		}
+	}
+}
+
+// Two services can share one metrics registry.
+func TestSharedRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := startLog(t, "", func(c *Config) { c.Registerer = reg })
+	b := startLog(t, "", func(c *Config) { c.Registerer = reg })
+	if a.svc.m.appended != b.svc.m.appended {
+		t.Error("metrics not shared")
+	}
+	resp, _ := a.get("/metrics")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics served (%d) though the caller owns the registry", resp.StatusCode)
+	}
+}
