@@ -12,6 +12,7 @@ import (
 	"sigil.dev/sigil/gitsign"
 	"sigil.dev/sigil/internal/fakesvc"
 	"sigil.dev/sigil/internal/oracle"
+	"sigil.dev/sigil/server/servertest"
 )
 
 // TestMain lets git run this test binary as sigil: with SIGIL_TEST_MAIN=1
@@ -33,6 +34,7 @@ type gitRepo struct {
 	env       []string
 	sigil     string
 	f         *fakesvc.Services
+	url       string // the CA and log base URL
 	root      string
 }
 
@@ -49,7 +51,7 @@ func newGitRepo(t *testing.T, f *fakesvc.Services) *gitRepo {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
-	r := &gitRepo{t: t, dir: filepath.Join(home, "repo"), home: home, sigil: exe, f: f, root: filepath.Join(home, "trusted_root.json")}
+	r := &gitRepo{t: t, dir: filepath.Join(home, "repo"), home: home, sigil: exe, f: f, url: f.URL, root: filepath.Join(home, "trusted_root.json")}
 	raw, err := f.TrustedRoot.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +114,7 @@ func (r *gitRepo) fails(extra []string, want string, name string, args ...string
 // setup runs sigil git setup with the fake services.
 func (r *gitRepo) setup(extra ...string) string {
 	r.t.Helper()
-	args := append([]string{"git", "setup", "--program", r.sigil, "--trusted-root", r.root, "--fulcio-url", r.f.URL, "--rekor-url", r.f.URL}, extra...)
+	args := append([]string{"git", "setup", "--program", r.sigil, "--trusted-root", r.root, "--fulcio-url", r.url, "--rekor-url", r.url}, extra...)
 	return r.ok("sigil", args...)
 }
 
@@ -397,5 +399,43 @@ func TestGitMergeVerifySignatures(t *testing.T) {
 	r.ok("git", "config", "sigil.certificateOIDCIssuer", fakesvc.Issuer)
 	if out := r.ok("git", "merge", "--verify-signatures", "--no-edit", "topic"); !strings.Contains(out, "has a good GPG signature by alice@sigil.test") {
 		t.Fatalf("merge:\n%s", out)
+	}
+}
+
+// TestGitAgainstServer signs and verifies commits and tags end to end
+// against a real `sigil server`: its CA (with a CT log), its Rekor v1 log,
+// the dev issuer's tokens; and verifies again once the certificate has
+// long expired, from the log's time.
+func TestGitAgainstServer(t *testing.T) {
+	srv := servertest.Start(t, "", "")
+	r := newGitRepo(t, fakesvc.New(t))
+	r.f, r.url = nil, srv.PublicURL()
+	raw, err := os.ReadFile(srv.TrustedRootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(r.root, raw, 0o644)
+	r.env = append(r.env, "SIGSTORE_ID_TOKEN="+srv.Token(t), "GIT_AUTHOR_EMAIL=dev@sigil.test", "GIT_COMMITTER_EMAIL=dev@sigil.test")
+	id := []string{"--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", srv.DevIssuerURL()}
+	r.setup(id...)
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "signed against sigil server")
+	r.ok("git", "tag", "-a", "v0.1", "-m", "tagged")
+	if out := r.ok("git", "verify-commit", "HEAD"); !strings.Contains(out, "Good signature from dev@sigil.test") {
+		t.Fatalf("verify-commit:\n%s", out)
+	}
+	if out := r.ok("git", "verify-tag", "v0.1"); !strings.Contains(out, "Good signature from dev@sigil.test") {
+		t.Fatalf("verify-tag:\n%s", out)
+	}
+	if out := r.ok("sigil", append([]string{"git", "verify", "HEAD"}, id...)...); !strings.Contains(out, "Verified OK") {
+		t.Fatalf("sigil git verify:\n%s", out)
+	}
+	// Three hours later the certificate is long expired; the log's time
+	// still proves it was valid when the commit was signed.
+	if code, out, errOut := r.run([]string{"SIGIL_GIT_CLOCK_OFFSET=3h"}, "sigil", append([]string{"git", "verify", "HEAD"}, id...)...); code != 0 || !strings.Contains(out+errOut, "Verified OK") {
+		t.Fatalf("verification after expiry (exit %d):\n%s%s", code, out, errOut)
+	}
+	// Another identity is refused.
+	if code, out, errOut := r.run(nil, "sigil", "git", "verify", "HEAD", "--certificate-identity", "eve@sigil.test", "--certificate-oidc-issuer", srv.DevIssuerURL()); code == 0 || !strings.Contains(out+errOut, "identity mismatch") {
+		t.Fatalf("wrong identity (exit %d):\n%s%s", code, out, errOut)
 	}
 }

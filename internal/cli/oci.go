@@ -121,6 +121,10 @@ func (f *imageSignFlags) signer(ctx context.Context, cmd *cobra.Command, args []
 	if err != nil {
 		return nil, nil, err
 	}
+	if format != oci.FormatReferrers {
+		// The legacy format carries a Rekor v1 entry with its SET.
+		f.sign.rekorVersions = []uint32{1}
+	}
 	s, err := f.sign.signer(cmd)
 	if err != nil {
 		return nil, nil, err

@@ -28,15 +28,13 @@ import (
 	"sigil.dev/sigil/internal/testpki"
 	"sigil.dev/sigil/oci"
 	"sigil.dev/sigil/oci/ocitest"
+	"sigil.dev/sigil/server/servertest"
 	"sigil.dev/sigil/trust"
 )
 
 // Interop with cosign (outside oracles, .ci/install-cosign.sh) through the
 // distribution registry (.ci/install-registry.sh), against the signing
-// services in imageEnv — today the fakes of internal/fakesvc, which speak
-// the CA v1 and v2, Rekor v1 and TSA APIs cosign uses; pointing signArgs,
-// the trusted root and the signing config at a `sigil server` instead
-// runs the same tests end to end.
+// services of a real `sigil server` (server/servertest):
 //
 //   - sigil's legacy-format signatures and attestations verify with cosign
 //     v2.6.5; its referrers-format ones with cosign v3.1.3;
@@ -133,12 +131,18 @@ func (c *cosignTool) withTrustEnv(t *testing.T, rootPath string) *cosignTool {
 	return out
 }
 
-// interopEnv is imageEnv on the distribution registry.
+// newInteropEnv runs the interop tests end to end: the distribution
+// registry, and a complete `sigil server` (CA with CT, Rekor v2 and v1, TSA,
+// dev OIDC issuer) whose trusted root and signing config sigil and cosign
+// both use.
 func newInteropEnv(t *testing.T) *imageEnv {
 	t.Helper()
 	host := ocitest.StartRegistry(t, ocitest.RegistryOptions{})
-	e := newImageEnv(t, true)
-	e.host = host
+	s := servertest.Start(t, "", "")
+	tok := s.Token(t)
+	e := &imageEnv{host: host, dir: t.TempDir(), root: s.TrustedRootFile, identity: "dev@sigil.test", issuer: s.DevIssuerURL(), registryReferrers: true, token: tok}
+	e.signArgs = []string{"--identity-token", tok, "--trusted-root", s.TrustedRootFile, "--signing-config", s.SigningConfigFile}
+	e.idArgs = []string{"--certificate-identity", e.identity, "--certificate-oidc-issuer", e.issuer, "--trusted-root", s.TrustedRootFile}
 	return e
 }
 
@@ -262,7 +266,11 @@ func TestSigilVerifiesCosignV3(t *testing.T) {
 // does not parse as a signed JWT for a path.
 func (e *imageEnv) tokenFile(t *testing.T) string {
 	p := filepath.Join(e.dir, "token")
-	if err := os.WriteFile(p, []byte(signedTestToken(t)), 0o600); err != nil {
+	tok := e.token
+	if tok == "" {
+		tok = signedTestToken(t)
+	}
+	if err := os.WriteFile(p, []byte(tok), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p

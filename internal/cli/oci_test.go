@@ -20,6 +20,7 @@ import (
 // signArgs (its trusted root and signing config) and the identity.
 type imageEnv struct {
 	host, dir         string
+	token             string // a real token for cosign; empty: a signed test token
 	signArgs, idArgs  []string
 	root              string
 	identity, issuer  string

@@ -34,6 +34,9 @@ type signFlags struct {
 	tsaURL       string
 	noTlog       bool
 	timeout      time.Duration
+	// rekorVersions are the Rekor API versions the command can use from
+	// the signing config; default 1 and 2.
+	rekorVersions []uint32
 }
 
 func (f *signFlags) register(c *cobra.Command) {
@@ -112,7 +115,11 @@ func (f *signFlags) signer(cmd *cobra.Command) (*sign.Signer, error) {
 			s.Logs = []sign.LogClient{&sign.RekorV1{BaseURL: f.rekorURL, HTTPClient: hc, UserAgent: ua}}
 		}
 	default:
-		logs, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, []uint32{1, 2}, now)
+		versions := f.rekorVersions
+		if versions == nil {
+			versions = []uint32{1, 2}
+		}
+		logs, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, versions, now)
 		if err != nil {
 			return nil, fmt.Errorf("couldn't pick a transparency log from the signing config: %w", err)
 		}
