@@ -96,6 +96,38 @@ func TestInteropMatrix(t *testing.T) {
 		t.Fatalf("sigil sign-blob (Rekor v1): %s", out)
 	}
 
+	// Attestations: sigil attests, cosign v2 and v3 verify; cosign v3
+	// attests, sigil verifies.
+	os.WriteFile(filepath.Join(dir, "e.txt"), []byte("attested\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "prov.json"), []byte(`{"buildDefinition":{"buildType":"https://example.com/build"}}`), 0o644)
+	if out, code := sigil(t, dir, "attest-blob", "e.txt", "--predicate", "prov.json", "--type", "slsaprovenance1", "--bundle", "e.sigstore.json", "--identity-token", tok); code != 0 {
+		t.Fatalf("sigil attest-blob: %s", out)
+	}
+	if out, err := run(t, dir, cosign3, "attest-blob", "--yes", "--identity-token", tokPath, "--predicate", "prov.json", "--type", "slsaprovenance1", "--bundle", "f.sigstore.json", "e.txt"); err != nil {
+		t.Fatalf("cosign v3 attest-blob: %v\n%s", err, out)
+	}
+	att := []string{"--type", "slsaprovenance1", "--trusted-root", trPath, "--certificate-oidc-issuer", iss}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"cosign v3 verifies sigil's", append([]string{cosign3, "verify-blob-attestation", "--bundle", "e.sigstore.json"}, att...)},
+		{"cosign v2 verifies sigil's", append([]string{cosign2, "verify-blob-attestation", "--new-bundle-format", "--use-signed-timestamps", "--bundle", "e.sigstore.json"}, att...)},
+	} {
+		if out, err := run(t, dir, tc.args[0], append(tc.args[1:], "--certificate-identity", "dev@sigil.test", "e.txt")...); err != nil {
+			t.Errorf("%s: %v\n%s", tc.name, err, out)
+		}
+		if out, err := run(t, dir, tc.args[0], append(tc.args[1:], "--certificate-identity", "eve@sigil.test", "e.txt")...); err == nil {
+			t.Errorf("%s with a wrong identity:\n%s", tc.name, out)
+		}
+	}
+	if out, code := sigil(t, dir, "verify-blob-attestation", "--bundle", "f.sigstore.json", "--type", "slsaprovenance1", "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "e.txt"); code != 0 {
+		t.Errorf("sigil verify-blob-attestation of cosign's: %s", out)
+	}
+	if out, code := sigil(t, dir, "verify-blob-attestation", "--bundle", "f.sigstore.json", "--type", "spdxjson", "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "e.txt"); code == 0 {
+		t.Errorf("sigil accepted a wrong predicate type: %s", out)
+	}
+
 	for _, b := range []string{"a", "b", "c", "d"} {
 		art, bun := b+".txt", b+".sigstore.json"
 		t.Run(b, func(t *testing.T) {

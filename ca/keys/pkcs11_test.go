@@ -12,53 +12,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigil.dev/sigil/ca"
 	"sigil.dev/sigil/ca/keys"
+	"sigil.dev/sigil/ca/keys/pkcs11test"
 	"sigil.dev/sigil/oidc"
 	"sigil.dev/sigil/oidc/oidctest"
 )
 
-// softHSM initialises a fresh SoftHSM2 token in a temporary directory and
-// returns the module path. The token is labelled "sigil" with user PIN
-// 1234.
-func softHSM(t *testing.T) string {
-	t.Helper()
-	util := need(t, "softhsm2-util", ".ci/install-softhsm.sh")
-	module := ""
-	for _, p := range []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"} {
-		if _, err := os.Stat(p); err == nil {
-			module = p
-			break
-		}
-	}
-	if module == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("libsofthsm2.so not found; CI must run .ci/install-softhsm.sh")
-		}
-		t.Skip("libsofthsm2.so not found; run .ci/install-softhsm.sh")
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	out, err := exec.Command(util, "--init-token", "--free", "--label", "sigil", "--pin", "1234", "--so-pin", "5678").CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util: %v\n%s", err, out)
-	}
-	return module
-}
+func softHSM(t *testing.T) string { return pkcs11test.SoftHSM(t) }
 
 // TestPKCS11 generates the intermediate key on a SoftHSM2 token, certifies
 // it with a software root, reopens it by URI as the CA would, and issues a

@@ -5,9 +5,15 @@
 //	    (--certificate-identity ID --certificate-oidc-issuer URL | --key PEMFILE) \
 //	    [--trusted-root FILE] FILE_OR_DIGEST
 //
+//	sigil-conformance sign-bundle [--staging] [--in-toto] --identity-token TOKEN \
+//	    --bundle FILE [--trusted-root FILE] [--signing-config FILE] FILE
+//
 // The exit status is the only verdict. FILE_OR_DIGEST is a digest only when
-// it is sha256:<64 hex> and not a path on disk. Signing (sign-bundle) is not
-// supported yet and exits with status 2.
+// it is sha256:<64 hex> and not a path on disk. sign-bundle signs FILE
+// (with --in-toto, FILE is an in-toto statement signed as given) into a
+// v0.3 bundle with the services of the signing config. --staging (the
+// public staging instance) is not supported: pass its trusted root and
+// signing config instead.
 //
 // Verification is configured as sigstore-go's conformance client does:
 // one SCT; one log entry when the trusted root lists logs; one RFC 3161
@@ -45,8 +51,29 @@ func run(args []string) int {
 		}
 		return cli.Main(append([]string{"verify-blob"}, out...), os.Stdout, os.Stderr)
 	case "sign-bundle":
-		fmt.Fprintln(os.Stderr, "sigil-conformance: sign-bundle is not supported yet")
-		return 2
+		inToto := false
+		var out []string
+		rest := args[1:]
+		for i := 0; i < len(rest); i++ {
+			switch rest[i] {
+			case "--staging":
+				fmt.Fprintln(os.Stderr, "sigil-conformance: --staging needs the staging trusted root and signing config; pass --trusted-root and --signing-config")
+				return 2
+			case "--in-toto":
+				inToto = true
+			default:
+				out = append(out, rest[i])
+			}
+		}
+		if len(out) == 0 {
+			fmt.Fprintln(os.Stderr, "sigil-conformance: sign-bundle needs a FILE")
+			return 2
+		}
+		file, flags := out[len(out)-1], out[:len(out)-1]
+		if inToto {
+			return cli.Main(append(append([]string{"attest-blob"}, flags...), "--statement", file), os.Stdout, os.Stderr)
+		}
+		return cli.Main(append(append([]string{"sign-blob"}, flags...), file), os.Stdout, os.Stderr)
 	}
 	fmt.Fprintf(os.Stderr, "sigil-conformance: unknown command %q\n", args[0])
 	return 2

@@ -22,6 +22,35 @@ func init() {
 	register(newSignBlob)
 	register(newAttestBlob)
 	register(newGenerateKeyPair)
+	register(newPublicKey)
+}
+
+func newPublicKey() *cobra.Command {
+	var key string
+	c := &cobra.Command{
+		Use:   "public-key --key FILE|pkcs11:URI",
+		Short: "Print the PEM public key of a signing key (file or PKCS#11), to verify with --key",
+		Example: `  sigil public-key --key cosign.key > cosign.pub
+  sigil public-key --key 'pkcs11:token=signing;object=release?module-path=/usr/lib/softhsm/libsofthsm2.so' > release.pub`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if key == "" {
+				return errors.New("no key: pass --key FILE or --key pkcs11:URI")
+			}
+			k, err := loadPrivateKey(cmd, key)
+			if err != nil {
+				return err
+			}
+			p, err := keyfile.PublicPEM(k.Public())
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(p)
+			return err
+		},
+	}
+	c.Flags().StringVar(&key, "key", "", "private key file or PKCS#11 URI")
+	return c
 }
 
 func newSignBlob() *cobra.Command {
@@ -71,7 +100,7 @@ With --key the bundle names the key instead of a certificate.`,
 
 func newAttestBlob() *cobra.Command {
 	var f signFlags
-	var out, predicate, typ string
+	var out, predicate, typ, stmt string
 	c := &cobra.Command{
 		Use:   "attest-blob FILE --predicate P --type T --bundle OUT",
 		Short: "Sign an in-toto attestation about a file (DSSE) and write a Sigstore bundle",
@@ -80,28 +109,45 @@ predicate is the JSON in --predicate, sign it as a DSSE envelope, and write a
 bundle. --type is a predicate type URI or one of: custom, slsaprovenance,
 slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln,
 openvex. With custom, a non-JSON predicate is wrapped as cosign does:
-{"Data": "<text>", "Timestamp": "<RFC 3339>"}.`,
+{"Data": "<text>", "Timestamp": "<RFC 3339>"}. With --statement, a complete
+in-toto statement is signed as given (no FILE).`,
 		Example: `  sigil attest-blob app.tar.gz --predicate provenance.json --type slsaprovenance1 --bundle app.intoto.sigstore.json
-  sigil attest-blob sbom-subject.bin --predicate sbom.spdx.json --type spdxjson --bundle sbom.sigstore.json`,
-		Args: cobra.ExactArgs(1),
+  sigil attest-blob sbom-subject.bin --predicate sbom.spdx.json --type spdxjson --bundle sbom.sigstore.json
+  sigil attest-blob --statement statement.json --bundle statement.sigstore.json`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return errors.New("no output: pass --bundle FILE")
 			}
-			if predicate == "" {
+			var st []byte
+			switch {
+			case stmt != "" && (len(args) > 0 || predicate != ""):
+				return errors.New("--statement is a complete statement: give no FILE and no --predicate")
+			case stmt != "":
+				raw, err := readFile("statement", stmt)
+				if err != nil {
+					return err
+				}
+				if _, err := intoto.Parse(raw); err != nil {
+					return err
+				}
+				st = raw
+			case len(args) == 0:
+				return errors.New("no artifact: give FILE (or --statement)")
+			case predicate == "":
 				return errors.New("no predicate: pass --predicate FILE")
-			}
-			pt, err := intoto.PredicateTypeURI(typ)
-			if err != nil {
-				return err
-			}
-			pred, err := readFile("predicate", predicate)
-			if err != nil {
-				return err
-			}
-			st, err := statement(args[0], pt, typ, pred)
-			if err != nil {
-				return err
+			default:
+				pt, err := intoto.PredicateTypeURI(typ)
+				if err != nil {
+					return err
+				}
+				pred, err := readFile("predicate", predicate)
+				if err != nil {
+					return err
+				}
+				if st, err = statement(args[0], pt, typ, pred); err != nil {
+					return err
+				}
 			}
 			s, err := f.signer(cmd)
 			if err != nil {
@@ -118,6 +164,7 @@ openvex. With custom, a non-JSON predicate is wrapped as cosign does:
 	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle (required)")
 	c.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file (required)")
 	c.Flags().StringVar(&typ, "type", "custom", "predicate type: a URI or a short name")
+	c.Flags().StringVar(&stmt, "statement", "", "sign this complete in-toto statement as given")
 	return c
 }
 

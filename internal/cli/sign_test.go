@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"sigil.dev/sigil/ca/keys"
+	"sigil.dev/sigil/ca/keys/pkcs11test"
 	"sigil.dev/sigil/internal/fakesvc"
 	"sigil.dev/sigil/trust"
 )
@@ -159,4 +161,30 @@ func TestSignErrors(t *testing.T) {
 		}
 	}
 	_ = f
+}
+
+// TestPKCS11Key signs with a key on a SoftHSM2 token, addressed by a
+// PKCS#11 URI, and verifies with the public key sigil prints for it.
+func TestPKCS11Key(t *testing.T) {
+	module := pkcs11test.SoftHSM(t)
+	uri := "pkcs11:token=sigil;object=release?module-path=" + module + "&pin-value=1234"
+	if _, _, err := keys.GeneratePKCS11(uri, keys.ECDSAP256); err != nil {
+		t.Fatal(err)
+	}
+	_, dir, root, sc := signFixture(t, 1)
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	code, pub, stderr := run("public-key", "--key", uri)
+	if code != 0 || !strings.Contains(pub, "BEGIN PUBLIC KEY") {
+		t.Fatalf("public-key: %s", stderr)
+	}
+	pubPath := filepath.Join(dir, "release.pub")
+	os.WriteFile(pubPath, []byte(pub), 0o644)
+	b := filepath.Join(dir, "hsm.sigstore.json")
+	if code, _, stderr := run("sign-blob", art, "--key", uri, "--bundle", b, "--trusted-root", root, "--signing-config", sc); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := run("verify-blob", art, "--bundle", b, "--key", pubPath, "--trusted-root", root); code != 0 {
+		t.Fatal(stderr)
+	}
 }

@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/keyfile"
 	"sigil.dev/sigil/oidc/token"
 	"sigil.dev/sigil/sign"
@@ -43,7 +45,7 @@ func (f *signFlags) register(c *cobra.Command) {
 	fl := c.Flags()
 	f.trust.register(fl)
 	f.tokens.register(c)
-	fl.StringVar(&f.key, "key", "", "sign with this private key file (cosign format; password from SIGIL_PASSWORD or COSIGN_PASSWORD, or asked) instead of keyless")
+	fl.StringVar(&f.key, "key", "", "sign with this private key instead of keyless: a file (cosign format; password from SIGIL_PASSWORD or COSIGN_PASSWORD, or asked) or a PKCS#11 URI (pkcs11:token=…;object=…?module-path=…; PIN from pin-value, pin-source or SIGIL_PKCS11_PIN)")
 	fl.StringVar(&f.keyAlgorithm, "key-algorithm", sign.AlgECDSAP256, "ephemeral key for keyless signing: ecdsa-p256, ecdsa-p384 or ed25519")
 	fl.StringVar(&f.fulcioURL, "fulcio-url", "", "CA base URL, instead of the signing config's")
 	fl.StringVar(&f.rekorURL, "rekor-url", "", "transparency log base URL, instead of the signing config's (Rekor v1 API unless --rekor-v2)")
@@ -184,6 +186,15 @@ func password(cmd *cobra.Command, prompt string, confirm bool) ([]byte, error) {
 }
 
 func loadPrivateKey(cmd *cobra.Command, path string) (crypto.Signer, error) {
+	if strings.HasPrefix(path, "pkcs11:") {
+		// The session lives as long as the process: the command signs and
+		// exits.
+		k, _, err := keys.LoadPKCS11(path)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't open the PKCS#11 key: %w", err)
+		}
+		return k, nil
+	}
 	raw, err := readFile("private key", path)
 	if err != nil {
 		return nil, err

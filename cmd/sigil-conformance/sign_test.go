@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"sigil.dev/sigil/internal/vectors"
+	"sigil.dev/sigil/server/servertest"
+)
+
+// TestSignBundle drives sign-bundle the way the conformance suite's signing
+// tests do (test_simple, test_sign_does_not_produce_root,
+// test_sign_verify_rekor2, test_sign_verify_dsse), against a sigil server:
+// the bundle is a v0.3 bundle with a certificate and a Rekor v2
+// hashedrekord 0.0.2 entry, carries no root certificate, and verifies; with
+// --in-toto the DSSE payload is the statement file byte for byte.
+func TestSignBundle(t *testing.T) {
+	dir := vectors.Require(t)
+	srv := servertest.Start(t, "", "")
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
+	tmp := t.TempDir()
+	art := filepath.Join(dir, "a.txt")
+	common := []string{"--identity-token", srv.Token(t)}
+	trust := []string{"--trusted-root", srv.TrustedRootFile, "--signing-config", srv.SigningConfigFile}
+	verifyArgs := func(b string) []string {
+		return []string{"verify-bundle", "--bundle", b, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", srv.DevIssuerURL(), "--trusted-root", srv.TrustedRootFile, art}
+	}
+
+	b := filepath.Join(tmp, "a.sigstore.json")
+	if code := run(append(append(append([]string{"sign-bundle"}, common...), "--bundle", b), append(trust, art)...)); code != 0 {
+		t.Fatalf("sign-bundle: exit %d", code)
+	}
+	var got struct {
+		MediaType            string
+		MessageSignature     json.RawMessage
+		VerificationMaterial struct {
+			Certificate          *struct{ RawBytes string }
+			X509CertificateChain json.RawMessage
+			TlogEntries          []struct {
+				KindVersion struct{ Kind, Version string }
+			}
+		}
+		DsseEnvelope struct{ Payload []byte }
+	}
+	raw, _ := os.ReadFile(b)
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	vm := got.VerificationMaterial
+	if got.MediaType != "application/vnd.dev.sigstore.bundle.v0.3+json" || got.MessageSignature == nil || vm.Certificate == nil || vm.X509CertificateChain != nil {
+		t.Fatalf("bundle shape: %s", raw)
+	}
+	if len(vm.TlogEntries) != 1 || vm.TlogEntries[0].KindVersion.Kind != "hashedrekord" || vm.TlogEntries[0].KindVersion.Version != "0.0.2" {
+		t.Fatalf("log entry: %+v", vm.TlogEntries)
+	}
+	if code := run(verifyArgs(b)); code != 0 {
+		t.Fatalf("verify-bundle: exit %d", code)
+	}
+
+	st := filepath.Join(dir, "statement.json")
+	d := filepath.Join(tmp, "dsse.sigstore.json")
+	if code := run(append(append(append([]string{"sign-bundle", "--in-toto"}, common...), "--bundle", d), append(trust, st)...)); code != 0 {
+		t.Fatalf("sign-bundle --in-toto: exit %d", code)
+	}
+	raw, _ = os.ReadFile(d)
+	got.DsseEnvelope.Payload = nil
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(st)
+	if !bytes.Equal(got.DsseEnvelope.Payload, want) {
+		t.Fatal("the DSSE payload is not the statement file")
+	}
+	if code := run(verifyArgs(d)); code != 0 {
+		t.Fatalf("verify-bundle of the DSSE bundle: exit %d", code)
+	}
+}
