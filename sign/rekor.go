@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"strings"
 
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -79,25 +77,6 @@ func (e *Entry) proposedV1() []byte {
 	return append(b, `"]}}}`...)
 }
 
-// v1LogEntry is a Rekor v1 LogEntryAnon (sigstore/rekor
-// pkg/generated/models/log_entry.go).
-type v1LogEntry struct {
-	Body           string `json:"body"`
-	IntegratedTime int64  `json:"integratedTime"`
-	LogID          string `json:"logID"`
-	LogIndex       int64  `json:"logIndex"`
-	Verification   *struct {
-		InclusionProof *struct {
-			Checkpoint string   `json:"checkpoint"`
-			Hashes     []string `json:"hashes"`
-			LogIndex   int64    `json:"logIndex"`
-			RootHash   string   `json:"rootHash"`
-			TreeSize   int64    `json:"treeSize"`
-		} `json:"inclusionProof"`
-		SignedEntryTimestamp []byte `json:"signedEntryTimestamp"`
-	} `json:"verification"`
-}
-
 // Upload creates the entry; on 409 (already logged) it fetches the
 // existing one.
 func (r *RekorV1) Upload(ctx context.Context, e *Entry) (*protorekor.TransparencyLogEntry, error) {
@@ -123,14 +102,11 @@ func (r *RekorV1) Upload(ctx context.Context, e *Entry) (*protorekor.Transparenc
 	default:
 		return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: errorMessage(raw)}
 	}
-	var m map[string]v1LogEntry
-	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 {
-		return nil, fmt.Errorf("couldn't parse the log entry response: want one entry, %v", err)
+	tle, _, err := rekor.ParseV1LogEntry(raw)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't use the log's answer: %w", err)
 	}
-	for _, le := range m {
-		return v1ToBundleEntry(&le)
-	}
-	panic("unreachable")
+	return tle, nil
 }
 
 // SearchQuery is a Rekor v1 index search (POST /api/v1/index/retrieve,
@@ -197,57 +173,9 @@ func (r *RekorV1) Entry(ctx context.Context, id string) (*protorekor.Transparenc
 	if resp.StatusCode != http.StatusOK {
 		return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: errorMessage(raw)}
 	}
-	var m map[string]v1LogEntry
-	if err := json.Unmarshal(raw, &m); err != nil || len(m) != 1 {
-		return nil, fmt.Errorf("couldn't parse log entry %s: want one entry, %v", id, err)
-	}
-	for _, le := range m {
-		return v1ToBundleEntry(&le)
-	}
-	panic("unreachable")
-}
-
-// v1ToBundleEntry converts a v1 log entry to the bundle form, as
-// sigstore/rekor pkg/tle GenerateTransparencyLogEntry does.
-func v1ToBundleEntry(le *v1LogEntry) (*protorekor.TransparencyLogEntry, error) {
-	body, err := base64.StdEncoding.DecodeString(le.Body)
+	tle, _, err := rekor.ParseV1LogEntry(raw)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't decode the log entry body: %w", err)
-	}
-	var kv struct{ Kind, APIVersion string }
-	if err := json.Unmarshal(body, &kv); err != nil {
-		return nil, fmt.Errorf("couldn't parse the log entry body: %w", err)
-	}
-	logID, err := hex.DecodeString(le.LogID)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't decode the log ID: %w", err)
-	}
-	tle := &protorekor.TransparencyLogEntry{
-		LogIndex:          le.LogIndex,
-		LogId:             &protocommon.LogId{KeyId: logID},
-		KindVersion:       &protorekor.KindVersion{Kind: kv.Kind, Version: kv.APIVersion},
-		IntegratedTime:    le.IntegratedTime,
-		CanonicalizedBody: body,
-	}
-	if v := le.Verification; v != nil {
-		if len(v.SignedEntryTimestamp) > 0 {
-			tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: v.SignedEntryTimestamp}
-		}
-		if p := v.InclusionProof; p != nil {
-			root, err := hex.DecodeString(p.RootHash)
-			if err != nil {
-				return nil, fmt.Errorf("couldn't decode the inclusion proof root: %w", err)
-			}
-			ip := &protorekor.InclusionProof{LogIndex: p.LogIndex, RootHash: root, TreeSize: p.TreeSize, Checkpoint: &protorekor.Checkpoint{Envelope: p.Checkpoint}}
-			for _, h := range p.Hashes {
-				b, err := hex.DecodeString(h)
-				if err != nil {
-					return nil, fmt.Errorf("couldn't decode an inclusion proof hash: %w", err)
-				}
-				ip.Hashes = append(ip.Hashes, b)
-			}
-			tle.InclusionProof = ip
-		}
+		return nil, fmt.Errorf("couldn't use log entry %s: %w", id, err)
 	}
 	return tle, nil
 }

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"sigil.dev/sigil/internal/fsutil"
 )
 
 // state is what DataDir/state.json remembers about the two logs, so that a
@@ -62,43 +64,10 @@ func (s *state) save(dir string) error {
 	return writeFileAtomic(filepath.Join(dir, stateFile), append(raw, '\n'), 0o644)
 }
 
-// writeFileAtomic writes a file by temp file, fsync and rename, then
-// fsyncs the directory, so a crash leaves the old or the new content.
+// writeFileAtomic writes a file through a synced temporary file renamed
+// into place (fsutil.WriteFileAtomic).
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) //nolint:errcheck // gone after a successful rename
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("couldn't sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync %s: %w", dir, err)
-	}
-	return nil
+	return fsutil.WriteFileAtomic(path, data, mode)
 }
 
 // randomTreeID returns a positive random int63, like Trillian tree IDs.

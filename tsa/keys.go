@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"sigil.dev/sigil/internal/fsutil"
 )
 
 // File names in Config.DataDir.
@@ -232,37 +234,8 @@ func ParseChainPEM(raw []byte) ([]*x509.Certificate, error) {
 	return chain, nil
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, synced and renamed, so a crash leaves the old file or the new
-// one.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+// writeFileAtomic writes a file through a synced temporary file renamed
+// into place (fsutil.WriteFileAtomic).
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return fsutil.WriteFileAtomic(path, data, mode)
 }

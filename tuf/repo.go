@@ -19,7 +19,7 @@ import (
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
 
-	"sigil.dev/sigil/tuf/internal/fsutil"
+	"sigil.dev/sigil/internal/fsutil"
 )
 
 // Role names (TUF specification §2.1).

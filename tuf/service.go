@@ -20,7 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"sigil.dev/sigil/tuf/internal/fsutil"
+	"sigil.dev/sigil/internal/fsutil"
 )
 
 // Target names the sigil server publishes (the names Sigstore clients

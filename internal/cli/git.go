@@ -221,39 +221,15 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 	}
 	s.CA = &sign.CAClient{URL: caURL, HTTPClient: hc, UserAgent: ua}
 
-	switch {
-	case g.rekorURL != "" && g.rekorV2:
-		s.Logs = []sign.LogClient{&sign.RekorV2{BaseURL: g.rekorURL, HTTPClient: hc, UserAgent: ua}}
-	case g.rekorURL != "":
-		s.Logs = []sign.LogClient{&sign.RekorV1{BaseURL: g.rekorURL, HTTPClient: hc, UserAgent: ua}}
-	default:
-		versions := []uint32{1, 2}
-		if mode == gitsign.Online {
-			versions = []uint32{1} // the search index is a v1 API
-		}
-		logs, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, versions, now)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't pick a transparency log from the signing config: %w", err)
-		}
-		for _, l := range logs {
-			if l.MajorAPIVersion == 2 {
-				s.Logs = append(s.Logs, &sign.RekorV2{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
-			} else {
-				s.Logs = append(s.Logs, &sign.RekorV1{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
-			}
-		}
+	var versions []uint32
+	if mode == gitsign.Online {
+		versions = []uint32{1} // the search index is a v1 API
 	}
-	switch {
-	case g.tsaURL != "":
-		s.TSAs = []*sign.TSAClient{{URL: g.tsaURL, HTTPClient: hc, UserAgent: ua}}
-	case sc != nil && len(sc.TSAs) > 0:
-		tsas, err := trust.SelectServices(sc.TSAs, sc.TSAConfig, []uint32{1}, now)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't pick a timestamp authority from the signing config: %w", err)
-		}
-		for _, t := range tsas {
-			s.TSAs = append(s.TSAs, &sign.TSAClient{URL: t.URL, HTTPClient: hc, UserAgent: ua})
-		}
+	if s.Logs, err = pickLogs(sc, g.rekorURL, g.rekorV2, versions, now, hc, ua); err != nil {
+		return nil, err
+	}
+	if s.TSAs, err = pickTSAs(sc, g.tsaURL, now, hc, ua); err != nil {
+		return nil, err
 	}
 
 	issuer := g.oidcIssuer

@@ -105,46 +105,17 @@ func (f *signFlags) signer(cmd *cobra.Command) (*sign.Signer, error) {
 		s.Token = src.Token
 	}
 
-	switch {
-	case f.noTlog:
-		if f.key == "" {
-			return nil, errors.New("--no-tlog-upload applies only to key-based signing: a ten-minute certificate needs the log's time")
-		}
-	case f.rekorURL != "":
-		if f.rekorV2 {
-			s.Logs = []sign.LogClient{&sign.RekorV2{BaseURL: f.rekorURL, HTTPClient: hc, UserAgent: ua}}
-		} else {
-			s.Logs = []sign.LogClient{&sign.RekorV1{BaseURL: f.rekorURL, HTTPClient: hc, UserAgent: ua}}
-		}
-	default:
-		versions := f.rekorVersions
-		if versions == nil {
-			versions = []uint32{1, 2}
-		}
-		logs, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, versions, now)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't pick a transparency log from the signing config: %w", err)
-		}
-		for _, l := range logs {
-			if l.MajorAPIVersion == 2 {
-				s.Logs = append(s.Logs, &sign.RekorV2{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
-			} else {
-				s.Logs = append(s.Logs, &sign.RekorV1{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
-			}
+	if f.noTlog && f.key == "" {
+		return nil, errors.New("--no-tlog-upload applies only to key-based signing: a ten-minute certificate needs the log's time")
+	}
+	var err error
+	if !f.noTlog {
+		if s.Logs, err = pickLogs(sc, f.rekorURL, f.rekorV2, f.rekorVersions, now, hc, ua); err != nil {
+			return nil, err
 		}
 	}
-
-	switch {
-	case f.tsaURL != "":
-		s.TSAs = []*sign.TSAClient{{URL: f.tsaURL, HTTPClient: hc, UserAgent: ua}}
-	case sc != nil && len(sc.TSAs) > 0:
-		tsas, err := trust.SelectServices(sc.TSAs, sc.TSAConfig, []uint32{1}, now)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't pick a timestamp authority from the signing config: %w", err)
-		}
-		for _, t := range tsas {
-			s.TSAs = append(s.TSAs, &sign.TSAClient{URL: t.URL, HTTPClient: hc, UserAgent: ua})
-		}
+	if s.TSAs, err = pickTSAs(sc, f.tsaURL, now, hc, ua); err != nil {
+		return nil, err
 	}
 	s.Progress = func(step, detail string) {
 		if detail != "" && isatty.IsTerminal(os.Stderr.Fd()) {
@@ -265,4 +236,52 @@ func signContext(cmd *cobra.Command) context.Context {
 		return ctx
 	}
 	return context.Background()
+}
+
+// pickLogs returns the transparency logs to sign into: rekorURL when given
+// (the v2 API if rekorV2), else the signing config's logs of the given API
+// versions (default 1 and 2), honouring its ALL/ANY/EXACT selector.
+func pickLogs(sc *trust.SigningConfig, rekorURL string, rekorV2 bool, versions []uint32, now time.Time, hc *http.Client, ua string) ([]sign.LogClient, error) {
+	if rekorURL != "" {
+		if rekorV2 {
+			return []sign.LogClient{&sign.RekorV2{BaseURL: rekorURL, HTTPClient: hc, UserAgent: ua}}, nil
+		}
+		return []sign.LogClient{&sign.RekorV1{BaseURL: rekorURL, HTTPClient: hc, UserAgent: ua}}, nil
+	}
+	if versions == nil {
+		versions = []uint32{1, 2}
+	}
+	logs, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, versions, now)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't pick a transparency log from the signing config: %w", err)
+	}
+	var out []sign.LogClient
+	for _, l := range logs {
+		if l.MajorAPIVersion == 2 {
+			out = append(out, &sign.RekorV2{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
+		} else {
+			out = append(out, &sign.RekorV1{BaseURL: l.URL, HTTPClient: hc, UserAgent: ua})
+		}
+	}
+	return out, nil
+}
+
+// pickTSAs returns the timestamp authorities: tsaURL when given, else the
+// signing config's (none when it lists none).
+func pickTSAs(sc *trust.SigningConfig, tsaURL string, now time.Time, hc *http.Client, ua string) ([]*sign.TSAClient, error) {
+	switch {
+	case tsaURL != "":
+		return []*sign.TSAClient{{URL: tsaURL, HTTPClient: hc, UserAgent: ua}}, nil
+	case sc == nil || len(sc.TSAs) == 0:
+		return nil, nil
+	}
+	tsas, err := trust.SelectServices(sc.TSAs, sc.TSAConfig, []uint32{1}, now)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't pick a timestamp authority from the signing config: %w", err)
+	}
+	var out []*sign.TSAClient
+	for _, t := range tsas {
+		out = append(out, &sign.TSAClient{URL: t.URL, HTTPClient: hc, UserAgent: ua})
+	}
+	return out, nil
 }

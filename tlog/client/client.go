@@ -272,65 +272,7 @@ func (c *Client) V1Entry(ctx context.Context, index int64, uuid string) (*protor
 	if err != nil {
 		return nil, "", err
 	}
-	return ParseV1Entry(b)
-}
-
-// ParseV1Entry converts a Rekor v1 LogEntry answer into a bundle's
-// TransparencyLogEntry (sigstore/rekor pkg/tle GenerateTransparencyLogEntry)
-// and returns its entry ID.
-func ParseV1Entry(b []byte) (*protorekor.TransparencyLogEntry, string, error) {
-	var m map[string]struct {
-		Body           []byte `json:"body"`
-		IntegratedTime int64  `json:"integratedTime"`
-		LogID          string `json:"logID"`
-		LogIndex       int64  `json:"logIndex"`
-		Verification   *struct {
-			InclusionProof *struct {
-				Checkpoint string   `json:"checkpoint"`
-				Hashes     []string `json:"hashes"`
-				LogIndex   int64    `json:"logIndex"`
-				RootHash   string   `json:"rootHash"`
-				TreeSize   int64    `json:"treeSize"`
-			} `json:"inclusionProof"`
-			SignedEntryTimestamp []byte `json:"signedEntryTimestamp"`
-		} `json:"verification"`
-	}
-	if err := json.Unmarshal(b, &m); err != nil || len(m) != 1 {
-		return nil, "", fmt.Errorf("couldn't parse log entry: not a map with one entry (%v)", err)
-	}
-	for id, a := range m {
-		logID, err := hex.DecodeString(a.LogID)
-		if err != nil {
-			return nil, "", fmt.Errorf("couldn't parse log entry: logID: %w", err)
-		}
-		e := &protorekor.TransparencyLogEntry{LogIndex: a.LogIndex, LogId: &protocommon.LogId{KeyId: logID}, IntegratedTime: a.IntegratedTime, CanonicalizedBody: a.Body}
-		if body, err := rekor.ParseV1Body(a.Body); err == nil {
-			e.KindVersion = &protorekor.KindVersion{Kind: body.Kind, Version: body.APIVersion}
-		} else {
-			var kv struct{ Kind, APIVersion string }
-			json.Unmarshal(a.Body, &kv) //nolint:errcheck
-			e.KindVersion = &protorekor.KindVersion{Kind: kv.Kind, Version: kv.APIVersion}
-		}
-		if v := a.Verification; v != nil {
-			if len(v.SignedEntryTimestamp) > 0 {
-				e.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: v.SignedEntryTimestamp}
-			}
-			if p := v.InclusionProof; p != nil {
-				root, err := hex.DecodeString(p.RootHash)
-				if err != nil {
-					return nil, "", fmt.Errorf("couldn't parse log entry: rootHash: %w", err)
-				}
-				hashes, err := decodeHexes(p.Hashes)
-				if err != nil {
-					return nil, "", err
-				}
-				e.InclusionProof = &protorekor.InclusionProof{LogIndex: p.LogIndex, RootHash: root, TreeSize: p.TreeSize, Hashes: hashes,
-					Checkpoint: &protorekor.Checkpoint{Envelope: p.Checkpoint}}
-			}
-		}
-		return e, id, nil
-	}
-	panic("unreachable")
+	return rekor.ParseV1LogEntry(b)
 }
 
 // V2Entry reads entry index of a tlog-tiles log at the size of checkpoint

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sigil.dev/sigil/rekor"
 	"testing"
 
 	"sigil.dev/sigil/checkpoint"
@@ -122,7 +123,7 @@ func TestV1Read(t *testing.T) {
 	if err != nil || cp.Size != 0 || !checkpoint.IsV1Origin(cp.Origin) {
 		t.Fatalf("v1 checkpoint %+v, %v", cp, err)
 	}
-	if _, _, err := ParseV1Entry([]byte(`{"a":{},"b":{}}`)); err == nil {
+	if _, _, err := rekor.ParseV1LogEntry([]byte(`{"a":{},"b":{}}`)); err == nil {
 		t.Error("a LogEntry with two keys parsed")
 	}
 }

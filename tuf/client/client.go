@@ -44,7 +44,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
 	"sigil.dev/sigil/trust"
-	"sigil.dev/sigil/tuf/internal/fsutil"
+	"sigil.dev/sigil/internal/fsutil"
 )
 
 // Target names (sigstore/sigstore-go pkg/root: GetTrustedRoot,

@@ -1,5 +1,5 @@
-// Package fsutil holds the file-system primitives the TUF repository and
-// client share: atomic file replacement and a directory lock.
+// Package fsutil holds file-system primitives the services share: atomic
+// file replacement (keys, state, TUF metadata) and a directory lock.
 package fsutil
 
 import (
