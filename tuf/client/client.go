@@ -43,8 +43,8 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
-	"sigil.dev/sigil/trust"
 	"sigil.dev/sigil/internal/fsutil"
+	"sigil.dev/sigil/trust"
 )
 
 // Target names (sigstore/sigstore-go pkg/root: GetTrustedRoot,
