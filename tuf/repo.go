@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
@@ -111,7 +112,9 @@ type state struct {
 	stagedTargets *metadata.Metadata[metadata.TargetsType]
 }
 
-var versionedName = regexp.MustCompile(`^([1-9][0-9]{0,18})\.(root|targets|snapshot)\.json$`)
+var versionedName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([1-9][0-9]{0,18})\.(root|targets|snapshot)\.json$`)
+}) // compiled on first use: the counted repetitions make a large program
 
 // versions lists the versions of N.<role>.json in the published tree,
 // ascending.
@@ -122,7 +125,7 @@ func (r *Repo) versions(role string) ([]int64, error) {
 	}
 	var out []int64
 	for _, e := range ents {
-		m := versionedName.FindStringSubmatch(e.Name())
+		m := versionedName().FindStringSubmatch(e.Name())
 		if m == nil || m[2] != role {
 			continue
 		}
@@ -343,7 +346,7 @@ func validateRoot(root *metadata.RootType) error {
 }
 
 // targetName is what a target may be called here: one path segment.
-var targetName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$`)
+var targetName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$`) }) // compiled on first use: the counted repetitions make a large program
 
 // StageTargets prepares the next targets version: files are added (or
 // replaced, by name), remove names are taken out, and the expiry is set
@@ -351,7 +354,7 @@ var targetName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$`)
 // targets are dropped. Nothing changes for clients until Commit.
 func (r *Repo) StageTargets(files map[string][]byte, remove []string, expires time.Time) error {
 	for name := range files {
-		if !targetName.MatchString(name) {
+		if !targetName().MatchString(name) {
 			return fmt.Errorf("couldn't stage target %q: a name is letters, digits, '.', '_' and '-', not starting with '.' or '-'", name)
 		}
 	}

@@ -495,7 +495,9 @@ func (s *Service) Publish(dir string) error { return s.repo.Export(dir) }
 
 // servable matches the paths clients fetch (theupdateframework/go-tuf
 // metadata/updater/updater.go: downloadMetadata, DownloadTarget).
-var servable = regexp.MustCompile(`^(root\.json|timestamp\.json|[1-9][0-9]{0,18}\.(root|targets|snapshot)\.json|targets/[0-9a-f]{64}\.[A-Za-z0-9_][A-Za-z0-9._-]{0,199})$`)
+var servable = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(root\.json|timestamp\.json|[1-9][0-9]{0,18}\.(root|targets|snapshot)\.json|targets/[0-9a-f]{64}\.[A-Za-z0-9_][A-Za-z0-9._-]{0,199})$`)
+}) // compiled on first use: the counted repetitions make a large program
 
 // Handler serves the published tree: GET (and HEAD) of <N>.root.json,
 // root.json, timestamp.json, <N>.targets.json, <N>.snapshot.json and
@@ -511,7 +513,7 @@ func (s *Service) Handler() http.Handler {
 			return
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/")
-		if !servable.MatchString(name) {
+		if !servable().MatchString(name) {
 			http.NotFound(w, r)
 			return
 		}
