@@ -34,7 +34,6 @@ const (
 const (
 	codeInvalidArgument  = 3
 	codePermissionDenied = 7
-	codeUnimplemented    = 12
 	codeInternal         = 13
 )
 

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
 )
 
@@ -84,7 +85,7 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 			if dataDir == "" {
 				return errors.New("no --data-dir: the CT log keeps its key and tree there")
 			}
-			roots, err := readRoots(rootsFile)
+			roots, err := keys.ReadCertificates(rootsFile)
 			if err != nil {
 				return err
 			}
@@ -161,32 +162,4 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 	fl.DurationVar(&checkpointInterval, "checkpoint-interval", time.Second, "how often a grown log publishes a checkpoint (its merge delay)")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "log refused submissions")
 	return c
-}
-
-// readRoots reads every certificate of a PEM file.
-func readRoots(path string) ([]*x509.Certificate, error) {
-	b, err := readFile("roots", path)
-	if err != nil {
-		return nil, err
-	}
-	var out []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, b = pem.Decode(b)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't parse a root in %s: %w", path, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("couldn't read roots: %s holds no certificate", path)
-	}
-	return out, nil
 }
