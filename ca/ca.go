@@ -69,6 +69,13 @@ type Submitter interface {
 	AddChain(ctx context.Context, chain [][]byte) (*sct.SCT, error)
 }
 
+// IssuedSubmitter is a Submitter in the same process as the CA
+// (*ctlog.Service): it takes the precertificate the CA has just signed
+// without verifying that signature again. The CA uses it when CT has it.
+type IssuedSubmitter interface {
+	AddIssuedPreChain(ctx context.Context, chain [][]byte) (*sct.SCT, error)
+}
+
 // Authenticator verifies identity tokens; *oidc.Verifier is one.
 type Authenticator interface {
 	Verify(ctx context.Context, token string) (*oidc.Principal, error)
@@ -87,7 +94,9 @@ type Config struct {
 	// CT is the certificate transparency log; nil issues without SCTs.
 	CT Submitter
 	// CTKey, if set, is the CT log's public key: every SCT is verified
-	// with it before the certificate is returned (fail closed).
+	// with it before the certificate is returned (fail closed). Set it
+	// for a remote log; a log in the same process signs with the key it
+	// holds, so checking its SCTs again only costs a verification.
 	CTKey crypto.PublicKey
 	// DetachedSCT embeds nothing and returns the SCT of the final
 	// certificate beside it (v1: SCT header; v2:

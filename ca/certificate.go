@@ -342,7 +342,13 @@ func (s *Service) issue(ctx context.Context, l *leaf) (*issued, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc, err := s.cfg.CT.AddPreChain(ctx, append([][]byte{pre}, s.chainDER...))
+		chain := append([][]byte{pre}, s.chainDER...)
+		var sc *sct.SCT
+		if in, ok := s.cfg.CT.(IssuedSubmitter); ok {
+			sc, err = in.AddIssuedPreChain(ctx, chain)
+		} else {
+			sc, err = s.cfg.CT.AddPreChain(ctx, chain)
+		}
 		if err != nil {
 			return nil, &ctError{err}
 		}

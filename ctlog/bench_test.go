@@ -123,7 +123,7 @@ func BenchmarkValidate(b *testing.B) {
 	b.ReportAllocs()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		if _, err := e.svc.validator.validate(chain, true, now); err != nil {
+		if _, err := e.svc.validator.validate(chain, true, false, now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -79,8 +79,11 @@ const (
 	maxPending = 16 * maxBatch
 	// tesseraBatchAge is how long Tessera's queue waits for more entries
 	// of a batch the sequencer is still handing over; the sequencer
-	// decides batches, so it only has to cover that hand-over.
-	tesseraBatchAge = 2 * time.Millisecond
+	// decides batches, so it only has to cover that hand-over (about a
+	// microsecond per entry: a few hundred entries under load). Every
+	// lone submission waits this long, so it is kept short; a longer
+	// hand-over only splits a batch in two.
+	tesseraBatchAge = time.Millisecond
 	// antispamEntries is Tessera's in-memory duplicate cache: a resubmitted
 	// chain gets the SCT of the first submission while it is remembered.
 	antispamEntries = 1 << 16
@@ -223,22 +226,32 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 
 // AddPreChain logs a precertificate chain and returns its SCT.
 func (s *Service) AddPreChain(ctx context.Context, chain [][]byte) (*sct.SCT, error) {
-	return s.add(ctx, chain, true)
+	return s.add(ctx, chain, true, false)
+}
+
+// AddIssuedPreChain is AddPreChain for a CA in the same process that has
+// just signed chain[0] with the key of chain[1]: the log takes the CA's
+// word for that one signature instead of verifying it again (one ECDSA
+// verification, about an eighth of the CPU an embedded-SCT certificate
+// costs). Everything else is checked as in AddPreChain: the leaf's
+// policy, and the issuer chain up to an accepted root.
+func (s *Service) AddIssuedPreChain(ctx context.Context, chain [][]byte) (*sct.SCT, error) {
+	return s.add(ctx, chain, true, true)
 }
 
 // AddChain logs a certificate chain and returns its SCT.
 func (s *Service) AddChain(ctx context.Context, chain [][]byte) (*sct.SCT, error) {
-	return s.add(ctx, chain, false)
+	return s.add(ctx, chain, false, false)
 }
 
-func (s *Service) add(ctx context.Context, chain [][]byte, precert bool) (out *sct.SCT, err error) {
+func (s *Service) add(ctx context.Context, chain [][]byte, precert, issued bool) (out *sct.SCT, err error) {
 	start := s.now()
 	dup := false
 	defer func() { s.metrics.observeAdd(precert, start, dup, err) }()
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
-	v, err := s.validator.validate(chain, precert, start)
+	v, err := s.validator.validate(chain, precert, issued, start)
 	<-s.cpu
 	if err != nil {
 		return nil, err

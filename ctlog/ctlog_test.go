@@ -57,6 +57,37 @@ func TestAddPreChainSCTVerifiesOverFinalCertificate(t *testing.T) {
 	}
 }
 
+// TestAddIssuedPreChain: the in-process CA's entry point gives the same
+// SCT as AddPreChain and applies the same policy, except that it does not
+// verify the precertificate's signature again (the CA has just made it).
+func TestAddIssuedPreChain(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	pre, _ := e.leaf(t, leafOpts{precert: true})
+	s, err := e.svc.AddIssuedPreChain(ctx, e.chain(pre))
+	if err != nil {
+		t.Fatalf("AddIssuedPreChain: %v", err)
+	}
+	if err := s.Verify(e.svc.PublicKey(), e.finalCert(t, pre, s), e.pki.Intermediate.RawSubjectPublicKeyInfo); err != nil {
+		t.Errorf("sct.Verify over the final certificate: %v", err)
+	}
+	badSig, _ := e.leaf(t, leafOpts{precert: true, badSignature: true})
+	if _, err := e.svc.AddPreChain(ctx, e.chain(badSig)); !errors.Is(err, ErrBadChain) {
+		t.Errorf("AddPreChain with a bad signature = %v, want ErrBadChain", err)
+	}
+	if _, err := e.svc.AddIssuedPreChain(ctx, e.chain(badSig)); err != nil {
+		t.Errorf("AddIssuedPreChain with a bad signature = %v, want the CA's word taken", err)
+	}
+	plain, _ := e.leaf(t, leafOpts{})
+	if _, err := e.svc.AddIssuedPreChain(ctx, e.chain(plain)); !errors.Is(err, ErrBadSubmission) {
+		t.Errorf("AddIssuedPreChain without poison = %v, want ErrBadSubmission", err)
+	}
+	other := newPKI(t)
+	if _, err := e.svc.AddIssuedPreChain(ctx, [][]byte{pre.Raw, other.Intermediate.Raw, other.Root.Raw}); !errors.Is(err, ErrUnknownAnchor) {
+		t.Errorf("AddIssuedPreChain to another root = %v, want ErrUnknownAnchor", err)
+	}
+}
+
 func TestAddChainDetachedSCT(t *testing.T) {
 	e := newEnv(t, Config{})
 	leaf, _ := e.leaf(t, leafOpts{})
@@ -154,7 +185,7 @@ func TestAcceptedChainShapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			chain := tt.chain()
-			v, err := e.svc.validator.validate(chain, true, time.Now())
+			v, err := e.svc.validator.validate(chain, true, false, time.Now())
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}

@@ -86,7 +86,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add(pre.Raw, e.pki.Intermediate.Raw, true)
 	f.Add([]byte{0x30}, e.pki.Root.Raw, false)
 	f.Fuzz(func(t *testing.T, leaf, issuer []byte, precert bool) {
-		_, _ = e.svc.validator.validate([][]byte{leaf, issuer}, precert, time.Now())
+		_, _ = e.svc.validator.validate([][]byte{leaf, issuer}, precert, false, time.Now())
 	})
 }
 

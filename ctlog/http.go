@@ -87,7 +87,7 @@ func (s *Service) serveAdd(w http.ResponseWriter, r *http.Request, precert bool)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
-	out, err := s.add(ctx, req.Chain, precert)
+	out, err := s.add(ctx, req.Chain, precert, false)
 	if err != nil {
 		s.writeError(w, r, 0, err)
 		return

@@ -294,8 +294,10 @@ func (s *Server) startCA() error {
 		Logger: s.log.With("service", "ca"), Registerer: s.reg,
 	}
 	if s.ct != nil {
+		// In process: the log signs SCTs with the key it holds, so the CA
+		// does not verify them again (no CTKey), and the log does not
+		// verify the CA's precertificate signature again (AddIssuedPreChain).
 		c.CT = s.ct
-		c.CTKey = s.ct.PublicKey()
 	}
 	if s.ca, err = ca.New(c); err != nil {
 		return fmt.Errorf("couldn't start the CA: %w", err)
