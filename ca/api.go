@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -322,7 +321,7 @@ func (s *Service) issueRequest(ctx context.Context, req *request) (*result, *api
 	if len(req.csr) > 0 {
 		// Re-encode: the CSR's SPKI bytes are whatever the client sent.
 		var err error
-		if spki, err = x509.MarshalPKIXPublicKey(pub); err != nil {
+		if spki, err = canonicalSPKI(pub); err != nil {
 			return nil, badRequest(msgInsecureKey, err)
 		}
 	}

@@ -168,7 +168,7 @@ func (v *Verifier) Issuers() []IssuerInfo { return v.cfg.Issuers() }
 
 // Verify checks a raw identity token and returns its principal.
 func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
-	iss, err := unverifiedIssuer(raw)
+	iss, claims, err := unverifiedClaims(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -184,10 +184,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't verify identity token: %w: %v", ErrInvalidToken, err)
 	}
-	var claims map[string]any
-	if err := tok.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("couldn't read identity token claims: %w: %v", ErrInvalidToken, err)
-	}
+	// claims were decoded from the payload go-oidc has now verified: the
+	// same bytes of raw, which the key set checked the signature over.
 	if nbf, ok := claims["nbf"]; ok {
 		f, isNum := nbf.(float64)
 		if !isNum {
@@ -210,34 +208,39 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	return p, nil
 }
 
-// unverifiedIssuer reads iss from a token's payload without verifying it,
-// after checking the token's size and shape.
-func unverifiedIssuer(raw string) (string, error) {
+// unverifiedClaims decodes a token's payload without verifying it, after
+// checking the token's size and shape, and returns its iss claim (which
+// chooses the issuer's verifier) and all its claims. The payload is decoded
+// once per request: after go-oidc has verified the token, Verify uses these
+// claims, which are the same bytes of raw.
+func unverifiedClaims(raw string) (string, map[string]any, error) {
 	if len(raw) == 0 {
-		return "", fmt.Errorf("couldn't read identity token: %w: no token", ErrInvalidToken)
+		return "", nil, fmt.Errorf("couldn't read identity token: %w: no token", ErrInvalidToken)
 	}
 	if len(raw) > MaxTokenSize {
-		return "", fmt.Errorf("couldn't read identity token: %w: larger than %d bytes", ErrInvalidToken, MaxTokenSize)
+		return "", nil, fmt.Errorf("couldn't read identity token: %w: larger than %d bytes", ErrInvalidToken, MaxTokenSize)
 	}
 	if strings.Count(raw, ".") != 2 {
-		return "", fmt.Errorf("couldn't read identity token: %w: not a compact JWS (three parts)", ErrInvalidToken)
+		return "", nil, fmt.Errorf("couldn't read identity token: %w: not a compact JWS (three parts)", ErrInvalidToken)
 	}
 	_, rest, _ := strings.Cut(raw, ".")
 	payload, _, _ := strings.Cut(rest, ".")
 	b, err := base64.RawURLEncoding.DecodeString(payload)
 	if err != nil {
-		return "", fmt.Errorf("couldn't read identity token: %w: payload is not base64url: %v", ErrInvalidToken, err)
+		return "", nil, fmt.Errorf("couldn't read identity token: %w: payload is not base64url: %v", ErrInvalidToken, err)
 	}
-	var claims struct {
-		Issuer string `json:"iss"`
-	}
+	var claims map[string]any
 	if err := json.Unmarshal(b, &claims); err != nil {
-		return "", fmt.Errorf("couldn't read identity token: %w: payload is not a JSON object: %v", ErrInvalidToken, err)
+		return "", nil, fmt.Errorf("couldn't read identity token: %w: payload is not a JSON object: %v", ErrInvalidToken, err)
 	}
-	if claims.Issuer == "" {
-		return "", fmt.Errorf("couldn't read identity token: %w: no iss claim", ErrInvalidToken)
+	if claims == nil {
+		return "", nil, fmt.Errorf("couldn't read identity token: %w: payload is null, not a JSON object", ErrInvalidToken)
 	}
-	return claims.Issuer, nil
+	iss, _ := claims["iss"].(string)
+	if iss == "" {
+		return "", nil, fmt.Errorf("couldn't read identity token: %w: no iss claim", ErrInvalidToken)
+	}
+	return iss, claims, nil
 }
 
 func (v *Verifier) state(iss string) (*issuerState, error) {
