@@ -293,6 +293,7 @@ same process, under /ct. Without either it issues without SCTs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			tuneGC(log)
 			certs, err := readChain(chain)
 			if err != nil {
 				return err

@@ -82,6 +82,7 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			// Tessera logs through klog: send it to the same place.
 			klog.SetSlogLogger(log)
+			tuneGC(log)
 			if dataDir == "" {
 				return errors.New("no --data-dir: the CT log keeps its key and tree there")
 			}
