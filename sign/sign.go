@@ -44,9 +44,14 @@ type Signer struct {
 	Token func(ctx context.Context) (string, error)
 	Logs  []LogClient
 	TSAs  []*TSAClient
-	// TrustedRoot verifies the bundle before it is returned. Required:
-	// nothing unverifiable is handed out.
+	// TrustedRoot verifies the bundle before it is returned. Required
+	// unless LoadTrustedRoot is set: nothing unverifiable is handed out.
 	TrustedRoot *trust.TrustedRoot
+	// LoadTrustedRoot, when TrustedRoot is nil, returns the trusted root.
+	// SignBlob and SignDSSE call it once, in the background from their
+	// start, so that parsing the trusted root overlaps hashing and the
+	// service calls; its error fails them before a bundle is returned.
+	LoadTrustedRoot func() (*trust.TrustedRoot, error)
 	// Retry bounds the retries of each service call on transient errors
 	// (network, 5xx, 429): at most Attempts tries within Timeout.
 	Retry Retry
@@ -62,7 +67,10 @@ type Retry struct {
 
 // Result is a signed bundle and what it states.
 type Result struct {
-	Bundle      *bundle.Bundle
+	Bundle *bundle.Bundle
+	// JSON is Bundle's encoding (bundle.Marshal), made while the bundle
+	// was verified.
+	JSON        []byte
 	Certificate *x509.Certificate // nil when key-signed
 	Identity    *cert.Summary     // nil when key-signed
 	Verified    *verify.Result
@@ -70,6 +78,10 @@ type Result struct {
 
 // SignBlob hashes r with the key's hash and signs the digest.
 func (s *Signer) SignBlob(ctx context.Context, r io.Reader) (*Result, error) {
+	tr, err := s.trustedRoot()
+	if err != nil {
+		return nil, err
+	}
 	key, err := s.key()
 	if err != nil {
 		return nil, err
@@ -82,17 +94,44 @@ func (s *Signer) SignBlob(ctx context.Context, r io.Reader) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.sign(ctx, key, &content{hash: h, digest: d})
+	return s.sign(ctx, key, &content{hash: h, digest: d}, tr)
 }
 
 // SignDSSE signs a DSSE envelope over payload (an in-toto statement when
 // payloadType is application/vnd.in-toto+json).
 func (s *Signer) SignDSSE(ctx context.Context, payloadType string, payload []byte) (*Result, error) {
+	tr, err := s.trustedRoot()
+	if err != nil {
+		return nil, err
+	}
 	key, err := s.key()
 	if err != nil {
 		return nil, err
 	}
-	return s.sign(ctx, key, &content{env: &dsse.Envelope{PayloadType: payloadType, Payload: payload}})
+	return s.sign(ctx, key, &content{env: &dsse.Envelope{PayloadType: payloadType, Payload: payload}}, tr)
+}
+
+// trustedRoot returns a function that returns the trusted root: the one
+// given, or the result of LoadTrustedRoot, called now in the background.
+func (s *Signer) trustedRoot() (func() (*trust.TrustedRoot, error), error) {
+	if s.TrustedRoot != nil {
+		tr := s.TrustedRoot
+		return func() (*trust.TrustedRoot, error) { return tr, nil }, nil
+	}
+	if s.LoadTrustedRoot == nil {
+		return nil, errors.New("no trusted root to check the bundle against")
+	}
+	var tr *trust.TrustedRoot
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tr, err = s.LoadTrustedRoot()
+	}()
+	return func() (*trust.TrustedRoot, error) {
+		<-done
+		return tr, err
+	}, nil
 }
 
 type content struct {
@@ -169,10 +208,7 @@ func (s *Signer) progress(step, detail string) {
 	}
 }
 
-func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content) (*Result, error) {
-	if s.TrustedRoot == nil {
-		return nil, errors.New("no trusted root to check the bundle against")
-	}
+func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content, trustedRoot func() (*trust.TrustedRoot, error)) (*Result, error) {
 	for _, l := range s.Logs {
 		if _, v2 := l.(*RekorV2); v2 && len(s.TSAs) == 0 {
 			return nil, fmt.Errorf("the Rekor v2 log %s gives no signed time: a timestamp authority is required", l.URL())
@@ -308,9 +344,24 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content) (*Resu
 	} else {
 		pol.Key = key.Public()
 	}
-	vr, err := verify.New(s.TrustedRoot, opts).Verify(b, art, pol)
+	tr, err := trustedRoot()
+	if err != nil {
+		return nil, err
+	}
+	// Encode the bundle while it is verified; hand it out only verified.
+	var merr error
+	encoded := make(chan struct{})
+	go func() {
+		defer close(encoded)
+		res.JSON, merr = b.Marshal()
+	}()
+	vr, err := verify.New(tr, opts).Verify(b, art, pol)
+	<-encoded
 	if err != nil {
 		return nil, fmt.Errorf("the signed bundle does not verify against the trusted root, so it was not written: %w", err)
+	}
+	if merr != nil {
+		return nil, fmt.Errorf("couldn't encode the bundle: %w", merr)
 	}
 	res.Verified = vr
 	return res, nil

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/internal/fakesvc"
 	"sigil.dev/sigil/sign"
+	"sigil.dev/sigil/trust"
 	"sigil.dev/sigil/verify"
 )
 
@@ -154,4 +156,76 @@ func TestRetriesAndErrors(t *testing.T) {
 func FuzzTokenSubject(f *testing.F) {
 	f.Add("a.eyJzdWIiOiJ4In0.c")
 	f.Fuzz(func(t *testing.T, s string) { _, _ = sign.TokenSubject(s) })
+}
+
+// TestLoadTrustedRoot: without TrustedRoot, signing loads the trusted root
+// with LoadTrustedRoot (in the background) and still hands out only a
+// bundle that verifies against it; a failing or wrong trusted root fails
+// the signing.
+func TestLoadTrustedRoot(t *testing.T) {
+	f := fakesvc.New(t)
+	other := fakesvc.New(t)
+	boom := errors.New("couldn't load trusted root: boom")
+	for _, tc := range []struct {
+		name    string
+		load    func() (*trust.TrustedRoot, error)
+		wantErr string
+	}{
+		{"loaded", func() (*trust.TrustedRoot, error) { return f.TrustedRoot, nil }, ""},
+		{"load fails", func() (*trust.TrustedRoot, error) { return nil, boom }, "boom"},
+		{"another instance's root", func() (*trust.TrustedRoot, error) { return other.TrustedRoot, nil }, "does not verify against the trusted root"},
+		{"none", nil, "no trusted root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := signer(f, func(s *sign.Signer) {
+				s.TrustedRoot = nil
+				s.LoadTrustedRoot = tc.load
+				s.TSAs = []*sign.TSAClient{{URL: f.URL + "/api/v1/timestamp"}}
+			})
+			for _, do := range []func() (*sign.Result, error){
+				func() (*sign.Result, error) { return s.SignBlob(context.Background(), strings.NewReader("x")) },
+				func() (*sign.Result, error) {
+					return s.SignDSSE(context.Background(), "text/plain", []byte("x"))
+				},
+			} {
+				res, err := do()
+				if tc.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.wantErr) || res != nil {
+						t.Fatalf("got %v, %v; want an error containing %q", res, err, tc.wantErr)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Verified == nil {
+					t.Fatal("no verification result")
+				}
+			}
+		})
+	}
+}
+
+// TestResultJSON: the JSON a signing returns is the bundle's encoding, and
+// it verifies as read back.
+func TestResultJSON(t *testing.T) {
+	f := fakesvc.New(t)
+	s := signer(f, nil)
+	res, err := s.SignBlob(context.Background(), strings.NewReader("artifact"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := res.Bundle.Marshal()
+	if !bytes.Equal(res.JSON, want) {
+		t.Fatalf("Result.JSON differs from Bundle.Marshal:\n%s\n%s", res.JSON, want)
+	}
+	b, err := bundle.Parse(res.JSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := verify.Artifact{Open: func() (verify.ReadCloser, error) { return io.NopCloser(strings.NewReader("artifact")), nil }}
+	pol := verify.Policy{Identities: []verify.Identity{{SubjectAlternativeName: verify.Matcher{Exact: "alice@sigil.test"}, Issuer: verify.Matcher{Exact: res.Identity.Issuer}}}}
+	if _, err := verify.New(f.TrustedRoot, verify.Options{}).Verify(b, art, pol); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -4,10 +4,15 @@
 #     (--fulcio-url/--rekor-url: Fulcio v1 API, Rekor v1);
 #   - sigil sign-blob vs cosign v3.1.3 sign-blob on the Rekor v2 + TSA path
 #     (signing config from the server's TUF repository);
+#   - where sigil's time goes: process start-up (sigil version), the same
+#     v2 signing with a TUF update on every command (--tuf-cache-validity 0),
+#     and the server's own time per request (its /metrics, mean over the runs);
 #   - signing a 1 GiB file: throughput and peak RSS (/usr/bin/time).
-# Whole-process wall times with hyperfine; medians and ratios in a table.
+# Whole-process wall times with hyperfine, in rounds that alternate which
+# command runs first (so that load from elsewhere on the machine hits both
+# alike); medians over all rounds and ratios in a table.
 # Needs cosign and cosign3 (.ci/install-cosign.sh) and hyperfine (apt).
-# Usage: bench/sign/run.sh [RUNS]   (default 20)
+# Usage: bench/sign/run.sh [RUNS]   (default 20; per command, over 5 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-20}
@@ -36,21 +41,83 @@ v1_sigil="$out/sigil sign-blob a.txt --bundle s1.json --identity-token token --r
 v1_cosign="env TUF_ROOT=$tmp/cosign2-tuf cosign sign-blob --yes --fulcio-url $pub --rekor-url $pub --identity-token token --new-bundle-format --bundle c1.json a.txt"
 v2_sigil="$out/sigil sign-blob a.txt --bundle s2.json --identity-token token"
 v2_cosign="env TUF_ROOT=$tmp/cosign3-tuf cosign3 sign-blob --yes --identity-token token --bundle c2.json a.txt"
-for c in "$v1_sigil" "$v1_cosign" "$v2_sigil" "$v2_cosign"; do $c >/dev/null 2>&1 || { echo "failed: $c" >&2; $c; exit 1; }; done
-hyperfine -N --warmup 2 --runs "$runs" --export-json v1.json "$v1_sigil" "$v1_cosign" >/dev/null 2>&1
-hyperfine -N --warmup 2 --runs "$runs" --export-json v2.json "$v2_sigil" "$v2_cosign" >/dev/null 2>&1
+v2_sigil_tuf="$out/sigil sign-blob a.txt --bundle s3.json --identity-token token --tuf-cache-validity 0"
+start="$out/sigil version"
+for c in "$v1_sigil" "$v1_cosign" "$v2_sigil" "$v2_cosign" "$v2_sigil_tuf"; do $c >/dev/null 2>&1 || { echo "failed: $c" >&2; $c; exit 1; }; done
+# pair NAME A B: RUNS runs of each of A and B, in 5 rounds alternating
+# which goes first; NAME.<round>.json hold hyperfine's samples (A first).
+rounds=5
+per=$(( (runs + rounds - 1) / rounds ))
+pair() {
+  for r in $(seq 1 $rounds); do
+    if (( r % 2 )); then
+      hyperfine -N --warmup 1 --runs "$per" --export-json "$1.$r.json" "$2" "$3" >/dev/null 2>&1
+    else
+      hyperfine -N --warmup 1 --runs "$per" --export-json "$1.$r.swapped.json" "$3" "$2" >/dev/null 2>&1
+    fi
+  done
+}
+# The server's request durations, summed, before and after a sigil-only run.
+metrics() { curl -fs $pub/metrics | grep -E '^sigil_(ca_signing_cert|ctlog_add|tlog_add|tsa_sign)_duration_seconds_(sum|count)' || true; }
+pair v1 "$v1_sigil" "$v1_cosign"
+metrics > m0.txt
+hyperfine -N --warmup 0 --runs "$runs" "$v1_sigil" >/dev/null 2>&1
+metrics > m1.txt
+pair v2 "$v2_sigil" "$v2_cosign"
+metrics > m2.txt
+hyperfine -N --warmup 0 --runs "$runs" "$v2_sigil" >/dev/null 2>&1
+metrics > m3.txt
+pair tuf "$v2_sigil" "$v2_sigil_tuf"
+hyperfine -N --warmup 2 --runs "$runs" --export-json start.json "$start" >/dev/null 2>&1
 
 head -c 1073741824 /dev/zero > big.bin
 /usr/bin/time -f "%e %M" -o big.time "$out/sigil" sign-blob big.bin --bundle big.json --identity-token token >/dev/null 2>&1
 python3 - "$runs" <<'PY'
-import json, sys
-def med(f):
-    r = json.load(open(f))["results"]
-    return r[0]["median"] * 1000, r[1]["median"] * 1000
+import glob, json, re, statistics, sys
+def med(name):
+    """Medians (ms) of the pair's two commands over all rounds."""
+    a, b = [], []
+    for f in glob.glob(name + ".*.json"):
+        r = json.load(open(f))["results"]
+        if f.endswith(".swapped.json"):
+            r = r[::-1]
+        a += r[0]["times"]
+        b += r[1]["times"]
+    return statistics.median(a) * 1000, statistics.median(b) * 1000
+def metrics(f):
+    m = {}
+    for line in open(f):
+        k, v = line.rsplit(" ", 1)
+        m[k] = float(v)
+    return m
+def server(a, b):
+    """Mean server time per request (ms) between two /metrics snapshots."""
+    a, b = metrics(a), metrics(b)
+    out = []
+    for k in sorted(b):
+        if not k.startswith("sigil_") or "_sum" not in k:
+            continue
+        c = k.replace("_sum", "_count")
+        n = b.get(c, 0) - a.get(c, 0)
+        if n > 0:
+            name = re.sub(r"^sigil_|_duration_seconds_sum", "", k)
+            out.append((name, (b[k] - a.get(k, 0)) / n * 1000))
+    return out
 print("| keyless sign-blob, token in hand (%s runs) | sigil ms | cosign ms | speed-up | sigil target |" % sys.argv[1])
 print("|---|---|---|---|---|")
-s, c = med("v1.json"); print("| Rekor v1 path (cosign v2.6.5) | %.0f | %.0f | %.1fx | p50 ≤ 150 ms, ≥ 3x |" % (s, c, c / s))
-s, c = med("v2.json"); print("| Rekor v2 + TSA path (cosign v3.1.3) | %.0f | %.0f | %.1fx | p50 ≤ 400 ms, ≥ 3x |" % (s, c, c / s))
+s, c = med("v1"); print("| Rekor v1 path (cosign v2.6.5) | %.1f | %.1f | %.1fx | p50 ≤ 150 ms, ≥ 3x |" % (s, c, c / s))
+s2, c = med("v2"); print("| Rekor v2 + TSA path (cosign v3.1.3) | %.1f | %.1f | %.1fx | p50 ≤ 400 ms, ≥ 3x |" % (s2, c, c / s2))
+fast, tuf = med("tuf")
+start = json.load(open("start.json"))["results"][0]["median"] * 1000
+print()
+print("| where sigil's time goes (medians) | ms |")
+print("|---|---|")
+print("| process start-up and exit (`sigil version`) | %.1f |" % start)
+print("| Rekor v2 path, TUF view reused (default `--tuf-cache-validity 10m`) | %.1f |" % fast)
+print("| Rekor v2 path, TUF update on every command (`--tuf-cache-validity 0`) | %.1f (%+.1f) |" % (tuf, tuf - fast))
+for path, a, b in (("v1", "m0.txt", "m1.txt"), ("v2", "m2.txt", "m3.txt")):
+    for name, ms in server(a, b):
+        print("| %s path, server: %s (mean per request) | %.1f |" % (path, name, ms))
 secs, kb = open("big.time").read().split()
 print()
 print("| sign-blob of a 1 GiB file | wall s | GB/s | peak RSS MiB | target |")

@@ -165,8 +165,15 @@ func (g *gitSettings) clockFromEnv() error {
 	return nil
 }
 
+// trustOptions: git runs sigil once per commit or tag, so the TUF view
+// is reused for client.DefaultCacheValidity (or $SIGIL_TUF_CACHE_VALIDITY)
+// as by the other commands.
 func (g *gitSettings) trustOptions() client.Options {
-	return client.Options{TrustedRootFile: g.trustedRoot, SigningConfigFile: g.signingConfig, Offline: g.offline, UserAgent: "sigil/" + Version}
+	o := client.Options{TrustedRootFile: g.trustedRoot, SigningConfigFile: g.signingConfig, Offline: g.offline, UserAgent: "sigil/" + Version, CacheValidity: client.DefaultCacheValidity}
+	if d, err := cacheValidityEnv(); err == nil && d >= 0 {
+		o.CacheValidity = d
+	}
+	return o
 }
 
 // identities returns the identity policy of the settings; none when

@@ -27,7 +27,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 	}
-	root := newRoot(stdout, stderr)
+	root := newRootFor(stdout, stderr, args)
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -41,7 +41,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-func newRoot(stdout, stderr io.Writer) *cobra.Command {
+// newRoot builds the whole command tree.
+func newRoot(stdout, stderr io.Writer) *cobra.Command { return newRootFor(stdout, stderr, nil) }
+
+// newRootFor builds the command tree to run args: when args[0] names a
+// command registered with registerCommand, the root holds that command
+// alone, since building every command's flags costs more than the rest
+// of a short command's start-up (half a millisecond, most of it in
+// pflag's defaults for slice flags); else the whole tree, which help,
+// completion and suggestions need.
+func newRootFor(stdout, stderr io.Writer, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "sigil",
 		Short: "Keyless software signing, wire-compatible with Sigstore",
@@ -60,11 +69,22 @@ Start with "sigil server", then follow what it prints.`,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newVerifyBlob(), newVerifyBlobAttestation(), newVersion())
+	if len(args) > 0 {
+		if f, ok := named[args[0]]; ok {
+			root.AddCommand(f())
+			return root
+		}
+	}
 	for _, f := range registered {
 		root.AddCommand(f())
 	}
 	return root
+}
+
+func init() {
+	registerCommand("verify-blob", newVerifyBlob)
+	registerCommand("verify-blob-attestation", newVerifyBlobAttestation)
+	registerCommand("version", newVersion)
 }
 
 // registered holds the constructors of commands that files of this package
@@ -72,7 +92,19 @@ Start with "sigil server", then follow what it prints.`,
 // (log, ca, server, tuf, …) lives in its own file.
 var registered []func() *cobra.Command
 
+// named holds the constructors registered with registerCommand, by the
+// name of the command they build.
+var named = map[string]func() *cobra.Command{}
+
 func register(f func() *cobra.Command) { registered = append(registered, f) }
+
+// registerCommand is register for a constructor of the command name
+// (which MUST be the Name() of what f builds), so that running that
+// command builds no other.
+func registerCommand(name string, f func() *cobra.Command) {
+	named[name] = f
+	register(f)
+}
 
 // argvHandlers see the arguments before the command line is parsed. A
 // handler that recognises them (another program's calling convention, such

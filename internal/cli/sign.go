@@ -19,10 +19,10 @@ import (
 )
 
 func init() {
-	register(newSignBlob)
-	register(newAttestBlob)
-	register(newGenerateKeyPair)
-	register(newPublicKey)
+	registerCommand("sign-blob", newSignBlob)
+	registerCommand("attest-blob", newAttestBlob)
+	registerCommand("generate-key-pair", newGenerateKeyPair)
+	registerCommand("public-key", newPublicKey)
 }
 
 func newPublicKey() *cobra.Command {
@@ -77,7 +77,7 @@ With --key the bundle names the key instead of a certificate.`,
 			if out == "" {
 				return errors.New("no output: pass --bundle FILE")
 			}
-			s, err := f.signer(cmd)
+			s, err := f.blobSigner(cmd)
 			if err != nil {
 				return err
 			}
@@ -149,7 +149,7 @@ in-toto statement is signed as given (no FILE).`,
 					return err
 				}
 			}
-			s, err := f.signer(cmd)
+			s, err := f.blobSigner(cmd)
 			if err != nil {
 				return err
 			}
@@ -200,9 +200,12 @@ func statement(path, predicateType, shortType string, predicate []byte) ([]byte,
 }
 
 func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
-	raw, err := res.Bundle.Marshal()
-	if err != nil {
-		return err
+	raw := res.JSON
+	if raw == nil {
+		var err error
+		if raw, err = res.Bundle.Marshal(); err != nil {
+			return err
+		}
 	}
 	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
 		return fmt.Errorf("couldn't write bundle: %w", err)

@@ -154,13 +154,17 @@ func TestSignErrors(t *testing.T) {
 		{"wrong audience", []string{"sign-blob", art, "--bundle", b, "--identity-token", wrongAud, "--trusted-root", root, "--signing-config", sc}, "audience"},
 		{"CA down", []string{"sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc, "--fulcio-url", "http://127.0.0.1:1", "--timeout", "2s"}, "couldn't reach the CA"},
 		{"missing artifact", []string{"sign-blob", filepath.Join(dir, "nope"), "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}, "couldn't open artifact"},
+		{"trusted root file is not one", []string{"sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", sc, "--signing-config", sc}, "couldn't load trusted root"},
 	} {
 		code, _, stderr := run(tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.msg) {
 			t.Errorf("%s: exit %d, %q", tc.name, code, stderr)
 		}
 	}
-	_ = f
+	// None of these got as far as the log.
+	if n := f.Seen("/api/v1/log/entries"); n != 0 {
+		t.Errorf("the log got %d entries", n)
+	}
 }
 
 // TestPKCS11Key signs with a key on a SoftHSM2 token, addressed by a

@@ -58,23 +58,46 @@ func (f *signFlags) register(c *cobra.Command) {
 // signer builds the signer: the services come from the signing config
 // (honouring its ALL/ANY/EXACT selectors) unless URLs override them.
 func (f *signFlags) signer(cmd *cobra.Command) (*sign.Signer, error) {
+	s, err := f.blobSigner(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if s.TrustedRoot == nil {
+		if s.TrustedRoot, err = s.LoadTrustedRoot(); err != nil {
+			return nil, err
+		}
+		s.LoadTrustedRoot = nil
+	}
+	return s, nil
+}
+
+// blobSigner is signer for commands that only call SignBlob or SignDSSE:
+// a trusted root from TUF is parsed by them while the CA works
+// (sign.Signer.LoadTrustedRoot). One from --trusted-root is parsed now: a
+// wrong file, the likely mistake, then fails before the CA and the logs
+// record anything. TUF verified its target against the repository's
+// metadata, so that one is as its operator published it.
+func (f *signFlags) blobSigner(cmd *cobra.Command) (*sign.Signer, error) {
 	ua := "sigil/" + Version
 	hc := &http.Client{Timeout: 30 * time.Second}
 	s := &sign.Signer{KeyAlgorithm: f.keyAlgorithm, Retry: sign.Retry{Timeout: f.timeout}}
 	needConfig := f.fulcioURL == "" && f.key == "" || f.rekorURL == "" && !f.noTlog
+	docs, err := f.trust.documents(needConfig || f.trust.signingConfig != "")
+	if err != nil {
+		return nil, err
+	}
 	var sc *trust.SigningConfig
-	if needConfig || f.trust.signingConfig != "" {
-		var err error
-		s.TrustedRoot, sc, err = f.trust.load()
-		if err != nil {
+	if docs.SigningConfig != nil {
+		if sc, err = docs.ParseSigningConfig(); err != nil {
+			return nil, err
+		}
+	}
+	if f.trust.trustedRoot != "" {
+		if s.TrustedRoot, err = docs.ParseTrustedRoot(); err != nil {
 			return nil, err
 		}
 	} else {
-		tr, err := f.trust.loadTrustedRoot()
-		if err != nil {
-			return nil, err
-		}
-		s.TrustedRoot = tr
+		s.LoadTrustedRoot = docs.ParseTrustedRoot
 	}
 	now := time.Now()
 
@@ -108,7 +131,6 @@ func (f *signFlags) signer(cmd *cobra.Command) (*sign.Signer, error) {
 	if f.noTlog && f.key == "" {
 		return nil, errors.New("--no-tlog-upload applies only to key-based signing: a ten-minute certificate needs the log's time")
 	}
-	var err error
 	if !f.noTlog {
 		if s.Logs, err = pickLogs(sc, f.rekorURL, f.rekorV2, f.rekorVersions, now, hc, ua); err != nil {
 			return nil, err

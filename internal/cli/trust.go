@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +16,7 @@ import (
 	"sigil.dev/sigil/tuf/client"
 )
 
-func init() { register(newTrust) }
+func init() { registerCommand("trust", newTrust) }
 
 // trustFlags are the flags through which a client command gets its trusted
 // root and signing config: files, or (by default) the TUF mirror set up
@@ -23,36 +24,86 @@ func init() { register(newTrust) }
 type trustFlags struct {
 	trustedRoot, signingConfig string
 	offline                    bool
+	// cacheValidity is --tuf-cache-validity; fs, where it was registered,
+	// tells whether it was given (else $SIGIL_TUF_CACHE_VALIDITY
+	// applies). A trustFlags without flags updates on every load.
+	cacheValidity time.Duration
+	fs            *pflag.FlagSet
 }
 
-// register adds --trusted-root, --signing-config and --offline.
+// register adds --trusted-root, --signing-config, --offline and
+// --tuf-cache-validity.
 func (f *trustFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "trusted root JSON file (default: trusted_root.json from the TUF mirror set up with sigil trust init)")
 	fs.StringVar(&f.signingConfig, "signing-config", "", "signing config JSON file (default: signing_config.v0.2.json from the TUF mirror)")
 	f.registerOffline(fs)
 }
 
-// registerOffline adds only --offline.
+// registerOffline adds --offline and --tuf-cache-validity.
 func (f *trustFlags) registerOffline(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.offline, "offline", false, "use the cached TUF metadata without contacting the mirror")
+	fs.DurationVar(&f.cacheValidity, "tuf-cache-validity", client.DefaultCacheValidity, "use the TUF metadata verified this recently without contacting the mirror (0: update on every command; default from $"+client.CacheValidityEnv+" when set)")
+	f.fs = fs
 }
 
 func (f *trustFlags) options() client.Options {
-	return client.Options{
+	o := client.Options{
 		TrustedRootFile:   f.trustedRoot,
 		SigningConfigFile: f.signingConfig,
 		Offline:           f.offline,
+		CacheValidity:     f.cacheValidity,
 		UserAgent:         "sigil/" + Version,
 	}
+	if d, err := f.envCacheValidity(); err == nil && d >= 0 {
+		o.CacheValidity = d
+	}
+	return o
+}
+
+// envCacheValidity returns $SIGIL_TUF_CACHE_VALIDITY when it applies (the
+// flag is registered but not given, and the variable is set), else -1.
+func (f *trustFlags) envCacheValidity() (time.Duration, error) {
+	if f.fs == nil || f.fs.Changed("tuf-cache-validity") {
+		return -1, nil
+	}
+	return cacheValidityEnv()
+}
+
+// cacheValidityEnv returns $SIGIL_TUF_CACHE_VALIDITY, or -1 when unset.
+func cacheValidityEnv() (time.Duration, error) {
+	v, ok := os.LookupEnv(client.CacheValidityEnv)
+	if !ok {
+		return -1, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return -1, fmt.Errorf("couldn't use $%s=%q: want a duration such as 10m, or 0", client.CacheValidityEnv, v)
+	}
+	return d, nil
 }
 
 // load returns the trusted root and signing config.
 func (f *trustFlags) load() (*trust.TrustedRoot, *trust.SigningConfig, error) {
+	if _, err := f.envCacheValidity(); err != nil {
+		return nil, nil, err
+	}
 	return client.LoadTrust(f.options())
+}
+
+// documents reads the trusted root, and the signing config if
+// signingConfig, without parsing them.
+func (f *trustFlags) documents(signingConfig bool) (*client.Documents, error) {
+	if _, err := f.envCacheValidity(); err != nil {
+		return nil, err
+	}
+	return client.LoadDocuments(f.options(), signingConfig)
 }
 
 // loadTrustedRoot returns the trusted root alone (for verifying).
 func (f *trustFlags) loadTrustedRoot() (*trust.TrustedRoot, error) {
+	if _, err := f.envCacheValidity(); err != nil {
+		return nil, err
+	}
 	return client.LoadTrustedRoot(f.options())
 }
 
@@ -65,7 +116,10 @@ authorities to trust) and the signing config (which services to use) from a
 TUF repository: set one up once with trust init, from a root.json obtained out
 of band. Later commands update from the mirror, verifying every step with TUF,
 and keep a cache for --offline use ($SIGIL_TUF_CACHE, default the user cache
-directory + sigil/tuf). --trusted-root and --signing-config files override it.`,
+directory + sigil/tuf). A command within --tuf-cache-validity (default 10m,
+or $SIGIL_TUF_CACHE_VALIDITY) of the last update uses the view it verified
+without contacting the mirror; trust show always updates. --trusted-root and
+--signing-config files override it.`,
 		Example: `  sigil trust init --mirror https://sigil.example.com/tuf --root root.json
   sigil trust show
   sigil trust show --offline --output json`,
@@ -97,8 +151,7 @@ start; a repository published with sigil tuf publish has it at its top.`,
 			if err != nil {
 				return fmt.Errorf("%w (pass --root root.json)", err)
 			}
-			f := trustFlags{}
-			st, err := client.Init(f.options(), mirror, root)
+			st, err := client.Init(client.Options{UserAgent: "sigil/" + Version}, mirror, root)
 			if err != nil {
 				return err
 			}
@@ -112,7 +165,7 @@ start; a repository published with sigil tuf publish has it at its top.`,
 }
 
 func newTrustShow() *cobra.Command {
-	var f trustFlags
+	var offline bool
 	var output string
 	c := &cobra.Command{
 		Use:   "show [--offline] [--output json]",
@@ -121,7 +174,9 @@ func newTrustShow() *cobra.Command {
   sigil trust show --offline --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := client.Open(f.options())
+			// Always an update (or the cache, --offline): this is how
+			// a user refreshes the view the other commands cache.
+			cl, err := client.Open(client.Options{Offline: offline, UserAgent: "sigil/" + Version})
 			if err != nil {
 				return err
 			}
@@ -159,7 +214,7 @@ func newTrustShow() *cobra.Command {
 			return fmt.Errorf("unknown --output %q: use text or json", output)
 		},
 	}
-	f.registerOffline(c.Flags())
+	c.Flags().BoolVar(&offline, "offline", false, "show the cached TUF metadata without contacting the mirror")
 	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
 }

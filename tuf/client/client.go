@@ -23,12 +23,45 @@
 // Offline, the cache is used without the network, still verified against
 // the cached root, including expiry: expired metadata must be refreshed
 // online (or a trusted root given as a file).
+//
+// # Cache validity
+//
+// With Options.CacheValidity > 0, a load within that long of the last
+// successful online update uses the cache without contacting the mirror
+// (sigstore/sigstore-go pkg/tuf/options.go CacheValidity, there in days;
+// sigstore/sigstore pkg/tuf/client.go, behind cosign v2, skips the update
+// for as long as the cached timestamp.json is unexpired, up to a week on
+// the public instance). Every online update records in config.json the
+// view it verified: the earliest expiry of root, timestamp, snapshot and
+// targets, and the length and SHA-256 of each top-level target. Within
+// the validity a target is served from the cache only if its bytes still
+// have the recorded length and digest and that expiry has not passed;
+// anything else (no record, a changed or missing file, expired metadata)
+// falls back to the full update. Offline loads use the record the same
+// way, whatever its age, and fall back to verifying the cached metadata.
+//
+// Not re-verifying the cached metadata's signatures on this path costs no
+// security: config.json already names the mirror and root.json is the
+// trust anchor, both in the same directory, so whoever can rewrite the
+// record can already make the client trust a repository of their own.
+// What the validity does cost is freshness: a change published on the
+// mirror (a new signing config, a log key withdrawn from the trusted root)
+// reaches the client up to CacheValidity later. An attacker who controls
+// the network can delay it up to the timestamp's expiry in any case (that
+// is TUF's freeze-attack bound), so a validity well below that expiry
+// (sigil tuf: DefaultTimestampExpiry, seven days) does not weaken it.
+// Zero, the default of Options, updates on every load; `sigil trust show`
+// and `sigil trust init` always update.
 package client
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -71,6 +104,10 @@ type Options struct {
 	TrustedRootFile, SigningConfigFile string
 	// Offline uses the cache only.
 	Offline bool
+	// CacheValidity, when positive, is how long after the last successful
+	// online update the verified cache is used without contacting the
+	// mirror (see the package comment). Zero updates on every load.
+	CacheValidity time.Duration
 	// HTTPClient fetches from the mirror; default a client with a 30 s
 	// timeout.
 	HTTPClient *http.Client
@@ -79,6 +116,21 @@ type Options struct {
 	// Now is the reference time for expiry; default time.Now. Tests only.
 	Now func() time.Time
 }
+
+// DefaultCacheValidity is the CacheValidity the sigil commands use unless
+// told otherwise (--tuf-cache-validity, $SIGIL_TUF_CACHE_VALIDITY): ten
+// minutes, the lifetime of the certificates the trust is used with. A
+// burst of commands (a release signing many files, a CI job, git signing
+// a rebase) then updates once, while whatever the repository's operator
+// publishes reaches every client within ten minutes, far inside the
+// timestamp expiry that bounds a freeze attack anyway (see the package
+// comment).
+const DefaultCacheValidity = 10 * time.Minute
+
+// CacheValidityEnv names the environment variable that overrides
+// DefaultCacheValidity for the sigil commands (a Go duration; 0 updates on
+// every command).
+const CacheValidityEnv = "SIGIL_TUF_CACHE_VALIDITY"
 
 // DefaultCacheDir returns $SIGIL_TUF_CACHE, or <user cache dir>/sigil/tuf.
 func DefaultCacheDir() (string, error) {
@@ -111,6 +163,21 @@ func URLToPath(u string) string {
 type settings struct {
 	Mirror      string    `json:"mirror"`
 	LastRefresh time.Time `json:"lastRefresh,omitzero"`
+	// Verified is what the update at LastRefresh verified; nil before the
+	// first update that recorded it.
+	Verified *verifiedView `json:"verified,omitempty"`
+}
+
+// verifiedView records a verified TUF state: the earliest expiry of the
+// top-level metadata, and the length and SHA-256 of each top-level target.
+type verifiedView struct {
+	Expires time.Time                 `json:"expires"`
+	Targets map[string]verifiedTarget `json:"targets"`
+}
+
+type verifiedTarget struct {
+	Length int64  `json:"length"`
+	SHA256 string `json:"sha256"`
 }
 
 // Client reads one mirror through the cache.
@@ -121,6 +188,9 @@ type Client struct {
 	dir      string // the mirror's metadata directory
 	up       *updater.Updater
 	offline  bool
+	// full is set once a target could not be served from the verified
+	// view: from then on this Client goes through go-tuf.
+	full bool
 }
 
 // Init sets up the cache for mirror, trusting rootJSON (a TUF root.json
@@ -181,8 +251,9 @@ func (c *Client) initLocked(rootJSON []byte) error {
 		return fmt.Errorf("couldn't replace TUF cache: %w", err)
 	}
 	c.dir = final
-	c.up = nil // its paths pointed at the temporary directory
 	c.set.LastRefresh = c.now()
+	c.set.Verified = c.view()
+	c.up = nil // its paths pointed at the temporary directory
 	return c.saveSettings(true)
 }
 
@@ -240,10 +311,11 @@ func (c *Client) updaterConfig(root []byte) (*config.UpdaterConfig, error) {
 	cfg.LocalTargetsDir = filepath.Join(c.dir, "targets")
 	cfg.PrefixTargetsWithHash = true
 	cfg.UnsafeLocalMode = c.offline
-	hc := c.opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if c.opts.HTTPClient != nil {
+		*hc = *c.opts.HTTPClient
 	}
+	hc.Transport = drainErrors{hc.Transport}
 	f := fetcher.NewDefaultFetcher()
 	f.SetHTTPClient(hc)
 	if c.opts.UserAgent != "" {
@@ -251,6 +323,29 @@ func (c *Client) updaterConfig(root []byte) (*config.UpdaterConfig, error) {
 	}
 	cfg.Fetcher = f
 	return cfg, nil
+}
+
+// drainErrors reads the body of a response other than 200 OK (up to 64
+// KiB) before handing it on. go-tuf's fetcher closes such a body unread
+// (theupdateframework/go-tuf metadata/fetcher DownloadFile), which makes
+// net/http close the connection, and every update gets one: the 404 that
+// ends the probe for a newer root. The next request, for timestamp.json,
+// then needs a new connection (and TLS handshake) instead of reusing it.
+type drainErrors struct{ base http.RoundTripper }
+
+func (d drainErrors) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt := d.base
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	resp, err := rt.RoundTrip(r)
+	if err != nil || resp.StatusCode == http.StatusOK {
+		return resp, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 // update runs the TUF client workflow from root (online), or loads and
@@ -296,17 +391,75 @@ func (c *Client) Update() error {
 	}
 	if !c.offline {
 		c.set.LastRefresh = c.now()
-		_ = c.saveSettings(false) // only informational
+		c.set.Verified = c.view()
+		_ = c.saveSettings(false) // a lost record only costs a full update
 	}
 	return nil
+}
+
+// view describes the state c.up verified.
+func (c *Client) view() *verifiedView {
+	tm := c.up.GetTrustedMetadataSet()
+	targets := tm.Targets[metadata.TARGETS]
+	if tm.Timestamp == nil || tm.Snapshot == nil || targets == nil {
+		return nil
+	}
+	v := &verifiedView{Expires: tm.Root.Signed.Expires, Targets: map[string]verifiedTarget{}}
+	for _, t := range []time.Time{tm.Timestamp.Signed.Expires, tm.Snapshot.Signed.Expires, targets.Signed.Expires} {
+		if t.Before(v.Expires) {
+			v.Expires = t
+		}
+	}
+	for name, tf := range targets.Signed.Targets {
+		if h, ok := tf.Hashes["sha256"]; ok {
+			v.Targets[name] = verifiedTarget{Length: tf.Length, SHA256: hex.EncodeToString(h)}
+		}
+	}
+	return v
+}
+
+// verifiedTarget returns a target from the cache without go-tuf when the
+// recorded view allows it (see the package comment): offline, or online
+// within CacheValidity of the last update; the view unexpired; the file's
+// length and digest as recorded. Otherwise it returns false.
+func (c *Client) verifiedTarget(name string) ([]byte, bool) {
+	v := c.set.Verified
+	if c.full || c.up != nil || v == nil {
+		return nil, false
+	}
+	now := c.now()
+	if !c.offline {
+		last := c.set.LastRefresh
+		if c.opts.CacheValidity <= 0 || now.Before(last) || !now.Before(last.Add(c.opts.CacheValidity)) {
+			return nil, false
+		}
+	}
+	want, ok := v.Targets[name]
+	if !ok || !now.Before(v.Expires) {
+		return nil, false
+	}
+	// The file go-tuf keeps (updater.generateTargetFilePath).
+	data, err := os.ReadFile(filepath.Join(c.dir, "targets", url.PathEscape(name)))
+	if err != nil || int64(len(data)) != want.Length {
+		return nil, false
+	}
+	if d := sha256.Sum256(data); hex.EncodeToString(d[:]) != want.SHA256 {
+		return nil, false
+	}
+	return data, true
 }
 
 var errNoSuchTarget = errors.New("no such target")
 
 // Target returns a target's bytes, verified against the targets metadata:
-// from the cache when it holds the current version, else downloaded
-// (online) and cached.
+// from the verified view in the cache when CacheValidity (or Offline)
+// allows, else after an update, from the cache when it holds the current
+// version, else downloaded (online) and cached.
 func (c *Client) Target(name string) ([]byte, error) {
+	if data, ok := c.verifiedTarget(name); ok {
+		return data, nil
+	}
+	c.full = true
 	if err := c.Update(); err != nil {
 		return nil, err
 	}
@@ -450,12 +603,15 @@ func (c *Client) status() *Status {
 // cache with Offline). Without a file and without a mirror it fails with
 // ErrNotInitialized, saying what to do.
 func LoadTrust(opts Options) (*trust.TrustedRoot, *trust.SigningConfig, error) {
-	l := loader{opts: opts}
-	tr, err := l.trustedRoot()
+	d, err := LoadDocuments(opts, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	sc, err := l.signingConfig()
+	tr, err := d.ParseTrustedRoot()
+	if err != nil {
+		return nil, nil, err
+	}
+	sc, err := d.ParseSigningConfig()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -464,14 +620,70 @@ func LoadTrust(opts Options) (*trust.TrustedRoot, *trust.SigningConfig, error) {
 
 // LoadTrustedRoot is LoadTrust for commands that only verify.
 func LoadTrustedRoot(opts Options) (*trust.TrustedRoot, error) {
-	l := loader{opts: opts}
-	return l.trustedRoot()
+	d, err := LoadDocuments(opts, false)
+	if err != nil {
+		return nil, err
+	}
+	return d.ParseTrustedRoot()
 }
 
 // LoadSigningConfig is LoadTrust for the signing config alone.
 func LoadSigningConfig(opts Options) (*trust.SigningConfig, error) {
 	l := loader{opts: opts}
-	return l.signingConfig()
+	raw, from, err := l.signingConfig()
+	if err != nil {
+		return nil, err
+	}
+	return (&Documents{SigningConfig: raw, signingConfigFrom: from}).ParseSigningConfig()
+}
+
+// Documents are the trusted root and signing config as LoadTrust reads
+// them, not yet parsed, so that a command can parse the trusted root (a
+// millisecond of certificate and key parsing) while it already uses the
+// signing config, e.g. asks the CA for a certificate.
+type Documents struct {
+	TrustedRoot   []byte
+	SigningConfig []byte // nil unless asked for
+
+	trustedRootFrom, signingConfigFrom string // for errors: a file or a mirror
+}
+
+// LoadDocuments reads the trusted root, and the signing config when
+// signingConfig is set, as LoadTrust does.
+func LoadDocuments(opts Options, signingConfig bool) (*Documents, error) {
+	l := loader{opts: opts}
+	d := &Documents{}
+	var err error
+	if d.TrustedRoot, d.trustedRootFrom, err = l.trustedRoot(); err != nil {
+		return nil, err
+	}
+	if signingConfig {
+		if d.SigningConfig, d.signingConfigFrom, err = l.signingConfig(); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// ParseTrustedRoot parses the trusted root.
+func (d *Documents) ParseTrustedRoot() (*trust.TrustedRoot, error) {
+	tr, err := trust.ParseTrustedRoot(d.TrustedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load trusted root %s: %w", d.trustedRootFrom, err)
+	}
+	return tr, nil
+}
+
+// ParseSigningConfig parses the signing config.
+func (d *Documents) ParseSigningConfig() (*trust.SigningConfig, error) {
+	if d.SigningConfig == nil {
+		return nil, errors.New("couldn't load signing config: not loaded")
+	}
+	sc, err := trust.ParseSigningConfig(d.SigningConfig)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load signing config %s: %w", d.signingConfigFrom, err)
+	}
+	return sc, nil
 }
 
 // loader opens the TUF client at most once for both documents.
@@ -495,40 +707,37 @@ func (l *loader) client(what, flag string) (*Client, error) {
 	return c, nil
 }
 
-func (l *loader) trustedRoot() (*trust.TrustedRoot, error) {
+// trustedRoot returns the trusted root's bytes and where they came from.
+func (l *loader) trustedRoot() ([]byte, string, error) {
 	if f := l.opts.TrustedRootFile; f != "" {
 		raw, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't read trusted root: %w", err)
+			return nil, "", fmt.Errorf("couldn't read trusted root: %w", err)
 		}
-		tr, err := trust.ParseTrustedRoot(raw)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't load trusted root %s: %w", f, err)
-		}
-		return tr, nil
+		return raw, f, nil
 	}
 	c, err := l.client("trusted root", "--trusted-root")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return c.TrustedRoot()
+	raw, err := c.Target(TargetTrustedRoot)
+	return raw, TargetTrustedRoot + " from " + c.set.Mirror, err
 }
 
-func (l *loader) signingConfig() (*trust.SigningConfig, error) {
+// signingConfig returns the signing config's bytes and where they came
+// from.
+func (l *loader) signingConfig() ([]byte, string, error) {
 	if f := l.opts.SigningConfigFile; f != "" {
 		raw, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't read signing config: %w", err)
+			return nil, "", fmt.Errorf("couldn't read signing config: %w", err)
 		}
-		sc, err := trust.ParseSigningConfig(raw)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't load signing config %s: %w", f, err)
-		}
-		return sc, nil
+		return raw, f, nil
 	}
 	c, err := l.client("signing config", "--signing-config")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return c.SigningConfig()
+	raw, err := c.Target(TargetSigningConfig)
+	return raw, TargetSigningConfig + " from " + c.set.Mirror, err
 }

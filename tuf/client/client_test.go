@@ -1,12 +1,15 @@
 package client
 
 import (
+	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +29,9 @@ type world struct {
 	opts   Options
 	root   *trust.TrustedRoot
 	sc     *trust.SigningConfig
+	// requests counts the requests the mirror served; conns the
+	// connections it accepted.
+	requests, conns atomic.Int64
 }
 
 func newWorld(t testing.TB) *world {
@@ -36,8 +42,18 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/tuf/", http.StripPrefix("/tuf", w.svc.Handler()))
-	w.srv = httptest.NewServer(mux)
+	h := http.StripPrefix("/tuf", w.svc.Handler())
+	mux.HandleFunc("/tuf/", func(rw http.ResponseWriter, r *http.Request) {
+		w.requests.Add(1)
+		h.ServeHTTP(rw, r)
+	})
+	w.srv = httptest.NewUnstartedServer(mux)
+	w.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			w.conns.Add(1)
+		}
+	}
+	w.srv.Start()
 	t.Cleanup(w.srv.Close)
 	w.mirror = w.srv.URL + "/tuf"
 	w.opts = Options{CacheDir: t.TempDir(), Now: w.clock.Now}
@@ -308,6 +324,173 @@ func TestFileOverrides(t *testing.T) {
 	opts.TrustedRootFile = sp // a signing config is not a trusted root
 	if _, err := LoadTrustedRoot(opts); !errors.Is(err, trust.ErrTrustedRoot) {
 		t.Fatalf("LoadTrustedRoot(signing config) = %v", err)
+	}
+}
+
+// TestCacheValidity: within CacheValidity of the last update, loads use
+// the verified view in the cache without contacting the mirror; after it,
+// or with a cached target changed, or with the view expired, they update.
+func TestCacheValidity(t *testing.T) {
+	const validity = 10 * time.Minute
+	newSC := func(w *world) *trust.SigningConfig {
+		sc := *w.sc
+		sc.TSAs = append(sc.TSAs, trust.Service{URL: "https://tsa2.example/api/v1/timestamp", MajorAPIVersion: 1, Valid: sc.TSAs[0].Valid, Operator: "two"})
+		return &sc
+	}
+	tests := []struct {
+		name string
+		// change acts after trust init, before the load.
+		change       func(t *testing.T, w *world, opts *Options)
+		wantRequests bool
+		wantTSAs     int // in the loaded signing config
+		wantErr      string
+	}{
+		{
+			name:     "within validity: cache only",
+			change:   func(t *testing.T, w *world, opts *Options) { w.clock.Advance(validity - time.Second) },
+			wantTSAs: 1,
+		},
+		{
+			name: "within validity: a change on the mirror is not seen yet",
+			change: func(t *testing.T, w *world, opts *Options) {
+				w.publish(w.root, newSC(w))
+				w.clock.Advance(time.Minute)
+			},
+			wantTSAs: 1,
+		},
+		{
+			name: "validity over: update, and see the change",
+			change: func(t *testing.T, w *world, opts *Options) {
+				w.publish(w.root, newSC(w))
+				w.clock.Advance(validity)
+			},
+			wantRequests: true,
+			wantTSAs:     2,
+		},
+		{
+			name: "zero validity: always update",
+			change: func(t *testing.T, w *world, opts *Options) {
+				opts.CacheValidity = 0
+				w.publish(w.root, newSC(w))
+			},
+			wantRequests: true,
+			wantTSAs:     2,
+		},
+		{
+			name: "cached target changed: update, and the good copy is used",
+			change: func(t *testing.T, w *world, opts *Options) {
+				p := filepath.Join(opts.CacheDir, URLToPath(w.mirror), "targets", TargetSigningConfig)
+				good := mustRead(t, p)
+				bad := strings.Replace(string(good), "https://tsa.example", "https://tsa.exampl3", 1) // same length
+				if bad == string(good) {
+					t.Fatal("nothing to tamper with")
+				}
+				if err := os.WriteFile(p, []byte(bad), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+			wantRequests: true,
+			wantTSAs:     1,
+		},
+		{
+			name: "clock before the last update: update",
+			change: func(t *testing.T, w *world, opts *Options) {
+				now := w.clock.Now()
+				opts.Now = func() time.Time { return now.Add(-time.Hour) }
+			},
+			wantRequests: true,
+			wantTSAs:     1,
+		},
+		{
+			name: "view expired within a long validity: update, which fails on the expired timestamp",
+			change: func(t *testing.T, w *world, opts *Options) {
+				opts.CacheValidity = 30 * 24 * time.Hour
+				w.clock.Advance(tuf.DefaultTimestampExpiry + time.Hour)
+			},
+			wantRequests: true,
+			wantErr:      "expired",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.init()
+			opts := w.opts
+			opts.CacheValidity = validity
+			tt.change(t, w, &opts)
+			before := w.requests.Load()
+			tr, sc, err := LoadTrust(opts)
+			if got := w.requests.Load() > before; got != tt.wantRequests {
+				t.Errorf("mirror contacted: %v, want %v", got, tt.wantRequests)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("LoadTrust = %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tr.TSAs) != 1 || len(sc.TSAs) != tt.wantTSAs || sc.TSAs[0].URL != w.sc.TSAs[0].URL {
+				t.Errorf("loaded %d TSAs in the root, signing config TSAs %+v; want %d", len(tr.TSAs), sc.TSAs, tt.wantTSAs)
+			}
+		})
+	}
+}
+
+// TestCacheValidityRecord: an update records the view it verified, the
+// next fast load needs no request, and trust show (Status) always updates.
+func TestCacheValidityRecord(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	w.opts.CacheValidity = time.Hour
+	raw := mustRead(t, filepath.Join(w.opts.CacheDir, "config.json"))
+	var set settings
+	if err := json.Unmarshal(raw, &set); err != nil || set.Verified == nil {
+		t.Fatalf("config.json after init: %s (%v)", raw, err)
+	}
+	if len(set.Verified.Targets) != 2 || set.Verified.Targets[TargetTrustedRoot].Length == 0 || !set.Verified.Expires.After(w.clock.Now()) {
+		t.Errorf("recorded view %+v", set.Verified)
+	}
+	before := w.requests.Load()
+	for range 3 {
+		if _, _, err := LoadTrust(w.opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := w.requests.Load() - before; n != 0 {
+		t.Errorf("%d requests within the validity", n)
+	}
+	c, err := Open(w.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Status(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TrustedRoot(); err != nil {
+		t.Fatal(err)
+	}
+	if w.requests.Load() == before {
+		t.Error("Status did not update from the mirror")
+	}
+}
+
+// TestUpdateOneConnection: an update (the 404 probe for the next root, then
+// timestamp.json) goes over one connection.
+func TestUpdateOneConnection(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	hc := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(hc.CloseIdleConnections)
+	w.opts.HTTPClient = hc
+	requests, conns := w.requests.Load(), w.conns.Load()
+	if _, err := LoadTrustedRoot(w.opts); err != nil {
+		t.Fatal(err)
+	}
+	if r, c := w.requests.Load()-requests, w.conns.Load()-conns; r < 2 || c != 1 {
+		t.Errorf("%d requests over %d connections, want 2 or more over 1", r, c)
 	}
 }
 
