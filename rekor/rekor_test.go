@@ -111,6 +111,9 @@ func TestSETPayload(t *testing.T) {
 	if got != want {
 		t.Fatalf("got %s want %s", got, want)
 	}
+	if got := string(AppendSETPayload([]byte("x"), []byte("{}"), 1700000000, []byte{0xab, 0xcd}, 42)); got != "x"+want {
+		t.Fatalf("AppendSETPayload: got %s want x%s", got, want)
+	}
 }
 
 func FuzzParseV1Body(f *testing.F) {

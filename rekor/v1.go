@@ -282,8 +282,14 @@ func DSSEV001(envelopeJSON, payload []byte, sigs []DSSESignature) []byte {
 // base64, the log ID in hex and the global log index (sigstore/rekor
 // pkg/api/entries.go signEntry).
 func SETPayload(body []byte, integratedTime int64, logID []byte, logIndex int64) []byte {
-	b := make([]byte, 0, 96+len(body)*4/3+len(logID)*2)
-	b = append(b, `{"body":"`...)
+	return AppendSETPayload(make([]byte, 0, 96+len(body)*4/3+len(logID)*2), body, integratedTime, logID, logIndex)
+}
+
+// AppendSETPayload appends SETPayload(body, integratedTime, logID, logIndex)
+// to dst. Its members are those of a Rekor v1 LogEntry, in the same order
+// and encoding, so a log can write them once for both.
+func AppendSETPayload(dst, body []byte, integratedTime int64, logID []byte, logIndex int64) []byte {
+	b := append(dst, `{"body":"`...)
 	b = base64.StdEncoding.AppendEncode(b, body)
 	b = append(b, `","integratedTime":`...)
 	b = jcs.AppendInt(b, integratedTime)

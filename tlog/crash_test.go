@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -366,18 +367,17 @@ func verifyCrashState(t *testing.T, base, dir string, logs []*trust.Log, led *cr
 			}
 		}
 	}
-	// v1 entries keep the integrated time their SET signs.
+	// v1 entries keep the integrated time their SET signs, and are found
+	// by index and by UUID (the lookup tables are filled after the
+	// answer, from rows made durable before it).
 	var idxs []uint64
 	for idx := range led.v1 {
 		idxs = append(idxs, idx)
 	}
 	sort.Slice(idxs, func(i, j int) bool { return idxs[i] < idxs[j] })
 	key := logs[1].PublicKey.(*ecdsa.PublicKey)
-	for len(idxs) > 0 {
-		n := min(10, len(idxs))
-		batch := idxs[:n]
-		idxs = idxs[n:]
-		resp, err := http.Post(base+"/api/v1/log/entries/retrieve", "application/json", bytes.NewReader(mustJSON(map[string]any{"logIndexes": batch})))
+	retrieve := func(q map[string]any, n int) []v1Answer {
+		resp, err := http.Post(base+"/api/v1/log/entries/retrieve", "application/json", bytes.NewReader(mustJSON(q)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,11 +385,28 @@ func verifyCrashState(t *testing.T, base, dir string, logs []*trust.Log, led *cr
 		err = json.NewDecoder(resp.Body).Decode(&got)
 		resp.Body.Close()
 		if err != nil || len(got) != n {
-			t.Fatalf("cycle %d: retrieve %v: %d results, %v", cycle, batch, len(got), err)
+			t.Fatalf("cycle %d: retrieve %v: %d results, %v", cycle, q, len(got), err)
 		}
+		var out []v1Answer
 		for _, raw := range got {
-			a := parseV1(t, raw)
+			out = append(out, parseV1(t, raw))
+		}
+		return out
+	}
+	for len(idxs) > 0 {
+		n := min(10, len(idxs))
+		batch := idxs[:n]
+		idxs = idxs[n:]
+		var uuids []string
+		for _, idx := range batch {
+			leaf := rekor.LeafHash(led.v1[idx])
+			uuids = append(uuids, hex.EncodeToString(leaf[:]))
+		}
+		for _, a := range append(retrieve(map[string]any{"logIndexes": batch}, n), retrieve(map[string]any{"entryUUIDs": uuids}, n)...) {
 			idx := uint64(a.LogIndex)
+			if !bytes.Equal(a.Body, led.v1[idx]) {
+				t.Fatalf("cycle %d: v1 entry %d is not the acknowledged one", cycle, idx)
+			}
 			if a.IntegratedTime != led.v1Time[idx] {
 				t.Fatalf("cycle %d: v1 entry %d integrated at %d, its SET says %d", cycle, idx, a.IntegratedTime, led.v1Time[idx])
 			}
@@ -398,6 +415,28 @@ func verifyCrashState(t *testing.T, base, dir string, logs []*trust.Log, led *cr
 			if !ecdsa.VerifyASN1(key, d[:], led.v1SET[idx]) {
 				t.Fatalf("cycle %d: the SET handed out for v1 entry %d does not verify", cycle, idx)
 			}
+		}
+	}
+	// And by artifact hash (a sample: a search indexes what is pending).
+	sample := 0
+	for idx, body := range led.v1 {
+		if sample++; sample > 20 {
+			break
+		}
+		b, err := rekor.ParseV1Body(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post(base+"/api/v1/index/retrieve", "application/json", bytes.NewReader(mustJSON(map[string]any{"hash": "sha256:" + hex.EncodeToString(b.Hash.Value)})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		err = json.NewDecoder(resp.Body).Decode(&ids)
+		resp.Body.Close()
+		leaf := rekor.LeafHash(body)
+		if err != nil || len(ids) != 1 || !strings.HasSuffix(ids[0], hex.EncodeToString(leaf[:])) {
+			t.Fatalf("cycle %d: search by the artifact hash of v1 entry %d: %v, %v", cycle, idx, ids, err)
 		}
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {

@@ -35,10 +35,13 @@
 // package tlog/index) keeps each entry's UUID and integrated time and the
 // search keys. Integrated times are signed into SETs, so a record is
 // durable before its SET is handed out: the group commit writes a group's
-// records in one index transaction before answering it. Everything else in
-// a record can be rebuilt from the tree, and is, on start-up, for entries a
-// crash left without one. A Bloom filter of the logged leaf hashes spares
-// new entries the duplicate lookup.
+// records in one index transaction (rows appended in index order; the
+// lookup tables by UUID and search key are filled from them afterwards, see
+// tlog/index) while it signs the checkpoint and the group's SETs, and
+// answers the group once all are done. Everything else in a record can be
+// rebuilt from the tree, and is, on start-up, for entries a crash left
+// without one. A Bloom filter of the logged leaf hashes spares new entries
+// the duplicate lookup.
 //
 // Keys live in DataDir/keys (mode 0600) unless given as files;
 // DataDir/state.json pins each log's key, creation time and the v1 tree ID, so a

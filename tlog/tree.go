@@ -85,12 +85,15 @@ type tree struct {
 
 	slots   chan struct{} // one per add in flight
 	timeout time.Duration
+	groups  atomic.Uint64 // groups committed (for benchmarks: entries per group)
 
 	onPublish func(*snapshot)
 	onStage   func(stage string, d time.Duration)
-	// onDurable, if set, records a group's entries once they are durable;
-	// the group is answered when it returns (an error fails the group).
-	onDurable func(ctx context.Context, items []durable) error
+	// onDurable, if set, records a group's entries once they are durable.
+	// It must call done exactly once, from any goroutine, without
+	// blocking; the group is answered once done was called (a non-nil
+	// error fails the group) and its checkpoint is signed.
+	onDurable func(ctx context.Context, items []durable, done func(error))
 	answering sync.WaitGroup // groups waiting for onDurable
 	stop      context.CancelFunc
 	stopped   chan struct{}
@@ -103,7 +106,7 @@ type treeOptions struct {
 	readOnly  bool
 	onPublish func(*snapshot)
 	onStage   func(stage string, d time.Duration)
-	onDurable func(ctx context.Context, items []durable) error
+	onDurable func(ctx context.Context, items []durable, done func(error))
 }
 
 const (
@@ -303,9 +306,13 @@ func (t *tree) coalesce(ctx context.Context) {
 
 // commit sequences one group, signs a checkpoint covering it, and answers
 // it. With an onDurable hook (the v1 index), the hook records the group
-// while the next group is already being sequenced, and the group is
-// answered once both are done.
+// while the checkpoint is signed and the next group is already being
+// sequenced; whichever of the two finishes last answers the group from
+// its own goroutine. (No goroutine is started to wait for both: each
+// goroutine on the way to the answer waits its turn in the scheduler's run
+// queue, which is long when the log is saturated.)
 func (t *tree) commit(ctx context.Context, group []*addRequest) {
+	t.groups.Add(1)
 	futures := make([]tessera.IndexFuture, len(group))
 	for i, r := range group {
 		futures[i] = t.add(ctx, r.entry)
@@ -319,42 +326,59 @@ func (t *tree) commit(ctx context.Context, group []*addRequest) {
 			need = idx.Index + 1
 		}
 	}
-	var hookDone chan error
-	if t.onDurable != nil && need > 0 {
-		items := make([]durable, 0, len(group))
-		for i, r := range group {
-			if results[i].err == nil {
-				items = append(items, durable{index: results[i].index.Index, dup: results[i].index.IsDup, meta: r.meta})
-			}
-		}
-		hookDone = make(chan error, 1)
-		go func() { hookDone <- t.onDurable(ctx, items) }()
-	}
-	if need > 0 {
-		if err := t.advance(ctx, need); err != nil {
-			// Durable but not acknowledged: the entries are in the
-			// log and will be covered by the next checkpoint.
-			t.log.Error("couldn't sign a checkpoint for new entries", "err", err)
-			failAll(results, err)
-		}
-	}
 	answer := func() {
-		if hookDone != nil {
-			if err := <-hookDone; err != nil {
-				t.log.Error("couldn't record new entries", "err", err)
-				failAll(results, err)
-			}
-		}
 		for i, r := range group {
 			r.done <- results[i]
 		}
 	}
-	if hookDone == nil {
+	if t.onDurable == nil || need == 0 {
+		if need > 0 {
+			t.checkpointGroup(ctx, need, results)
+		}
 		answer()
 		return
 	}
+	items := make([]durable, 0, len(group))
+	for i, r := range group {
+		if results[i].err == nil {
+			items = append(items, durable{index: results[i].index.Index, dup: results[i].index.IsDup, meta: r.meta})
+		}
+	}
+	// Two parties: the hook and the checkpoint. The last one answers.
+	var (
+		parties atomic.Int32
+		hookErr error
+	)
+	parties.Store(2)
 	t.answering.Add(1)
-	go func() { defer t.answering.Done(); answer() }()
+	last := func() {
+		if hookErr != nil {
+			t.log.Error("couldn't record new entries", "err", hookErr)
+			failAll(results, hookErr)
+		}
+		answer()
+		t.answering.Done()
+	}
+	t.onDurable(ctx, items, func(err error) {
+		hookErr = err
+		if parties.Add(-1) == 0 {
+			last()
+		}
+	})
+	t.checkpointGroup(ctx, need, results)
+	if parties.Add(-1) == 0 {
+		last()
+	}
+}
+
+// checkpointGroup signs a checkpoint covering need entries; if it cannot,
+// the group's entries fail (they are durable, not acknowledged, and the
+// next checkpoint covers them).
+func (t *tree) checkpointGroup(ctx context.Context, need uint64, results []addResult) {
+	if err := t.advance(ctx, need); err != nil {
+		t.log.Error("couldn't sign a checkpoint for new entries", "err", err)
+		failAll(results, err)
+	}
 }
 
 func failAll(results []addResult, err error) {

@@ -12,8 +12,11 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"sigil.dev/sigil/checkpoint"
@@ -35,8 +38,9 @@ import (
 
 // signedV1 is a Rekor v1 checkpoint for a published tree size.
 type signedV1 struct {
-	size uint64
-	note []byte
+	size     uint64
+	note     []byte
+	noteJSON []byte // note as a JSON string
 }
 
 // pendingV1 is a v1 add in flight, for concurrent duplicates to wait on.
@@ -44,9 +48,19 @@ type pendingV1 struct{ done chan struct{} }
 
 // v1Meta rides with a v1 entry through the group commit.
 type v1Meta struct {
-	leaf           [32]byte
-	keys           []string
-	integratedTime int64 // set by recordV1
+	leaf [32]byte
+	body []byte // the canonical body
+	keys []string
+	// Set by recordV1 before the group is answered.
+	integratedTime int64
+	signed         *presigned // unless the entry is a duplicate or signing failed
+}
+
+// presigned is the start of an entry's LogEntry and its SET, prepared
+// before the handler is answered (see appendV1Entry).
+type presigned struct {
+	head *[]byte // {"<entry ID>":<SET payload without its closing brace>, from bufPool
+	set  []byte
 }
 
 // recordV1 is the v1 tree's onDurable hook: it records the integrated time
@@ -54,9 +68,16 @@ type v1Meta struct {
 // before any of them is answered (an acknowledged SET must find its
 // integrated time after a crash). The leaf filter learns them first, so a
 // duplicate waiting on one of them finds it.
-func (s *Service) recordV1(ctx context.Context, items []durable) error {
+//
+// While the index transaction is being written, it signs the SETs of the
+// group's new entries, so that CPU work otherwise done by each handler
+// after the answer overlaps with the wait for the disk (all the group's
+// clients are answered at once, and the sooner they send their next
+// write, the larger the next group). done is called once both are done.
+func (s *Service) recordV1(ctx context.Context, items []durable, done func(error)) {
 	now := time.Now().Unix()
 	recs := make([]index.Record, 0, len(items))
+	var sign []*signJob
 	for _, it := range items {
 		m, ok := it.meta.(*v1Meta)
 		if !ok {
@@ -67,29 +88,81 @@ func (s *Service) recordV1(ctx context.Context, items []durable) error {
 		// A duplicate's record exists (or is rebuilt); putting it again
 		// is a no-op.
 		recs = append(recs, index.Record{Index: it.index, LeafHash: m.leaf, IntegratedTime: now, Keys: m.keys})
+		if !it.dup {
+			sign = append(sign, &signJob{m: m, index: it.index})
+		}
 	}
-	return s.index.Put(context.WithoutCancel(ctx), recs)
+	// Parties: the index, and each signer.
+	workers := min(len(sign), runtime.GOMAXPROCS(0))
+	var (
+		parties atomic.Int32
+		putErr  error
+	)
+	parties.Store(int32(1 + workers))
+	finish := func() {
+		if parties.Add(-1) == 0 {
+			done(putErr)
+		}
+	}
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			defer finish()
+			for i := w; i < len(sign); i += workers {
+				sign[i].sign(s)
+			}
+		}(w)
+	}
+	put := func(err error) {
+		putErr = err
+		finish()
+	}
+	if a, ok := s.index.(index.AsyncPutter); ok {
+		a.PutAsync(recs, put)
+		return
+	}
+	go func() { put(s.index.Put(context.WithoutCancel(ctx), recs)) }()
+}
+
+// signJob is a SET to sign ahead of the answer. A failure leaves m.signed
+// nil and the handler signs again.
+type signJob struct {
+	m     *v1Meta
+	index uint64
+}
+
+func (j *signJob) sign(s *Service) {
+	buf := getBuf()
+	head, p := s.appendEntryHead(*buf, j.m.leaf, j.m.body, j.m.integratedTime, j.index)
+	*buf = head[:len(head)-1]
+	set, err := s.signSET(head[p:])
+	if err != nil {
+		putBuf(buf)
+		return
+	}
+	j.m.signed = &presigned{head: buf, set: set}
 }
 
 // v1Checkpoint returns the Rekor v1 signed checkpoint of snapshot s, signed
 // once per tree size.
-func (s *Service) v1Checkpoint(snap *snapshot) ([]byte, error) {
+func (s *Service) v1Checkpoint(snap *snapshot) (*signedV1, error) {
 	if c := s.v1CP.Load(); c != nil && c.size == snap.size {
-		return c.note, nil
+		return c, nil
 	}
 	n, err := checkpoint.Sign(&checkpoint.Checkpoint{Origin: s.v1Origin, Size: snap.size, Hash: snap.root}, s.v1Signer)
 	if err != nil {
 		return nil, err
 	}
-	if c := s.v1CP.Load(); c == nil || c.size < snap.size {
-		s.v1CP.Store(&signedV1{size: snap.size, note: n})
+	c := &signedV1{size: snap.size, note: n, noteJSON: jcs.AppendString(nil, string(n))}
+	if old := s.v1CP.Load(); old == nil || old.size < snap.size {
+		s.v1CP.Store(c)
 	}
-	return n, nil
+	return c, nil
 }
 
-// set signs the Signed Entry Timestamp of an entry.
-func (s *Service) set(body []byte, integratedTime int64, index uint64) ([]byte, error) {
-	d := sha256.Sum256(rekor.SETPayload(body, integratedTime, s.v1LogID, int64(index)))
+// signSET signs the Signed Entry Timestamp over its payload
+// (rekor.SETPayload).
+func (s *Service) signSET(payload []byte) ([]byte, error) {
+	d := sha256.Sum256(payload)
 	sig, err := s.v1Key.Sign(rand.Reader, d[:], crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't sign SET: %w", err)
@@ -163,7 +236,7 @@ func (s *Service) v1Create(w http.ResponseWriter, r *http.Request) {
 
 	// The index record (with the integrated time its SET signs) is made
 	// durable by the group commit, before the tree answers (recordV1).
-	meta := &v1Meta{leaf: leaf, keys: e.keys}
+	meta := &v1Meta{leaf: leaf, body: e.body, keys: e.keys}
 	idx, dup, release, err := s.v1.sequence(ctx, e.body, meta)
 	if err != nil {
 		s.reject(w, r, "v1", err)
@@ -186,15 +259,18 @@ func (s *Service) v1Create(w http.ResponseWriter, r *http.Request) {
 	if latest := s.v1.latest(); latest.size > snap.size {
 		snap = latest
 	}
-	out, id, err := s.v1EntryJSON(ctx, rec, e.body, snap)
+	out := getBuf()
+	defer putBuf(out)
+	b, id, err := s.appendV1Entry(ctx, *out, rec, e.body, snap, meta.signed)
 	if err != nil {
 		s.reject(w, r, "v1", err)
 		return
 	}
+	*out = b
 	h := w.Header()
 	h.Set("ETag", id)
 	h.Set("Location", entryURL(r, id))
-	writeJSON(w, http.StatusCreated, out)
+	writeJSON(w, http.StatusCreated, b)
 	s.m.appended.WithLabelValues("v1").Inc()
 	s.m.addLatency.WithLabelValues("v1").Observe(time.Since(start).Seconds())
 }
@@ -214,7 +290,10 @@ func (s *Service) v1Conflict(ctx context.Context, w http.ResponseWriter, r *http
 
 // readProposedEntry reads and validates a ProposedEntry request body.
 func (s *Service) readProposedEntry(w http.ResponseWriter, r *http.Request) (*v1Entry, error) {
-	raw, err := readBody(w, r, s.cfg.MaxRequestSize)
+	in := getBuf()
+	defer putBuf(in) // nothing parsed from it refers to it
+	raw, err := readBodyInto(w, r, s.cfg.MaxRequestSize, *in)
+	*in = raw
 	if err != nil {
 		return nil, err
 	}
@@ -235,12 +314,17 @@ func (s *Service) readProposedEntry(w http.ResponseWriter, r *http.Request) (*v1
 	return e, nil
 }
 
-// v1EntryJSON writes the LogEntry map of an entry proven against snap:
+// appendV1Entry appends to dst the LogEntry map of an entry proven against
+// snap, and returns it with the entry ID:
 //
 //	{"<entryID>":{"body":"<b64>","integratedTime":…,"logID":"<hex>","logIndex":…,
 //	  "verification":{"inclusionProof":{"checkpoint":"…","hashes":["<hex>",…],
 //	    "logIndex":…,"rootHash":"<hex>","treeSize":…},"signedEntryTimestamp":"<b64>"}}}
-func (s *Service) v1EntryJSON(ctx context.Context, rec index.Record, body []byte, snap *snapshot) ([]byte, string, error) {
+//
+// The members before "verification" are the SET payload byte for byte
+// (rekor.AppendSETPayload), so they are written once and signed in place;
+// pre, if not nil, holds them and their SET, prepared for rec and body.
+func (s *Service) appendV1Entry(ctx context.Context, dst []byte, rec index.Record, body []byte, snap *snapshot, pre *presigned) ([]byte, string, error) {
 	hashes, err := s.v1.proveInclusion(ctx, rec.Index, rec.LeafHash[:], snap)
 	if err != nil {
 		return nil, "", err
@@ -249,24 +333,23 @@ func (s *Service) v1EntryJSON(ctx context.Context, rec index.Record, body []byte
 	if err != nil {
 		return nil, "", err
 	}
-	set, err := s.set(body, rec.IntegratedTime, rec.Index)
-	if err != nil {
-		return nil, "", err
-	}
 	id := s.entryID(rec.LeafHash)
-	b := make([]byte, 0, 1024+len(body)*4/3+len(cp))
-	b = append(b, `{"`...)
-	b = append(b, id...)
-	b = append(b, `":{"body":"`...)
-	b = base64.StdEncoding.AppendEncode(b, body)
-	b = append(b, `","integratedTime":`...)
-	b = strconv.AppendInt(b, rec.IntegratedTime, 10)
-	b = append(b, `,"logID":"`...)
-	b = hex.AppendEncode(b, s.v1LogID)
-	b = append(b, `","logIndex":`...)
-	b = strconv.AppendUint(b, rec.Index, 10)
+	b := slices.Grow(dst, 1024+len(body)*4/3+len(cp.noteJSON))
+	var set []byte
+	if pre != nil {
+		b, set = append(b, *pre.head...), pre.set
+		putBuf(pre.head)
+		pre.head = nil
+	} else {
+		var p int
+		b, p = s.appendEntryHead(b, rec.LeafHash, body, rec.IntegratedTime, rec.Index)
+		if set, err = s.signSET(b[p:]); err != nil {
+			return nil, "", err
+		}
+		b = b[:len(b)-1] // the payload's closing brace
+	}
 	b = append(b, `,"verification":{"inclusionProof":{"checkpoint":`...)
-	b = jcs.AppendString(b, string(cp))
+	b = append(b, cp.noteJSON...)
 	b = append(b, `,"hashes":[`...)
 	for i, h := range hashes {
 		if i > 0 {
@@ -286,6 +369,17 @@ func (s *Service) v1EntryJSON(ctx context.Context, rec index.Record, body []byte
 	b = base64.StdEncoding.AppendEncode(b, set)
 	b = append(b, `"}}}`...)
 	return b, id, nil
+}
+
+// appendEntryHead appends {"<entry ID>":<SET payload> and returns it with
+// the offset of the payload.
+func (s *Service) appendEntryHead(b []byte, leaf [32]byte, body []byte, integratedTime int64, index uint64) ([]byte, int) {
+	b = append(b, `{"`...)
+	b = append(b, s.v1Prefix...)
+	b = hex.AppendEncode(b, leaf[:])
+	b = append(b, `":`...)
+	p := len(b)
+	return rekor.AppendSETPayload(b, body, integratedTime, s.v1LogID, int64(index)), p
 }
 
 // v1Record returns the index record of a published entry; a record lost
@@ -320,7 +414,7 @@ func (s *Service) v1Lookup(ctx context.Context, idx uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, _, err := s.v1EntryJSON(ctx, rec, body, snap)
+	out, _, err := s.appendV1Entry(ctx, nil, rec, body, snap, nil)
 	return out, err
 }
 
@@ -537,8 +631,7 @@ func (s *Service) v1SearchIndex(w http.ResponseWriter, r *http.Request) {
 			writeV1Error(w, badRequest("public key provided could not be parsed"))
 			return
 		}
-		kh := sha256.Sum256(v.canonical)
-		keys = append(keys, hex.EncodeToString(kh[:]))
+		keys = append(keys, v.keyHash)
 	}
 	if q.Email != "" {
 		if !strings.Contains(q.Email, "@") {
@@ -608,7 +701,7 @@ func (s *Service) v1LogInfo(w http.ResponseWriter, r *http.Request) {
 	b := []byte(`{"rootHash":"`)
 	b = hex.AppendEncode(b, snap.root)
 	b = append(b, `","signedTreeHead":`...)
-	b = jcs.AppendString(b, string(cp))
+	b = append(b, cp.noteJSON...)
 	b = append(b, `,"treeID":"`...)
 	b = strconv.AppendInt(b, s.v1TreeID, 10)
 	b = append(b, `","treeSize":`...)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -147,9 +148,9 @@ func (s *Service) hashedRekordV001(spec *v1Spec) (*v1Entry, error) {
 	e := &v1Entry{kind: rekor.KindHashedRekord, version: rekor.VersionHashedRekordV1,
 		body: rekor.HashedRekordV001(h, digest, spec.Signature.Content, v.canonical)}
 	// sigstore/rekor pkg/types/hashedrekord/v0.0.1 IndexKeys.
-	kh2 := sha256.Sum256(v.canonical)
-	e.keys = append(e.keys, hex.EncodeToString(kh2[:]))
-	e.keys = append(e.keys, subjects(v.leaf)...)
+	e.keys = make([]string, 0, 2+len(v.subjects))
+	e.keys = append(e.keys, v.keyHash)
+	e.keys = append(e.keys, v.subjects...)
 	e.keys = append(e.keys, rekor.V1Name(h)+":"+hex.EncodeToString(digest))
 	e.keys = lowerKeys(e.keys)
 	return e, nil
@@ -247,9 +248,8 @@ func (s *Service) dsseV001(spec *v1Spec) (*v1Entry, error) {
 	sort.Slice(sigs, func(i, j int) bool { return sigs[i].Signature < sigs[j].Signature })
 	for _, sg := range sigs {
 		v := bySig[sg.Signature]
-		kh := sha256.Sum256(v.canonical)
-		e.keys = append(e.keys, "sha256:"+hex.EncodeToString(kh[:]))
-		e.keys = append(e.keys, subjects(v.leaf)...)
+		e.keys = append(e.keys, "sha256:"+v.keyHash)
+		e.keys = append(e.keys, v.subjects...)
 	}
 	e.body = rekor.DSSEV001([]byte(pc.Envelope), payload, sigs)
 	ph, eh := sha256.Sum256(payload), sha256.Sum256([]byte(pc.Envelope))
@@ -311,9 +311,8 @@ func (s *Service) intotoV002(spec *v1Spec) (*v1Entry, error) {
 			return nil, badRequest("intoto: signature %d does not verify with its publicKey", i)
 		}
 		sigs = append(sigs, rekor.IntotoSignature{KeyID: sg.KeyID, Sig: string(sg.Sig), PublicKey: sg.PublicKey})
-		kh := sha256.Sum256(v.canonical)
-		e.keys = append(e.keys, "sha256:"+hex.EncodeToString(kh[:]))
-		e.keys = append(e.keys, subjects(v.leaf)...)
+		e.keys = append(e.keys, "sha256:"+v.keyHash)
+		e.keys = append(e.keys, v.subjects...)
 	}
 	if len(sigs) == 0 {
 		return nil, badRequest("intoto: content.envelope.signatures is empty")
@@ -359,15 +358,27 @@ func statementKeys(payload []byte) []string {
 	return out
 }
 
+// lowerKeys lower-cases keys and drops empty and repeated ones, in place.
 func lowerKeys(keys []string) []string {
-	seen := make(map[string]bool, len(keys))
+	var seen map[string]bool // for many keys; few are compared in turn
+	if len(keys) > 16 {
+		seen = make(map[string]bool, len(keys))
+	}
 	out := keys[:0]
 	for _, k := range keys {
 		k = strings.ToLower(k)
-		if k != "" && !seen[k] {
-			seen[k] = true
-			out = append(out, k)
+		if k == "" {
+			continue
 		}
+		if seen != nil {
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+		} else if slices.Contains(out, k) {
+			continue
+		}
+		out = append(out, k)
 	}
 	return out
 }
@@ -386,13 +397,12 @@ func bodyKeys(body []byte) []string {
 		if err != nil {
 			continue
 		}
-		kh := sha256.Sum256(v.canonical)
 		if b.Kind == rekor.KindHashedRekord {
-			keys = append(keys, hex.EncodeToString(kh[:]))
+			keys = append(keys, v.keyHash)
 		} else {
-			keys = append(keys, "sha256:"+hex.EncodeToString(kh[:]))
+			keys = append(keys, "sha256:"+v.keyHash)
 		}
-		keys = append(keys, subjects(v.leaf)...)
+		keys = append(keys, v.subjects...)
 	}
 	switch b.Kind {
 	case rekor.KindHashedRekord:

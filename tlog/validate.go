@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -151,6 +152,15 @@ type pemVerifier struct {
 	pub       crypto.PublicKey
 	leaf      *x509.Certificate // nil for a bare key
 	canonical []byte
+	// Computed once, for the search keys of entries: the hex SHA-256 of
+	// canonical, and the leaf certificate's identities (subjects).
+	keyHash  string
+	subjects []string
+}
+
+func newPEMVerifier(pub crypto.PublicKey, leaf *x509.Certificate, canonical []byte) *pemVerifier {
+	kh := sha256.Sum256(canonical)
+	return &pemVerifier{pub: pub, leaf: leaf, canonical: canonical, keyHash: hex.EncodeToString(kh[:]), subjects: subjects(leaf)}
 }
 
 // maxChain is how many certificates a PEM chain may hold (sigstore/rekor
@@ -176,13 +186,13 @@ func parsePEMVerifier(raw []byte) (*pemVerifier, error) {
 			return nil, badRequest("invalid public key: %v", err)
 		}
 		der, _ := x509.MarshalPKIXPublicKey(pub)
-		return &pemVerifier{pub: pub, canonical: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})}, nil
+		return newPEMVerifier(pub, nil, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), nil
 	case "CERTIFICATE":
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
 			return nil, badRequest("invalid certificate: %v", err)
 		}
-		return &pemVerifier{pub: c.PublicKey, leaf: c, canonical: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})}, nil
+		return newPEMVerifier(c.PublicKey, c, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})), nil
 	}
 	return nil, badRequest("invalid public key: PEM type %q, want PUBLIC KEY or CERTIFICATE", blk.Type)
 }
@@ -216,7 +226,7 @@ func parsePEMChain(raw []byte) (*pemVerifier, error) {
 	for _, c := range certs {
 		canon = append(canon, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
-	return &pemVerifier{pub: certs[0].PublicKey, leaf: certs[0], canonical: canon}, nil
+	return newPEMVerifier(certs[0].PublicKey, certs[0], canon), nil
 }
 
 // subjects returns the identities of a certificate, as Rekor indexes them

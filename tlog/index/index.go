@@ -65,3 +65,13 @@ type Store interface {
 	// Close flushes and releases the store.
 	Close() error
 }
+
+// AsyncPutter is implemented by a Store that can report the end of a Put
+// by calling back instead of blocking its caller (the log answers a group
+// of writes from that callback, sparing a goroutine switch per group).
+type AsyncPutter interface {
+	// PutAsync is Put: it calls done exactly once, with nil when every
+	// record is durable. done runs on a goroutine of the store and must
+	// not block. PutAsync may wait while the store's queue is full.
+	PutAsync(recs []Record, done func(error))
+}

@@ -11,15 +11,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
 // Schema of the SQLite store (also the reference for a PostgreSQL one):
 //
-//	v1_entries(idx INTEGER PRIMARY KEY, leaf BLOB, itime INTEGER, leafp INTEGER)  -- one row per tree index
-//	v1_search(k INTEGER, idx INTEGER, PRIMARY KEY(k, idx))                          -- search keys
-//	meta(k TEXT PRIMARY KEY, v TEXT)                                                -- watermark
+//	v1_entries(idx INTEGER PRIMARY KEY, leaf BLOB, itime INTEGER, leafp INTEGER, keys TEXT)  -- one row per tree index
+//	v1_pending(idx INTEGER PRIMARY KEY, leafp INTEGER)                                       -- rows not yet in v1_leaf and v1_search
+//	v1_leaf(leafp INTEGER, idx INTEGER, PRIMARY KEY(leafp, idx))                              -- lookups by leaf hash
+//	v1_search(k INTEGER, idx INTEGER, PRIMARY KEY(k, idx))                                    -- search keys
+//	meta(k TEXT PRIMARY KEY, v TEXT)                                                         -- watermark
 //
 // Random-order indexes are kept on 64-bit integers, which SQLite inserts
 // and compares several times faster than text or blobs: leafp is the first
@@ -29,6 +32,21 @@ import (
 // best-effort). Leaf hashes are not unique: should the same body ever be
 // logged twice, both indices keep a record and lookups by UUID return the
 // lower one.
+//
+// A Put writes, in one transaction made durable before it returns, the
+// entries' rows, with their search key hashes as a JSON array (keys), and
+// by trigger their v1_pending rows: rows appended in index order, a few
+// pages for a group of writes. The two lookup tables, where every entry
+// lands on pages of its own, are filled later by the same writer from the
+// pending rows, by chunks of entries (see indexing), which removes the
+// pending rows it indexed: a crash loses nothing (the pending rows are
+// indexed after the restart). Lookups by leaf hash also scan the pending
+// rows (about a chunk of them at most, a few pages), so they see every Put
+// that returned; a Search first indexes every pending row.
+//
+// Databases written before v1_pending existed had the leafp index on
+// v1_entries and their search rows in place; opening one moves the leafp
+// index into v1_leaf once.
 const schema = `
 CREATE TABLE IF NOT EXISTS v1_entries (
 	idx   INTEGER PRIMARY KEY,
@@ -36,16 +54,41 @@ CREATE TABLE IF NOT EXISTS v1_entries (
 	itime INTEGER NOT NULL,
 	leafp INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS v1_entries_leafp ON v1_entries(leafp);
+CREATE TABLE IF NOT EXISTS v1_leaf (
+	leafp INTEGER NOT NULL,
+	idx   INTEGER NOT NULL,
+	PRIMARY KEY (leafp, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS v1_search (
 	k   INTEGER NOT NULL,
 	idx INTEGER NOT NULL,
 	PRIMARY KEY (k, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS v1_pending (
+	idx   INTEGER PRIMARY KEY,
+	leafp INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
 	k TEXT PRIMARY KEY,
 	v TEXT NOT NULL
 );
+`
+
+// schemaKeys adds the keys column to databases created before it.
+const schemaKeys = `ALTER TABLE v1_entries ADD COLUMN keys TEXT`
+
+// schemaLeafIndex moves the leafp index of databases created before
+// v1_leaf into it.
+const schemaLeafIndex = `
+INSERT INTO v1_leaf(leafp, idx) SELECT leafp, idx FROM v1_entries WHERE true ORDER BY 1, 2 ON CONFLICT DO NOTHING;
+DROP INDEX v1_entries_leafp;
+`
+
+const schemaTrigger = `
+CREATE TRIGGER IF NOT EXISTS v1_entries_pending AFTER INSERT ON v1_entries
+BEGIN
+	INSERT OR IGNORE INTO v1_pending(idx, leafp) VALUES (NEW.idx, NEW.leafp);
+END;
 `
 
 func leafPrefix(leaf []byte) int64 { return int64(binary.BigEndian.Uint64(leaf[:8])) }
@@ -61,54 +104,101 @@ var ErrClosed = errors.New("index: store closed")
 // maxBatch bounds how many records one group commit writes.
 const maxBatch = 4096
 
+// indexing is when the writer indexes pending rows: by chunks of chunk
+// entries, once that many are pending and no Put came for delay (between
+// the group commits of a busy log, whose clients are then being answered,
+// so that it uses the time the log waits for its disk); at once when
+// backlog are pending; and whatever is pending after idle without Puts.
+// Larger chunks cost less per entry (consecutive keys share pages) but
+// hold the database longer.
+type indexing struct {
+	chunk, backlog int
+	delay, idle    time.Duration
+}
+
+var defaultIndexing = indexing{chunk: 2048, backlog: 4 * 2048, delay: 5 * time.Millisecond, idle: 200 * time.Millisecond}
+
 // SQLite is a Store in an SQLite database file, in WAL mode with
 // synchronous=FULL: a Put returns after its transaction's WAL frames are
 // fsync'd. Concurrent Puts are group-committed by a single writer, so the
-// cost of an fsync is shared by every entry that arrived meanwhile.
+// cost of an fsync is shared by every entry that arrived meanwhile; the
+// same writer fills the lookup tables in the background (see schema).
 type SQLite struct {
 	w, r *sql.DB // the writer (one connection) and the readers
 
-	byLeaf, byIndex *sql.Stmt // on the readers
+	byLeaf, byIndex *sql.Stmt         // on the readers
+	inserts         map[int]*sql.Stmt // on the writer: INSERTs of insertRows[i] rows
 
 	queue     chan *putReq
+	queueMu   sync.RWMutex // held to send on queue; locked to close closing
 	closing   chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+	pending   int // entries that may be pending (writer only)
+	indexing  indexing
 }
 
 type putReq struct {
-	recs []Record
-	err  chan error
+	recs  []Record
+	flush bool        // index every pending row (for Search)
+	done  func(error) // called once, by the writer
 }
 
 // OpenSQLite opens (creating if needed) the store in the database file at
 // path.
-func OpenSQLite(path string) (*SQLite, error) {
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(OFF)"} {
-		q.Add("_pragma", p)
+func OpenSQLite(path string) (*SQLite, error) { return openSQLite(path, defaultIndexing) }
+
+func openSQLite(path string, ix indexing) (*SQLite, error) {
+	dsn := func(pragmas ...string) string {
+		q := url.Values{}
+		for _, p := range append([]string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(OFF)"}, pragmas...) {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
 	}
-	dsn := "file:" + path + "?" + q.Encode()
-	w, err := sql.Open("sqlite", dsn)
+	// The writer: statement journals (multi-row INSERTs inside a
+	// transaction need one) stay in memory instead of spilling to a file,
+	// and 32 MiB of page cache (2 MiB by default) keep more of the lookup
+	// tables it inserts into at random.
+	w, err := sql.Open("sqlite", dsn("temp_store(MEMORY)", "cache_size(-32768)"))
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open index database: %w", err)
 	}
 	w.SetMaxOpenConns(1)
-	if _, err := w.Exec(schema); err != nil {
+	if err := migrate(w); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("couldn't create index schema: %w", err)
+		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn)
+	r, err := sql.Open("sqlite", dsn())
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("couldn't open index database: %w", err)
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	s := &SQLite{w: w, r: r, queue: make(chan *putReq, 1024), closing: make(chan struct{}), done: make(chan struct{})}
-	if s.byLeaf, err = r.Prepare(`SELECT idx, leaf, itime FROM v1_entries WHERE leafp = ? ORDER BY idx`); err == nil {
+	s := &SQLite{w: w, r: r, queue: make(chan *putReq, 1024), closing: make(chan struct{}), done: make(chan struct{}), indexing: ix}
+	if err := w.QueryRow(`SELECT count(*) FROM v1_pending`).Scan(&s.pending); err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("couldn't read index: %w", err)
+	}
+	// The pending rows are scanned (a few pages).
+	s.byLeaf, err = r.Prepare(`SELECT idx, leaf, itime FROM v1_entries WHERE idx IN (
+		SELECT idx FROM v1_leaf WHERE leafp = ?1
+		UNION ALL
+		SELECT idx FROM v1_pending WHERE leafp = ?1
+	) ORDER BY idx`)
+	if err == nil {
 		s.byIndex, err = r.Prepare(`SELECT idx, leaf, itime FROM v1_entries WHERE idx = ?`)
+	}
+	s.inserts = map[int]*sql.Stmt{}
+	for _, n := range insertRows {
+		if err != nil {
+			break
+		}
+		s.inserts[n], err = w.Prepare(`INSERT INTO v1_entries(idx, leaf, itime, leafp, keys) VALUES (?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, ?, ?, ?, ?)`, n-1) + ` ON CONFLICT(idx) DO NOTHING`)
 	}
 	if err != nil {
 		w.Close()
@@ -119,51 +209,120 @@ func OpenSQLite(path string) (*SQLite, error) {
 	return s, nil
 }
 
+// migrate creates the schema, or brings an older one up to date.
+func migrate(db *sql.DB) error {
+	if _, err := db.Exec(schema); err != nil {
+		return fmt.Errorf("couldn't create index schema: %w", err)
+	}
+	var keys, leafIndex int
+	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('v1_entries') WHERE name = 'keys'`).Scan(&keys); err != nil {
+		return fmt.Errorf("couldn't read index schema: %w", err)
+	}
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'v1_entries_leafp'`).Scan(&leafIndex); err != nil {
+		return fmt.Errorf("couldn't read index schema: %w", err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return fmt.Errorf("couldn't update index schema: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	for _, step := range []struct {
+		do  bool
+		sql string
+	}{{keys == 0, schemaKeys}, {leafIndex > 0, schemaLeafIndex}, {true, schemaTrigger}} {
+		if !step.do {
+			continue
+		}
+		if _, err := tx.Exec(step.sql); err != nil {
+			return fmt.Errorf("couldn't update index schema: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("couldn't update index schema: %w", err)
+	}
+	return nil
+}
+
 // Put implements Store.
 func (s *SQLite) Put(ctx context.Context, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	req := &putReq{recs: recs, err: make(chan error, 1)}
-	select {
-	case s.queue <- req:
-	case <-s.closing:
+	ch := make(chan error, 1)
+	if !s.enqueue(ctx, &putReq{recs: recs, done: func(err error) { ch <- err }}) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	select {
-	case err := <-req.err:
+	case err := <-ch:
 		return err
-	case <-s.done:
-		// The writer has stopped; it may have taken req before.
-		select {
-		case err := <-req.err:
-			return err
-		default:
-			return ErrClosed
-		}
 	case <-ctx.Done():
 		// The records may still be written; that is harmless.
 		return ctx.Err()
 	}
 }
 
+// PutAsync implements AsyncPutter.
+func (s *SQLite) PutAsync(recs []Record, done func(error)) {
+	if len(recs) == 0 {
+		done(nil)
+		return
+	}
+	if !s.enqueue(context.Background(), &putReq{recs: recs, done: done}) {
+		done(ErrClosed)
+	}
+}
+
+// enqueue hands req to the writer, which will call req.done; it returns
+// false if the store is closed or ctx ends first.
+func (s *SQLite) enqueue(ctx context.Context, req *putReq) bool {
+	s.queueMu.RLock()
+	defer s.queueMu.RUnlock()
+	select {
+	case <-s.closing:
+		return false
+	default:
+	}
+	select {
+	case s.queue <- req:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // writer commits queued Puts in batches until the store closes; queued
-// Puts are still written when Close is called.
+// Puts are still written when Close is called. Between batches it indexes
+// pending entries (see indexing).
 func (s *SQLite) writer() {
 	defer close(s.done)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
+		switch {
+		case s.pending >= s.indexing.chunk:
+			timer.Reset(s.indexing.delay)
+		case s.pending > 0:
+			timer.Reset(s.indexing.idle)
+		default:
+			timer.Stop()
+		}
 		var first *putReq
 		select {
 		case first = <-s.queue:
+		case <-timer.C:
+			s.indexPending(s.indexing.chunk) //nolint:errcheck // retried; Search reports errors
+			continue
 		case <-s.closing:
 			// Drain what was queued before Close.
 			for {
 				select {
 				case req := <-s.queue:
-					req.err <- s.commit([]*putReq{req})
+					s.serve([]*putReq{req})
 				default:
+					s.indexPending(-1) //nolint:errcheck // pending entries are indexed at the next start
 					return
 				}
 			}
@@ -180,16 +339,112 @@ func (s *SQLite) writer() {
 				break more
 			}
 		}
-		err := s.commit(batch)
-		for _, req := range batch {
-			req.err <- err
+		s.serve(batch)
+		if s.pending >= s.indexing.backlog {
+			s.indexPending(s.indexing.chunk) //nolint:errcheck // retried; Search reports errors
 		}
 	}
 }
 
-// rowsPerInsert bounds the rows of one multi-row INSERT (4 or 2 bound
-// variables a row, well under SQLite's limit of 32766).
-const rowsPerInsert = 500
+// serve commits a batch of Puts in one transaction, then answers them, and
+// indexes every pending entry if one of them is a flush.
+func (s *SQLite) serve(batch []*putReq) {
+	var puts, flushes []*putReq
+	for _, req := range batch {
+		if req.flush {
+			flushes = append(flushes, req)
+		} else {
+			puts = append(puts, req)
+		}
+	}
+	if len(puts) > 0 {
+		err := s.commit(puts)
+		for _, req := range puts {
+			req.done(err)
+		}
+	}
+	if len(flushes) > 0 {
+		err := s.indexPending(-1)
+		for _, req := range flushes {
+			req.done(err)
+		}
+	}
+}
+
+// indexPending indexes up to limit pending entries (all of them if
+// limit < 0), one transaction per chunk.
+func (s *SQLite) indexPending(limit int) error {
+	for limit != 0 {
+		chunk := s.indexing.chunk
+		if limit > 0 && limit < chunk {
+			chunk = limit
+		}
+		n, err := s.indexChunkOf(chunk)
+		if err != nil {
+			return err
+		}
+		if n < chunk {
+			s.pending = 0
+			return nil
+		}
+		s.pending = max(s.pending-n, 0)
+		if limit > 0 {
+			limit -= n
+		}
+	}
+	return nil
+}
+
+// indexChunkOf indexes the first n pending entries, in v1_leaf and
+// v1_search, and returns how many it indexed.
+func (s *SQLite) indexChunkOf(n int) (int, error) {
+	tx, err := s.w.Begin()
+	if err != nil {
+		return 0, fmt.Errorf("couldn't begin index transaction: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	var last sql.NullInt64
+	err = tx.QueryRow(`SELECT max(idx) FROM (SELECT idx FROM v1_pending ORDER BY idx LIMIT ?)`, n).Scan(&last)
+	if err != nil {
+		return 0, fmt.Errorf("couldn't read pending entries: %w", err)
+	}
+	if !last.Valid {
+		return 0, nil
+	}
+	// CROSS JOIN keeps the pending rows the outer loop; sorted, so that
+	// consecutive inserts land on the same pages.
+	for _, q := range []string{
+		`INSERT INTO v1_leaf(leafp, idx)
+		SELECT e.leafp, p.idx FROM v1_pending AS p CROSS JOIN v1_entries AS e
+		WHERE p.idx <= ?1 AND e.idx = p.idx ORDER BY 1, 2
+		ON CONFLICT DO NOTHING`,
+		`INSERT INTO v1_search(k, idx)
+		SELECT j.value, p.idx FROM v1_pending AS p CROSS JOIN v1_entries AS e CROSS JOIN json_each(e.keys) AS j
+		WHERE p.idx <= ?1 AND e.idx = p.idx ORDER BY 1, 2
+		ON CONFLICT DO NOTHING`,
+	} {
+		if _, err := tx.Exec(q, last.Int64); err != nil {
+			return 0, fmt.Errorf("couldn't index entries: %w", err)
+		}
+	}
+	res, err := tx.Exec(`DELETE FROM v1_pending WHERE idx <= ?`, last.Int64)
+	if err != nil {
+		return 0, fmt.Errorf("couldn't index entries: %w", err)
+	}
+	done, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("couldn't index entries: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("couldn't commit index transaction: %w", err)
+	}
+	return int(done), nil
+}
+
+// insertRows are the sizes of the prepared multi-row INSERTs a batch is
+// written with, largest first (5 bound variables a row, well under
+// SQLite's limit of 32766).
+var insertRows = []int{256, 64, 16, 4, 1}
 
 func (s *SQLite) commit(batch []*putReq) error {
 	tx, err := s.w.Begin()
@@ -197,42 +452,47 @@ func (s *SQLite) commit(batch []*putReq) error {
 		return fmt.Errorf("couldn't begin index transaction: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	var entries, keys []any
-	flush := func(force bool) error {
-		if n := len(entries) / 4; n > 0 && (force || n >= rowsPerInsert) {
-			q := `INSERT INTO v1_entries(idx, leaf, itime, leafp) VALUES (?, ?, ?, ?)` + strings.Repeat(`, (?, ?, ?, ?)`, n-1) + ` ON CONFLICT(idx) DO NOTHING`
-			if _, err := tx.Exec(q, entries...); err != nil {
-				return fmt.Errorf("couldn't record entries: %w", err)
-			}
-			entries = entries[:0]
-		}
-		if n := len(keys) / 2; n > 0 && (force || n >= rowsPerInsert) {
-			q := `INSERT INTO v1_search(k, idx) VALUES (?, ?)` + strings.Repeat(`, (?, ?)`, n-1) + ` ON CONFLICT DO NOTHING`
-			if _, err := tx.Exec(q, keys...); err != nil {
-				return fmt.Errorf("couldn't record search keys: %w", err)
-			}
-			keys = keys[:0]
-		}
-		return nil
-	}
+	var rows []any
 	for _, req := range batch {
 		for _, r := range req.recs {
-			entries = append(entries, int64(r.Index), r.LeafHash[:], r.IntegratedTime, leafPrefix(r.LeafHash[:]))
-			for _, k := range r.Keys {
-				keys = append(keys, keyHash(k), int64(r.Index))
-			}
-			if err := flush(false); err != nil {
-				return err
-			}
+			rows = append(rows, int64(r.Index), r.LeafHash[:], r.IntegratedTime, leafPrefix(r.LeafHash[:]), keysJSON(r.Keys))
 		}
 	}
-	if err := flush(true); err != nil {
-		return err
+	recs := len(rows) / 5
+	for len(rows) > 0 {
+		for _, n := range insertRows {
+			if len(rows) < 5*n {
+				continue
+			}
+			if _, err := tx.Stmt(s.inserts[n]).Exec(rows[:5*n]...); err != nil {
+				return fmt.Errorf("couldn't record entries: %w", err)
+			}
+			rows = rows[5*n:]
+			break
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("couldn't commit index transaction: %w", err)
 	}
+	s.pending += recs
 	return nil
+}
+
+// keysJSON returns the hashes of search keys as a JSON array of integers,
+// or nil (NULL) for none.
+func keysJSON(keys []string) any {
+	if len(keys) == 0 {
+		return nil
+	}
+	b := make([]byte, 0, 2+21*len(keys))
+	b = append(b, '[')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, keyHash(k), 10)
+	}
+	return string(append(b, ']'))
 }
 
 func scanRecord(row interface{ Scan(...any) error }) (Record, error) {
@@ -298,6 +558,9 @@ func (s *SQLite) Search(ctx context.Context, keys []string, all bool, limit int)
 	if len(args) == 0 || limit <= 0 {
 		return nil, nil
 	}
+	if err := s.flushSearch(ctx); err != nil {
+		return nil, err
+	}
 	in := "?" + strings.Repeat(",?", len(args)-1)
 	q := `SELECT e.idx, e.leaf, e.itime FROM v1_entries e WHERE e.idx IN (SELECT idx FROM v1_search WHERE k IN (` + in + `)`
 	if all {
@@ -321,6 +584,23 @@ func (s *SQLite) Search(ctx context.Context, keys []string, all bool, limit int)
 		return nil, fmt.Errorf("couldn't search index: %w", err)
 	}
 	return out, nil
+}
+
+// flushSearch has the writer index every pending entry.
+func (s *SQLite) flushSearch(ctx context.Context) error {
+	ch := make(chan error, 1)
+	if !s.enqueue(ctx, &putReq{flush: true, done: func(err error) { ch <- err }}) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return ErrClosed
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // EachLeaf implements Store.
@@ -408,9 +688,17 @@ func (s *SQLite) SetWatermark(ctx context.Context, w uint64) error {
 // database.
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
+		// No enqueue is under way once the lock is held, and none
+		// starts after: the writer drains every queued Put.
+		s.queueMu.Lock()
 		close(s.closing)
+		s.queueMu.Unlock()
 		<-s.done
-		if err := errors.Join(s.byLeaf.Close(), s.byIndex.Close(), s.r.Close(), s.w.Close()); err != nil {
+		errs := []error{s.byLeaf.Close(), s.byIndex.Close()}
+		for _, st := range s.inserts {
+			errs = append(errs, st.Close())
+		}
+		if err := errors.Join(append(errs, s.r.Close(), s.w.Close())...); err != nil {
 			s.closeErr = fmt.Errorf("couldn't close index database: %w", err)
 		}
 	})

@@ -3,12 +3,14 @@ package index
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 func leaf(i int) [32]byte { return sha256.Sum256([]byte(strconv.Itoa(i))) }
@@ -158,6 +160,262 @@ func TestSQLiteConcurrentPuts(t *testing.T) {
 	if got, _ := s.Search(ctx, []string{"w3"}, false, 100); len(got) != 50 {
 		t.Errorf("w3 has %d records", len(got))
 	}
+}
+
+// never is an indexing policy that leaves every row pending until a
+// Search or Close.
+var never = indexing{chunk: 1 << 30, backlog: 1 << 30, delay: time.Hour, idle: time.Hour}
+
+func openPending(t *testing.T, path string) *SQLite {
+	t.Helper()
+	s, err := openSQLite(path, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func countRows(t *testing.T, s *SQLite, table string) int {
+	t.Helper()
+	var n int
+	if err := s.r.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Rows not yet indexed are found by leaf hash and by search: lookups scan
+// the pending rows, and a Search indexes them first.
+func TestSQLitePendingRows(t *testing.T) {
+	ctx := context.Background()
+	s := openPending(t, filepath.Join(t.TempDir(), "index.db"))
+	if err := s.Put(ctx, []Record{
+		{Index: 0, LeafHash: leaf(0), IntegratedTime: 10, Keys: []string{"alice", "sha256:aa"}},
+		{Index: 1, LeafHash: leaf(1), IntegratedTime: 11, Keys: []string{"bob"}},
+		{Index: 2, LeafHash: leaf(2), IntegratedTime: 12},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, s, "v1_pending"); n != 3 {
+		t.Fatalf("%d pending rows, want 3", n)
+	}
+	for i := 0; i < 3; i++ {
+		if r, err := s.ByLeafHash(ctx, leaf(i)); err != nil || r.Index != uint64(i) || r.IntegratedTime != int64(10+i) {
+			t.Errorf("pending ByLeafHash(%d) = %+v, %v", i, r, err)
+		}
+	}
+	got, err := s.Search(ctx, []string{"alice", "bob"}, false, 10)
+	if err != nil || !slices.Equal(indices(got), []uint64{0, 1}) {
+		t.Errorf("Search = %v, %v", indices(got), err)
+	}
+	if n := countRows(t, s, "v1_pending"); n != 0 {
+		t.Errorf("%d pending rows after a Search", n)
+	}
+	if n := countRows(t, s, "v1_leaf"); n != 3 {
+		t.Errorf("%d leaf rows, want 3", n)
+	}
+	// Indexed now, and found the same.
+	for i := 0; i < 3; i++ {
+		if r, err := s.ByLeafHash(ctx, leaf(i)); err != nil || r.Index != uint64(i) {
+			t.Errorf("indexed ByLeafHash(%d) = %+v, %v", i, r, err)
+		}
+	}
+	// A leaf logged again is found at both indices, pending or not; the
+	// lookup returns the lower one.
+	if err := s.Put(ctx, []Record{{Index: 7, LeafHash: leaf(1), IntegratedTime: 17}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.ByLeafHash(ctx, leaf(1)); err != nil || r.Index != 1 {
+		t.Errorf("ByLeafHash of a leaf at 1 and 7 = %+v, %v", r, err)
+	}
+}
+
+// Pending rows are durable: a store opened after a crash (the first one is
+// never closed) finds and indexes them.
+func TestSQLitePendingAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "index.db")
+	crashed := openPending(t, path)
+	var recs []Record
+	for i := 0; i < 100; i++ {
+		recs = append(recs, Record{Index: uint64(i), LeafHash: leaf(i), IntegratedTime: int64(i), Keys: []string{"k" + strconv.Itoa(i%10)}})
+	}
+	if err := crashed.Put(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if r, err := s.ByLeafHash(ctx, leaf(42)); err != nil || r.Index != 42 || r.IntegratedTime != 42 {
+		t.Errorf("ByLeafHash(42) after the crash = %+v, %v", r, err)
+	}
+	if got, err := s.Search(ctx, []string{"k3"}, false, 100); err != nil || len(got) != 10 {
+		t.Errorf("Search(k3) after the crash found %d, %v", len(got), err)
+	}
+	if n := countRows(t, s, "v1_pending"); n != 0 {
+		t.Errorf("%d rows still pending", n)
+	}
+}
+
+// The writer indexes pending rows by itself, in chunks, when Puts pause.
+func TestSQLiteIndexesInBackground(t *testing.T) {
+	ctx := context.Background()
+	s, err := openSQLite(filepath.Join(t.TempDir(), "index.db"), indexing{chunk: 8, backlog: 32, delay: time.Millisecond, idle: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 50; i++ {
+		if err := s.Put(ctx, []Record{{Index: uint64(i), LeafHash: leaf(i), Keys: []string{"k"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for countRows(t, s, "v1_pending") > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rows still pending", countRows(t, s, "v1_pending"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := countRows(t, s, "v1_search"); n != 50 {
+		t.Errorf("%d search rows, want 50", n)
+	}
+}
+
+// A database written by the first schema (leafp index on v1_entries,
+// search rows written with the entries, no keys column) is brought up to
+// date: its entries are found by leaf hash and by search, new ones too.
+func TestSQLiteMigratesFirstSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "index.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`
+CREATE TABLE v1_entries (idx INTEGER PRIMARY KEY, leaf BLOB NOT NULL, itime INTEGER NOT NULL, leafp INTEGER NOT NULL);
+CREATE INDEX v1_entries_leafp ON v1_entries(leafp);
+CREATE TABLE v1_search (k INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (k, idx)) WITHOUT ROWID;
+CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+INSERT INTO meta VALUES ('v1_watermark', '2');`); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		l := leaf(i)
+		if _, err := db.Exec(`INSERT INTO v1_entries VALUES (?, ?, ?, ?)`, i, l[:], 100+i, leafPrefix(l[:])); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`INSERT INTO v1_search VALUES (?, ?)`, keyHash("old"), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Put(ctx, []Record{{Index: 2, LeafHash: leaf(2), IntegratedTime: 102, Keys: []string{"old", "new"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if r, err := s.ByLeafHash(ctx, leaf(i)); err != nil || r.Index != uint64(i) || r.IntegratedTime != int64(100+i) {
+			t.Errorf("ByLeafHash(%d) = %+v, %v", i, r, err)
+		}
+	}
+	if got, err := s.Search(ctx, []string{"old"}, false, 10); err != nil || !slices.Equal(indices(got), []uint64{0, 1, 2}) {
+		t.Errorf("Search(old) = %v, %v", indices(got), err)
+	}
+	if w, err := s.Watermark(ctx); err != nil || w != 2 {
+		t.Errorf("watermark %d, %v", w, err)
+	}
+	var n int
+	if err := s.r.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'v1_entries_leafp'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the leafp index of v1_entries is still there (%d, %v)", n, err)
+	}
+	// Opening it again changes nothing.
+	s.Close()
+	s2, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if r, err := s2.ByLeafHash(ctx, leaf(0)); err != nil || r.Index != 0 {
+		t.Errorf("after reopening: ByLeafHash(0) = %+v, %v", r, err)
+	}
+}
+
+// PutAsync reports through its callback, also when the store is closed.
+func TestSQLitePutAsync(t *testing.T) {
+	ctx := context.Background()
+	s, path := open(t)
+	errc := make(chan error, 1)
+	s.PutAsync([]Record{{Index: 0, LeafHash: leaf(0), IntegratedTime: 5}}, func(err error) { errc <- err })
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.ByIndex(ctx, 0); err != nil || r.IntegratedTime != 5 {
+		t.Errorf("ByIndex(0) = %+v, %v", r, err)
+	}
+	s.PutAsync(nil, func(err error) { errc <- err })
+	if err := <-errc; err != nil {
+		t.Errorf("empty PutAsync: %v", err)
+	}
+	// Queued before Close: written.
+	for i := 1; i <= 20; i++ {
+		s.PutAsync([]Record{{Index: uint64(i), LeafHash: leaf(i)}}, func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.PutAsync([]Record{{Index: 99}}, func(err error) { errc <- err })
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Errorf("PutAsync after Close: %v", err)
+	}
+	s2, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if missing, err := s2.Missing(ctx, 0, 21); err != nil || len(missing) != 0 {
+		t.Errorf("missing after Close: %v, %v", missing, err)
+	}
+}
+
+// BenchmarkSQLitePutGroup measures Puts of groups of 80 entries, as the
+// log's group commit makes them under load (3 search keys each: a key
+// hash shared by many entries, an identity, a unique artifact digest), and
+// the indexing of their lookup tables between groups.
+func BenchmarkSQLitePutGroup(b *testing.B) {
+	s, err := OpenSQLite(filepath.Join(b.TempDir(), "index.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const group = 80
+	k := 0
+	for i := 0; i < b.N; i++ {
+		recs := make([]Record, group)
+		for j := range recs {
+			k++
+			recs[j] = Record{Index: uint64(k), LeafHash: leaf(k), IntegratedTime: 1,
+				Keys: []string{"key" + strconv.Itoa(k%64), "user@example.com", "sha256:" + strconv.Itoa(k)}}
+		}
+		if err := s.Put(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*group), "us/entry")
 }
 
 func BenchmarkSQLitePut(b *testing.B) {
