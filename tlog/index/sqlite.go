@@ -248,8 +248,15 @@ func (s *SQLite) Put(ctx context.Context, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	// On ctx's end the records may still be written; that is harmless.
+	return s.do(ctx, &putReq{recs: recs})
+}
+
+// do hands req to the writer and waits for its outcome, or ctx's end.
+func (s *SQLite) do(ctx context.Context, req *putReq) error {
 	ch := make(chan error, 1)
-	if !s.enqueue(ctx, &putReq{recs: recs, done: func(err error) { ch <- err }}) {
+	req.done = func(err error) { ch <- err }
+	if !s.enqueue(ctx, req) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -259,7 +266,6 @@ func (s *SQLite) Put(ctx context.Context, recs []Record) error {
 	case err := <-ch:
 		return err
 	case <-ctx.Done():
-		// The records may still be written; that is harmless.
 		return ctx.Err()
 	}
 }
@@ -588,19 +594,7 @@ func (s *SQLite) Search(ctx context.Context, keys []string, all bool, limit int)
 
 // flushSearch has the writer index every pending entry.
 func (s *SQLite) flushSearch(ctx context.Context) error {
-	ch := make(chan error, 1)
-	if !s.enqueue(ctx, &putReq{flush: true, done: func(err error) { ch <- err }}) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		return ErrClosed
-	}
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.do(ctx, &putReq{flush: true})
 }
 
 // EachLeaf implements Store.
