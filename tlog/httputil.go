@@ -73,24 +73,36 @@ func errorStatus(err error) (int, string) {
 	return http.StatusInternalServerError, "internal error"
 }
 
+// gRPC status codes (grpc/grpc doc/statuscodes.md) that rekor-tiles'
+// grpc-gateway puts in the "code" member of its JSON errors.
+const (
+	grpcInvalidArgument  = 3
+	grpcDeadlineExceeded = 4
+	grpcNotFound         = 5
+	grpcAlreadyExists    = 6
+	grpcUnimplemented    = 12 // what a frozen log answers, with HTTP 405
+	grpcInternal         = 13
+	grpcUnavailable      = 14
+)
+
 // grpcCode is the gRPC status code rekor-tiles' grpc-gateway pairs with an
 // HTTP status.
 func grpcCode(status int) int {
 	switch status {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
-		return 3 // InvalidArgument
+		return grpcInvalidArgument
 	case http.StatusRequestTimeout:
-		return 4 // DeadlineExceeded
+		return grpcDeadlineExceeded
 	case http.StatusNotFound:
-		return 5 // NotFound
+		return grpcNotFound
 	case http.StatusConflict:
-		return 6 // AlreadyExists
+		return grpcAlreadyExists
 	case http.StatusMethodNotAllowed:
-		return 12 // Unimplemented
+		return grpcUnimplemented
 	case http.StatusServiceUnavailable:
-		return 14 // Unavailable
+		return grpcUnavailable
 	}
-	return 13 // Internal
+	return grpcInternal
 }
 
 func setRetryAfter(w http.ResponseWriter, status int) {

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -193,6 +194,10 @@ func TestReadOnly(t *testing.T) {
 	mustStatus(t, resp, body, http.StatusMethodNotAllowed)
 	if !strings.Contains(errMessage(body), "frozen") {
 		t.Errorf("405 message %q", errMessage(body))
+	}
+	var grpc struct{ Code int }
+	if err := json.Unmarshal(body, &grpc); err != nil || grpc.Code != 12 {
+		t.Errorf("405 body %s: want gRPC code 12 (Unimplemented), as rekor-tiles' gateway answers", body)
 	}
 	resp, body = ro.post("/api/v1/log/entries", req1)
 	mustStatus(t, resp, body, http.StatusMethodNotAllowed)
