@@ -75,6 +75,12 @@ const (
 	defaultCheckpointInterval = time.Second
 	// maxBatch caps one group-committed batch.
 	maxBatch = 4096
+	// batchPacing and batchSiblings pace batches under load (sequencer):
+	// after a batch of 16 or more entries the next starts no sooner than
+	// 20 ms after it. The CA's p99 at 500 certificates/s stays well under
+	// 50 ms, since batches there are a few entries.
+	batchPacing   = 20 * time.Millisecond
+	batchSiblings = 16
 	// maxPending caps the submissions waiting for a batch.
 	maxPending = 16 * maxBatch
 	// tesseraBatchAge is how long Tessera's queue waits for more entries
@@ -219,6 +225,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		maxBatch:   maxBatch,
 		maxPending: maxPending,
 		observe:    s.metrics.observeBatch,
+		delay:      batchPacing,
+		siblings:   batchSiblings,
+		full:       make(chan struct{}, 1),
 	}
 	s.logger.Info("CT log open", "origin", s.origin, "log_id", fmt.Sprintf("%x", s.logID), "data_dir", cfg.DataDir)
 	return s, nil

@@ -54,7 +54,7 @@ func newLogServe() *cobra.Command {
 	var (
 		listen, dataDir, publicURL, v1URL, v2URL, v1Key, v2Key, tlogsOut string
 		treeID                                                           int64
-		interval                                                         time.Duration
+		interval, commitDelay                                            time.Duration
 		maxEntry                                                         int
 		readOnly, verbose                                                bool
 	)
@@ -119,7 +119,7 @@ nothing acknowledged is lost.`,
 			}
 			svc, err := tlog.New(ctx, tlog.Config{
 				DataDir: dataDir, V2PublicURL: v2URL, V1PublicURL: v1URL, V1TreeID: treeID, V2KeyFile: v2Key, V1KeyFile: v1Key,
-				CheckpointInterval: interval, MaxEntrySize: maxEntry, ReadOnly: readOnly, Logger: logger,
+				CheckpointInterval: interval, GroupCommitDelay: commitDelay, MaxEntrySize: maxEntry, ReadOnly: readOnly, Logger: logger,
 			})
 			if err != nil {
 				ln.Close()
@@ -159,6 +159,7 @@ nothing acknowledged is lost.`,
 	fl.StringVar(&v2Key, "v2-key", "", "PEM private key (PKCS#8) of the v2 log: Ed25519 or ECDSA (default: generated into --data-dir)")
 	fl.StringVar(&v1Key, "v1-key", "", "PEM private key (PKCS#8 or EC) of the v1 log: ECDSA P-256 (default: generated into --data-dir)")
 	fl.DurationVar(&interval, "checkpoint-interval", tlog.DefaultCheckpointInterval, "how often Tessera publishes the checkpoint into storage (writes do not wait for it)")
+	fl.DurationVar(&commitDelay, "group-commit-delay", tlog.DefaultGroupCommitDelay, "under load, start a group commit no sooner than this after the previous one, so batches grow (a write to an idle log never waits; negative: off)")
 	fl.IntVar(&maxEntry, "max-entry-size", tlog.DefaultMaxEntrySize, "largest canonical entry accepted, in bytes (at most 65535)")
 	fl.BoolVar(&readOnly, "read-only", false, "freeze the logs: serve reads, refuse writes with 405")
 	fl.StringVar(&tlogsOut, "tlogs-out", "", "write a trusted root listing the two logs (their \"tlogs\" entries) to FILE")
