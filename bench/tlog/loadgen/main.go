@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"sigil.dev/sigil/bench/internal/rawhttp"
 	"sigil.dev/sigil/internal/testpki"
 )
 
@@ -57,6 +58,7 @@ type options struct {
 	label       string
 	jsonOut     bool
 	group, role string
+	client      string
 }
 
 func main() {
@@ -75,6 +77,7 @@ func main() {
 	flag.BoolVar(&o.jsonOut, "json", false, "print the result as one JSON line on stdout")
 	flag.StringVar(&o.group, "group", "", "scenario this run belongs to (for -table)")
 	flag.StringVar(&o.role, "role", "", "sigil or reference (for -table)")
+	flag.StringVar(&o.client, "client", "raw", "HTTP client: raw (one keep-alive connection per client, bench/internal/rawhttp; the least CPU) or go (net/http)")
 	genkey := flag.String("genkey", "", "write a new Ed25519 PKCS#8 PEM private key to FILE and exit (the reference server's signing key)")
 	table := flag.String("table", "", "print the table of the JSON results in FILE (one per line) and exit")
 	flag.Parse()
@@ -135,14 +138,41 @@ func run(o options) error {
 		path = "/api/v1/log/entries"
 	}
 	target := strings.TrimSuffix(o.url, "/") + path
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConns:        o.concurrency,
-		MaxIdleConnsPerHost: o.concurrency,
-		MaxConnsPerHost:     o.concurrency,
-		DisableCompression:  true,
+	// newPoster returns one client's way of posting a request.
+	var newPoster func() (func([]byte) (int, error), error)
+	switch o.client {
+	case "raw":
+		newPoster = func() (func([]byte) (int, error), error) {
+			c, err := rawhttp.New(o.url, 60*time.Second)
+			if err != nil {
+				return nil, err
+			}
+			return func(body []byte) (int, error) {
+				code, _, err := c.Post(path, "application/json", nil, body)
+				return code, err
+			}, nil
+		}
+	case "go":
+		tr := &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConns:        o.concurrency,
+			MaxIdleConnsPerHost: o.concurrency,
+			MaxConnsPerHost:     o.concurrency,
+			DisableCompression:  true,
+		}
+		client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+		newPoster = func() (func([]byte) (int, error), error) {
+			return func(body []byte) (int, error) { return post(client, target, body) }, nil
+		}
+	default:
+		return fmt.Errorf("-client %q: want raw or go", o.client)
 	}
-	client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
+	posters := make([]func([]byte) (int, error), o.concurrency)
+	for i := range posters {
+		if posters[i], err = newPoster(); err != nil {
+			return err
+		}
+	}
 	runtime.GC()
 
 	var (
@@ -164,6 +194,7 @@ func run(o options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			post := posters[w]
 			var mine []time.Duration
 			myErrs := map[string]int{}
 			for {
@@ -184,7 +215,7 @@ func run(o options) error {
 					exhausted.Store(true)
 					break
 				}
-				code, err := post(client, target, reqs[i])
+				code, err := post(reqs[i])
 				done := time.Now()
 				inWindow := !due.Before(measureAt) && !due.After(end)
 				if !inWindow {
