@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -418,14 +419,18 @@ func (s *Service) v1Lookup(ctx context.Context, idx uint64) ([]byte, error) {
 	return out, err
 }
 
-// uuidPattern is the entry UUID or entry ID pattern of the v1 API.
-var uuidPattern = regexp.MustCompile(`^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$`)
+// uuidPattern is the entry UUID or entry ID pattern of the v1 API. Like
+// searchHash it is compiled on first use, not when every sigil command
+// starts.
+var uuidPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9a-fA-F]{64}|[0-9a-fA-F]{80})$`)
+})
 
 // parseEntryID returns the leaf hash named by a UUID or entry ID, and
 // whether it names this log (an entry ID of another tree does not).
 func (s *Service) parseEntryID(id string) ([32]byte, bool, error) {
 	var leaf [32]byte
-	if !uuidPattern.MatchString(id) {
+	if !uuidPattern().MatchString(id) {
 		return leaf, false, badRequest("%q is not a 64-hex UUID or an 80-hex entry ID", id)
 	}
 	id = strings.ToLower(id)
@@ -583,7 +588,9 @@ func (s *Service) v1Retrieve(w http.ResponseWriter, r *http.Request) {
 // best-effort and "may be incomplete").
 const maxSearchResults = 10000
 
-var searchHash = regexp.MustCompile(`^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$`)
+var searchHash = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(sha512:)?[0-9a-fA-F]{128}$|^(sha256:)?[0-9a-fA-F]{64}$|^(sha1:)?[0-9a-fA-F]{40}$`)
+})
 
 // v1SearchIndex handles POST /api/v1/index/retrieve (deprecated in Rekor):
 // entry IDs by artifact hash, public key, email or subject, combined with
@@ -611,7 +618,7 @@ func (s *Service) v1SearchIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	var keys []string
 	if q.Hash != "" {
-		if !searchHash.MatchString(q.Hash) {
+		if !searchHash().MatchString(q.Hash) {
 			writeV1Error(w, badRequest("hash must be [sha256:|sha512:|sha1:]<hex digest>"))
 			return
 		}
