@@ -22,7 +22,8 @@ import (
 // WAL flushes: after a batch of at least siblings entries (other
 // submitters are active), the next batch starts no sooner than delay after
 // that one started, unless maxBatch entries are waiting. Every batch costs
-// the POSIX driver the same file operations (five files created, fsync'd
+// the POSIX driver the same file operations whatever its size (the entry
+// bundle, a tile per tree level and the tree state, each created, fsync'd
 // and renamed: a few milliseconds of CPU on a small VM), so under load
 // fewer, larger batches leave more CPU to the CA. A lone submission to an
 // idle log never waits: the previous batch was small, or started longer

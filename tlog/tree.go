@@ -293,9 +293,10 @@ type addResult struct {
 // commitSiblings entries (other writers are active), the next group
 // is started no sooner than commitDelay after the previous one started,
 // unless it reaches commitFull entries first. A batch costs the
-// same file operations whatever its size (with the POSIX driver five
-// files created, fsync'd and renamed, a few milliseconds of CPU), so
-// fewer, larger batches leave more CPU for the entries themselves. A
+// same file operations whatever its size (with the POSIX driver the entry
+// bundle, a tile per tree level and the tree state, each created, fsync'd
+// and renamed: a few milliseconds of CPU), so fewer, larger batches leave
+// more CPU for the entries themselves. A
 // lone write after a quiet spell never waits: the previous group was
 // small, or started longer ago than commitDelay.
 func (t *tree) coalesce(ctx context.Context) {
