@@ -140,18 +140,22 @@ func (q *sequencer) linger(deadline time.Time) {
 	if d <= 0 {
 		return
 	}
-	q.mu.Lock()
-	full := len(q.pending) >= q.maxBatch
-	q.mu.Unlock()
-	if full {
-		return
-	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
-	select {
-	case <-timer.C:
-	case <-q.full:
-	case <-q.ctx.Done():
+	for {
+		q.mu.Lock()
+		full := len(q.pending) >= q.maxBatch
+		q.mu.Unlock()
+		if full {
+			return
+		}
+		select {
+		case <-timer.C:
+			return
+		case <-q.full: // perhaps left from an earlier batch: check again
+		case <-q.ctx.Done():
+			return
+		}
 	}
 }
 
