@@ -8,6 +8,8 @@ import (
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/ctonly"
+
+	"sigil.dev/sigil/internal/pacing"
 )
 
 // sequencer group-commits entries to Tessera: at most one batch is in
@@ -18,16 +20,9 @@ import (
 // batch's durability makes one fsync round serve all the submissions that
 // arrived during the previous one.
 //
-// Under load it also paces batches, as PostgreSQL's commit_delay does for
-// WAL flushes: after a batch of at least siblings entries (other
-// submitters are active), the next batch starts no sooner than delay after
-// that one started, unless maxBatch entries are waiting. Every batch costs
-// the POSIX driver the same file operations whatever its size (the entry
-// bundle, a tile per tree level and the tree state, each created, fsync'd
-// and renamed: a few milliseconds of CPU on a small VM), so under load
-// fewer, larger batches leave more CPU to the CA. A lone submission to an
-// idle log never waits: the previous batch was small, or started longer
-// than delay ago.
+// Under load it also paces batches (package pacing): after a batch of at
+// least siblings entries, the next starts no sooner than delay after it,
+// unless maxBatch entries are waiting.
 //
 // Locking: mu guards pending, running and closed. The loop goroutine owns
 // each batch it takes.
@@ -95,15 +90,15 @@ func (q *sequencer) submit(ctx context.Context, e *ctonly.Entry) (tessera.Index,
 
 func (q *sequencer) loop() {
 	defer q.idle.Done()
-	var (
-		futures   []tessera.IndexFuture
-		lastStart time.Time
-		lastSize  int
-	)
+	var futures []tessera.IndexFuture
+	pace := pacing.Pacer{Delay: q.delay, Siblings: q.siblings}
+	full := func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.pending) >= q.maxBatch
+	}
 	for {
-		if q.delay > 0 && lastSize >= q.siblings {
-			q.linger(lastStart.Add(q.delay))
-		}
+		pace.Wait(q.ctx, full, q.full) // at shutdown the queue is still served
 		q.mu.Lock()
 		batch := q.pending
 		if len(batch) > q.maxBatch {
@@ -118,7 +113,7 @@ func (q *sequencer) loop() {
 			return
 		}
 		q.mu.Unlock()
-		lastStart, lastSize = time.Now(), len(batch)
+		pace.Started(len(batch))
 		if q.observe != nil {
 			q.observe(len(batch))
 		}
@@ -129,32 +124,6 @@ func (q *sequencer) loop() {
 		for i, r := range batch {
 			r.index, r.err = futures[i]()
 			close(r.done)
-		}
-	}
-}
-
-// linger waits until the deadline, until maxBatch entries are pending, or
-// until the log shuts down.
-func (q *sequencer) linger(deadline time.Time) {
-	d := time.Until(deadline)
-	if d <= 0 {
-		return
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		q.mu.Lock()
-		full := len(q.pending) >= q.maxBatch
-		q.mu.Unlock()
-		if full {
-			return
-		}
-		select {
-		case <-timer.C:
-			return
-		case <-q.full: // perhaps left from an earlier batch: check again
-		case <-q.ctx.Done():
-			return
 		}
 	}
 }

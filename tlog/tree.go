@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/pacing"
 )
 
 // Errors a tree returns for callers to branch on.
@@ -82,7 +83,7 @@ type tree struct {
 	adds      []*addRequest
 	addWake   chan struct{}
 	coalesced chan struct{}
-	// Group commit pacing under load (see coalesce): delay and the
+	// Group-commit pacing under load (see coalesce): the delay, and the
 	// group size at which the coalescer stops waiting.
 	commitDelay time.Duration
 	commitFull  int
@@ -288,23 +289,16 @@ type addResult struct {
 // flushes by age and size only: with a batch age below the time a batch
 // takes to sequence, batches queue up and latency grows without bound.)
 //
-// Under load it also paces the groups, as PostgreSQL's commit_delay does
-// for WAL flushes: when the previous group had at least
-// commitSiblings entries (other writers are active), the next group
-// is started no sooner than commitDelay after the previous one started,
-// unless it reaches commitFull entries first. A batch costs the
-// same file operations whatever its size (with the POSIX driver the entry
-// bundle, a tile per tree level and the tree state, each created, fsync'd
-// and renamed: a few milliseconds of CPU), so fewer, larger batches leave
-// more CPU for the entries themselves. A
-// lone write after a quiet spell never waits: the previous group was
-// small, or started longer ago than commitDelay.
+// Under load it also paces the groups (package pacing): after a group of
+// commitSiblings or more entries, the next starts no sooner than
+// commitDelay after it, unless commitFull entries are waiting.
 func (t *tree) coalesce(ctx context.Context) {
 	defer close(t.coalesced)
-	var (
-		lastStart time.Time
-		lastSize  int
-	)
+	full := func() bool {
+		t.addMu.Lock()
+		defer t.addMu.Unlock()
+		return len(t.adds) >= t.commitFull
+	}
 	for {
 		select {
 		case <-t.addWake:
@@ -312,22 +306,20 @@ func (t *tree) coalesce(ctx context.Context) {
 			t.failPending()
 			return
 		}
+		pace := pacing.Pacer{Delay: t.commitDelay, Siblings: commitSiblings}
 		for {
-			if lastSize >= commitSiblings && t.commitDelay > 0 {
-				if !t.linger(ctx, lastStart.Add(t.commitDelay)) {
-					t.failPending()
-					return
-				}
+			if !pace.Wait(ctx, full, t.addWake) {
+				t.failPending()
+				return
 			}
 			t.addMu.Lock()
 			group := t.adds
 			t.adds = nil
 			t.addMu.Unlock()
 			if len(group) == 0 {
-				lastSize = 0
 				break
 			}
-			lastStart, lastSize = time.Now(), len(group)
+			pace.Started(len(group))
 			t.commit(ctx, group)
 		}
 	}
@@ -336,32 +328,6 @@ func (t *tree) coalesce(ctx context.Context) {
 // commitSiblings is the size of a group that shows other writers are
 // active, so that the next group may wait for more entries (coalesce).
 const commitSiblings = 16
-
-// linger waits until the deadline, or until commitFull entries are
-// pending, or until ctx ends (it then reports false).
-func (t *tree) linger(ctx context.Context, deadline time.Time) bool {
-	d := time.Until(deadline)
-	if d <= 0 {
-		return true
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		t.addMu.Lock()
-		full := len(t.adds) >= t.commitFull
-		t.addMu.Unlock()
-		if full {
-			return true
-		}
-		select {
-		case <-timer.C:
-			return true
-		case <-t.addWake:
-		case <-ctx.Done():
-			return false
-		}
-	}
-}
 
 // failPending answers every pending add with ErrClosed.
 func (t *tree) failPending() {
