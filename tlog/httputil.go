@@ -80,7 +80,7 @@ const (
 	grpcDeadlineExceeded = 4
 	grpcNotFound         = 5
 	grpcAlreadyExists    = 6
-	grpcUnimplemented    = 12 // what a frozen log answers, with HTTP 405
+	grpcFrozen           = 12 // the code grpc-gateway maps to HTTP 405: rekor-tiles' answer from a frozen log
 	grpcInternal         = 13
 	grpcUnavailable      = 14
 )
@@ -98,7 +98,7 @@ func grpcCode(status int) int {
 	case http.StatusConflict:
 		return grpcAlreadyExists
 	case http.StatusMethodNotAllowed:
-		return grpcUnimplemented
+		return grpcFrozen
 	case http.StatusServiceUnavailable:
 		return grpcUnavailable
 	}

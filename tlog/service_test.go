@@ -197,7 +197,7 @@ func TestReadOnly(t *testing.T) {
 	}
 	var grpc struct{ Code int }
 	if err := json.Unmarshal(body, &grpc); err != nil || grpc.Code != 12 {
-		t.Errorf("405 body %s: want gRPC code 12 (Unimplemented), as rekor-tiles' gateway answers", body)
+		t.Errorf("405 body %s: want gRPC code 12, which rekor-tiles' gateway answers for a frozen log", body)
 	}
 	resp, body = ro.post("/api/v1/log/entries", req1)
 	mustStatus(t, resp, body, http.StatusMethodNotAllowed)
