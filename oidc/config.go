@@ -417,14 +417,24 @@ func sameRegisteredDomain(subject, issuer string) error {
 	return fmt.Errorf("subject-domain %q is not under the issuer's domain %q", subject, issuer)
 }
 
-var trustDomainRE = regexp.MustCompile(`^[a-z0-9._-]+$`)
+// trustDomainChars reports whether td has only the characters a trust
+// domain may have: lower-case letters, digits, '.', '-' and '_'.
+func trustDomainChars(td string) bool {
+	for i := 0; i < len(td); i++ {
+		c := td[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // validTrustDomain checks a SPIFFE trust domain name (SPIFFE ID spec §2.1).
 func validTrustDomain(td string) error {
 	if td == "" {
 		return errors.New("required")
 	}
-	if len(td) > 255 || !trustDomainRE.MatchString(td) {
+	if len(td) > 255 || !trustDomainChars(td) {
 		return fmt.Errorf("%q is not a SPIFFE trust domain (lower-case letters, digits, '.', '-', '_')", td)
 	}
 	return nil

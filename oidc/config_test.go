@@ -91,6 +91,8 @@ func TestConfigErrors(t *testing.T) {
 		{"issuer-claim on a non-email issuer", "oidc-issuers:\n  https://a.example.com:\n    type: kubernetes\n    issuer-claim: $.x\n", "only email issuers"},
 		{"bad issuer-claim", "oidc-issuers:\n  https://a.example.com:\n    type: email\n    issuer-claim: x.y\n", "JSONPath"},
 		{"spiffe without trust domain", "oidc-issuers:\n  https://a.example.com:\n    type: spiffe\n", "spiffe-trust-domain"},
+		{"spiffe trust domain with upper case", "oidc-issuers:\n  https://a.example.com:\n    type: spiffe\n    spiffe-trust-domain: Example.com\n", "is not a SPIFFE trust domain"},
+		{"spiffe trust domain with a path", "oidc-issuers:\n  https://a.example.com:\n    type: spiffe\n    spiffe-trust-domain: example.com/x\n", "is not a SPIFFE trust domain"},
 		{"spiffe meta-issuer", "meta-issuers:\n  https://*.example.com:\n    type: spiffe\n    spiffe-trust-domain: example.com\n", "not supported"},
 		{"uri without scheme", "oidc-issuers:\n  https://a.example.com:\n    type: uri\n    subject-domain: example.com\n", "with a scheme"},
 		{"uri other domain", "oidc-issuers:\n  https://a.example.com:\n    type: uri\n    subject-domain: https://evil.org\n", "not under the issuer's domain"},

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,13 +117,26 @@ func loadTUFKeys(cmd *cobra.Command, pw *passwordFlags, paths []string) ([]*tuf.
 	return out, nil
 }
 
-var hexKeyID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// isHexKeyID reports whether s is a TUF key ID: 64 lower-case hex digits.
+// (A loop, not a package-level regexp: those are compiled at every
+// command's start.)
+func isHexKeyID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // keyIDs turns key files or hex key IDs into key IDs.
 func keyIDs(cmd *cobra.Command, pw *passwordFlags, args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
-		if hexKeyID.MatchString(a) {
+		if isHexKeyID(a) {
 			if _, err := os.Stat(a); err != nil {
 				out = append(out, a)
 				continue

@@ -225,3 +225,25 @@ func TestTrustFlags(t *testing.T) {
 		t.Errorf("options %+v", o)
 	}
 }
+
+// rotate-root's --remove-*-key takes a key file or a key ID: 64 lower-case
+// hex digits, nothing else.
+func TestIsHexKeyID(t *testing.T) {
+	id := strings.Repeat("0123456789abcdef", 4)
+	for s, want := range map[string]bool{
+		id:                             true,
+		id[:63]:                        false,
+		id + "0":                       false,
+		strings.ToUpper(id):            false,
+		id[:63] + "g":                  false,
+		"keys/" + id[:59]:              false,
+		"":                             false,
+		strings.Repeat("f", 64):        true,
+		" " + id[1:]:                   false,
+		strings.Repeat("0", 62) + "9a": true,
+	} {
+		if got := isHexKeyID(s); got != want {
+			t.Errorf("isHexKeyID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
