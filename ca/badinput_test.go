@@ -37,6 +37,8 @@ func TestBadInput(t *testing.T) {
 	tok := func(mod func(map[string]any)) string { return e.token(claims(mod)) }
 	otherRSA, _ := rsa.GenerateKey(rand.Reader, 2048)
 	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	// 2047 bits: 256 bytes, so a byte-rounded size check would pass it.
+	rsa2047, _ := rsa.GenerateKey(rand.Reader, 2047)
 	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	csr := func(k crypto.Signer, alg x509.SignatureAlgorithm, typ string) []byte {
@@ -97,6 +99,7 @@ func TestBadInput(t *testing.T) {
 		{name: "proof by another key", token: tok(nil), body: v2Body(key.Public(), prove(t, p384, "alice@example.com"), ""), status: 400, code: 3, msg: sigMsg},
 		{name: "no proof", token: tok(nil), body: v2Body(key.Public(), nil, ""), status: 400, code: 3, msg: sigMsg},
 		{name: "RSA-1024", token: tok(nil), body: v2Body(rsa1024.Public(), prove(t, rsa1024, "alice@example.com"), ""), status: 400, code: 3, msg: weakMsg},
+		{name: "RSA-2047", token: tok(nil), body: v2Body(rsa2047.Public(), prove(t, rsa2047, "alice@example.com"), ""), status: 400, code: 3, msg: weakMsg},
 		{name: "P-224", token: tok(nil), body: v2Body(p224.Public(), prove(t, p224, "alice@example.com"), ""), status: 400, code: 3, msg: weakMsg},
 		{name: "no public key", token: tok(nil), body: []byte(`{"publicKeyRequest":{"proofOfPossession":"AAAA"}}`), status: 400, code: 3, msg: keyMsg},
 		{name: "garbage public key", token: tok(nil), body: []byte(`{"publicKeyRequest":{"publicKey":{"content":"hello"},"proofOfPossession":"AAAA"}}`), status: 400, code: 3, msg: keyMsg},

@@ -88,7 +88,9 @@ func canonicalSPKI(pub crypto.PublicKey) ([]byte, error) {
 func validatePublicKey(pub crypto.PublicKey) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		switch k.Size() * 8 {
+		// The modulus's exact bit length: Size() rounds up to whole bytes,
+		// which would let a 2047-bit modulus pass as 2048.
+		switch k.N.BitLen() {
 		case 2048, 3072, 4096:
 			return nil
 		}
