@@ -31,7 +31,22 @@ const (
 	TypeURI            IssuerType = "uri"
 	TypeUsername       IssuerType = "username"
 	TypeCIProvider     IssuerType = "ci-provider"
+	// Fulcio's older dedicated CI types. The public-good Fulcio now
+	// configures Buildkite, Codefresh and CircleCI as ci-provider issuers
+	// with templates (sigstore/fulcio config/identity/config.yaml); sigil
+	// builds those templates in under these names, so both spellings of a
+	// Fulcio configuration work.
+	TypeBuildkiteJob      IssuerType = "buildkite-job"
+	TypeCodefreshWorkflow IssuerType = "codefresh-workflow"
+	// TypeChainguard: SAN URI {iss}/{sub}; the proof signs the email if the
+	// token has one, else the sub (sigstore/fulcio
+	// pkg/identity/chainguard/principal.go).
+	TypeChainguard IssuerType = "chainguard-identity"
 )
+
+// circleCIJob names the built-in CircleCI template (Fulcio has no
+// dedicated type for it; its config uses ci-provider "circleci-job").
+const circleCIJob = "circleci-job"
 
 // DefaultAudience is the audience (client ID) every public Sigstore issuer
 // uses.
@@ -51,8 +66,9 @@ type Config struct {
 	// (the fix for GHSA-59jp-pj84-45mr).
 	MetaIssuers map[string]Issuer `yaml:"meta-issuers" json:"MetaIssuers"`
 	// CIIssuerMetadata holds the templates of ci-provider issuers, keyed
-	// by the issuer's ci-provider name. "github-workflow" and
-	// "gitlab-pipeline" are built in and may be overridden.
+	// by the issuer's ci-provider name. "github-workflow",
+	// "gitlab-pipeline", "buildkite-job", "codefresh-workflow" and
+	// "circleci-job" are built in and may be overridden.
 	CIIssuerMetadata map[string]CIMetadata `yaml:"ci-issuer-metadata" json:"CIIssuerMetadata"`
 
 	// Define is ignored; Fulcio's own file keeps YAML anchors there.
@@ -202,6 +218,42 @@ func DefaultCIMetadata() map[string]CIMetadata {
 			},
 			SubjectAlternativeNameTemplate: "https://{{ .ci_config_ref_uri }}",
 		},
+		string(TypeBuildkiteJob): {
+			DefaultTemplateValues: map[string]string{"url": "https://buildkite.com"},
+			ExtensionTemplates: ExtensionTemplates{
+				RunInvocationURI:       "{{.url}}/{{.organization_slug}}/{{.pipeline_slug}}/builds/{{.build_number}}#{{.job_id}}",
+				RunnerEnvironment:      "runner_environment",
+				SourceRepositoryDigest: "build_commit",
+				BuildTrigger:           "build_source",
+			},
+			SubjectAlternativeNameTemplate: "{{.url}}/{{.organization_slug}}/{{.pipeline_slug}}",
+		},
+		string(TypeCodefreshWorkflow): {
+			DefaultTemplateValues: map[string]string{"platform_url": "https://g.codefresh.io", "scm_repo_url": "", "scm_ref": "", "runner_environment": ""},
+			ExtensionTemplates: ExtensionTemplates{
+				BuildSignerURI:      "{{.platform_url}}/build/{{ .workflow_id }}",
+				RunnerEnvironment:   "runner_environment",
+				SourceRepositoryURI: "scm_repo_url",
+				SourceRepositoryRef: "scm_ref",
+				BuildConfigURI:      "{{.platform_url}}/api/pipelines/{{ .pipeline_id }}",
+				RunInvocationURI:    "{{.platform_url}}/build/{{ .workflow_id }}",
+			},
+			SubjectAlternativeNameTemplate: "{{.platform_url}}/{{.account_name}}/{{.pipeline_name}}:{{.account_id}}/{{.pipeline_id}}",
+		},
+		circleCIJob: {
+			DefaultTemplateValues: map[string]string{"api_url": "https://circleci.com/api/v2", "platform_url": "https://app.circleci.com/"},
+			ExtensionTemplates: ExtensionTemplates{
+				BuildConfigURI:   `{{.api_url}}/pipeline/{{(index . "oidc.circleci.com/pipeline-id")}}/config`,
+				BuildSignerURI:   `{{.api_url}}/projects/{{(index . "oidc.circleci.com/project-id")}}/pipeline-definitions/{{(index . "oidc.circleci.com/pipeline-definition-id")}}`,
+				RunInvocationURI: `{{.platform_url}}/workflow/{{(index . "oidc.circleci.com/workflow-id")}}/job/{{(index . "oidc.circleci.com/job-id")}}`,
+				// As Fulcio's file has it: without an SSH rerun the value is
+				// the two characters "" (template text, not an empty string).
+				RunnerEnvironment:   `{{if eq (index . "oidc.circleci.com/ssh-rerun") "true"}}ssh-rerun{{ else }}""{{end}}`,
+				SourceRepositoryRef: `{{index . "oidc.circleci.com/vcs-ref"}}`,
+				SourceRepositoryURI: `{{index . "oidc.circleci.com/vcs-origin"}}`,
+			},
+			SubjectAlternativeNameTemplate: `{{.api_url}}/projects/{{(index . "oidc.circleci.com/project-id")}}/pipeline-definitions/{{(index . "oidc.circleci.com/pipeline-definition-id")}}`,
+		},
 	}
 }
 
@@ -314,8 +366,8 @@ func (c *Config) validateIssuer(iss *Issuer, meta bool) error {
 		}
 	}
 	switch iss.Type {
-	case TypeEmail, TypeKubernetes:
-	case TypeGitHubWorkflow, TypeGitLabPipeline:
+	case TypeEmail, TypeKubernetes, TypeChainguard:
+	case TypeGitHubWorkflow, TypeGitLabPipeline, TypeBuildkiteJob, TypeCodefreshWorkflow:
 		if iss.CIProvider == "" {
 			iss.CIProvider = string(iss.Type)
 		}
@@ -349,9 +401,9 @@ func (c *Config) validateIssuer(iss *Issuer, meta bool) error {
 			return err
 		}
 	case "":
-		return errors.New("type is required (email, github-workflow, gitlab-pipeline, kubernetes, spiffe, uri, username or ci-provider)")
+		return errors.New("type is required (email, github-workflow, gitlab-pipeline, buildkite-job, codefresh-workflow, chainguard-identity, kubernetes, spiffe, uri, username or ci-provider)")
 	default:
-		return fmt.Errorf("unknown type %q (email, github-workflow, gitlab-pipeline, kubernetes, spiffe, uri, username or ci-provider)", iss.Type)
+		return fmt.Errorf("unknown type %q (email, github-workflow, gitlab-pipeline, buildkite-job, codefresh-workflow, chainguard-identity, kubernetes, spiffe, uri, username or ci-provider)", iss.Type)
 	}
 	if iss.CIProvider != "" {
 		if _, ok := c.CIIssuerMetadata[iss.CIProvider]; !ok {

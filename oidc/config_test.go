@@ -15,6 +15,7 @@ import (
 const fulcioStyle = `
 define:
   - &gh "github-workflow"
+  - &bk "buildkite-job"
 oidc-issuers:
   https://accounts.example.com:
     issuer-url: https://accounts.example.com
@@ -40,7 +41,19 @@ oidc-issuers:
   https://users.example.net:
     type: uri
     subject-domain: https://example.net
+  https://agent.buildkite.example:
+    type: ci-provider
+    ci-provider: *bk
+  https://buildkite-old.example:
+    type: buildkite-job
+  https://codefresh.example:
+    type: codefresh-workflow
+  https://issuer.enforce.example:
+    type: chainguard-identity
 meta-issuers:
+  https://oidc.circleci.example/org/*:
+    type: ci-provider
+    ci-provider: circleci-job
   https://oidc.eks.*.amazonaws.com/id/*:
     type: kubernetes
 ci-issuer-metadata:
@@ -61,8 +74,13 @@ func TestParseConfig(t *testing.T) {
 	if got := cfg.OIDCIssuers["https://accounts.example.org"].ClientID; got != "sigstore" {
 		t.Errorf("default audience %q", got)
 	}
-	if _, ok := cfg.CIIssuerMetadata["gitlab-pipeline"]; !ok {
-		t.Error("built-in GitLab metadata missing")
+	for _, name := range []string{"gitlab-pipeline", "buildkite-job", "codefresh-workflow", "circleci-job"} {
+		if _, ok := cfg.CIIssuerMetadata[name]; !ok {
+			t.Errorf("built-in %s metadata missing", name)
+		}
+	}
+	if got := cfg.OIDCIssuers["https://codefresh.example"].CIProvider; got != "codefresh-workflow" {
+		t.Errorf("codefresh-workflow issuer uses ci-provider %q", got)
 	}
 	if _, ok := cfg.CIIssuerMetadata["my-ci"]; !ok {
 		t.Error("custom metadata missing")

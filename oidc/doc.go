@@ -16,6 +16,12 @@
 //	                 .2–.6 and .9–.23 from the built-in GitHub template
 //	gitlab-pipeline  SAN URI https://{ci_config_ref_uri}; .9–.23 from the
 //	                 built-in GitLab template
+//	buildkite-job    SAN URI https://buildkite.com/{organization_slug}/{pipeline_slug};
+//	                 the built-in Buildkite template
+//	codefresh-workflow SAN URI {platform_url}/{account_name}/{pipeline_name}:{account_id}/{pipeline_id};
+//	                 the built-in Codefresh template
+//	chainguard-identity SAN URI {iss}/{sub}; proof signs the email if the
+//	                 token has one, else the sub
 //	kubernetes       SAN URI https://kubernetes.io/namespaces/{ns}/serviceaccounts/{sa}
 //	spiffe           SAN URI = sub, a SPIFFE ID in spiffe-trust-domain
 //	uri              SAN URI = sub, under subject-domain's scheme and host
@@ -23,7 +29,9 @@
 //	ci-provider      SAN and extensions rendered from ci-issuer-metadata
 //
 // Every certificate also gets the issuer (.1 raw and .8 DER) and the raw
-// token subject (.24). All types but email sign the sub as proof.
+// token subject (.24). All types but email and chainguard-identity sign
+// the sub as proof. CircleCI is built in as the ci-provider template
+// "circleci-job", as the public-good Fulcio names it.
 //
 // Beyond Fulcio, an issuer may carry a claim-policy: claims that must match
 // anchored regular expressions, so that trusting GitHub's issuer does not

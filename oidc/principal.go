@@ -120,7 +120,22 @@ func principalFor(iss *Issuer, meta map[string]CIMetadata, issuer, subject strin
 			return nil, errors.New("username must not be an email address")
 		}
 		p.SANType, p.SAN = SANUsername, subject+"!"+iss.SubjectDomain
-	case TypeGitHubWorkflow, TypeGitLabPipeline, TypeCIProvider:
+	case TypeChainguard:
+		// The proof signs what clients compute as the token's subject:
+		// the email if the token has one (it must then be verified),
+		// else the sub (sigstore/sigstore pkg/oauthflow SubjectFromToken).
+		if email, ok := claims["email"].(string); ok && email != "" {
+			if !emailVerified(claims["email_verified"]) {
+				return nil, errors.New("email_verified claim is not true")
+			}
+			p.Challenge = email
+		}
+		u, err := url.Parse(issuer)
+		if err != nil {
+			return nil, fmt.Errorf("issuer %q is not a URL: %v", issuer, err)
+		}
+		p.SANType, p.SAN = SANURI, u.JoinPath(subject).String()
+	case TypeGitHubWorkflow, TypeGitLabPipeline, TypeBuildkiteJob, TypeCodefreshWorkflow, TypeCIProvider:
 		m, ok := meta[iss.CIProvider]
 		if !ok {
 			return nil, fmt.Errorf("no ci-issuer-metadata %q", iss.CIProvider)

@@ -1,6 +1,7 @@
 package oidc_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -199,11 +200,13 @@ func githubClaims(iss *oidctest.Issuer) map[string]any {
 func TestVerifyCIProviders(t *testing.T) {
 	iss := newIssuer(t, oidctest.Options{})
 	for _, tc := range []struct {
-		name    string
-		typ     oidc.IssuerType
-		claims  func() map[string]any
-		wantSAN string
-		want    cert.Extensions
+		name     string
+		typ      oidc.IssuerType
+		provider string // ci-provider, for TypeCIProvider
+		claims   func() map[string]any
+		required string // a claim the templates need; "sha" if empty, "-" if none
+		wantSAN  string
+		want     cert.Extensions
 	}{
 		{
 			name: "github-workflow", typ: oidc.TypeGitHubWorkflow, claims: func() map[string]any { return githubClaims(iss) },
@@ -243,9 +246,69 @@ func TestVerifyCIProviders(t *testing.T) {
 				TokenSubject: "project_path:group/proj:ref_type:tag:ref:v1.0",
 			},
 		},
+		{
+			// Claims as Buildkite documents them (buildkite.com/docs/agent/v3/cli-oidc).
+			name: "buildkite-job", typ: oidc.TypeBuildkiteJob, required: "pipeline_slug",
+			claims: func() map[string]any {
+				c := iss.Claims("organization:acme:pipeline:app:ref:refs/heads/main:commit:cccc:step:build", "")
+				for k, v := range map[string]any{
+					"organization_slug": "acme", "pipeline_slug": "app", "build_number": 12, "job_id": "0190-job",
+					"build_commit": "cccc", "build_source": "webhook", "runner_environment": "buildkite-hosted",
+				} {
+					c[k] = v
+				}
+				return c
+			},
+			wantSAN: "https://buildkite.com/acme/app",
+			want: cert.Extensions{
+				Issuer: iss.URL, RunInvocationURI: "https://buildkite.com/acme/app/builds/12#0190-job", RunnerEnvironment: "buildkite-hosted",
+				SourceRepositoryDigest: "cccc", BuildTrigger: "webhook",
+				TokenSubject: "organization:acme:pipeline:app:ref:refs/heads/main:commit:cccc:step:build",
+			},
+		},
+		{
+			name: "codefresh-workflow", typ: oidc.TypeCodefreshWorkflow, required: "workflow_id",
+			claims: func() map[string]any {
+				c := iss.Claims("account:628a:pipeline:65e5:initiator:alice", "")
+				for k, v := range map[string]any{
+					"account_id": "628a", "account_name": "acme", "pipeline_id": "65e5", "pipeline_name": "proj/build",
+					"workflow_id": "64f4", "scm_repo_url": "https://github.com/acme/app", "scm_ref": "main",
+				} {
+					c[k] = v
+				}
+				return c
+			},
+			wantSAN: "https://g.codefresh.io/acme/proj/build:628a/65e5",
+			want: cert.Extensions{
+				Issuer: iss.URL, BuildSignerURI: "https://g.codefresh.io/build/64f4", SourceRepositoryURI: "https://github.com/acme/app",
+				SourceRepositoryRef: "main", BuildConfigURI: "https://g.codefresh.io/api/pipelines/65e5", RunInvocationURI: "https://g.codefresh.io/build/64f4",
+				TokenSubject: "account:628a:pipeline:65e5:initiator:alice",
+			},
+		},
+		{
+			name: "circleci-job", typ: oidc.TypeCIProvider, provider: "circleci-job", required: "-", // index on a missing key gives "", as in Fulcio
+			claims: func() map[string]any {
+				c := iss.Claims("org/o1/project/p1/user/u1", "")
+				for k, v := range map[string]any{
+					"oidc.circleci.com/project-id": "p1", "oidc.circleci.com/pipeline-definition-id": "pd1", "oidc.circleci.com/pipeline-id": "pl1",
+					"oidc.circleci.com/workflow-id": "w1", "oidc.circleci.com/job-id": "j1", "oidc.circleci.com/ssh-rerun": true,
+					"oidc.circleci.com/vcs-ref": "refs/heads/main", "oidc.circleci.com/vcs-origin": "github.com/acme/app",
+				} {
+					c[k] = v
+				}
+				return c
+			},
+			wantSAN: "https://circleci.com/api/v2/projects/p1/pipeline-definitions/pd1",
+			want: cert.Extensions{
+				Issuer: iss.URL, BuildConfigURI: "https://circleci.com/api/v2/pipeline/pl1/config",
+				BuildSignerURI: "https://circleci.com/api/v2/projects/p1/pipeline-definitions/pd1", RunInvocationURI: "https://app.circleci.com//workflow/w1/job/j1",
+				RunnerEnvironment: "ssh-rerun", SourceRepositoryRef: "refs/heads/main", SourceRepositoryURI: "github.com/acme/app",
+				TokenSubject: "org/o1/project/p1/user/u1",
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v := newVerifier(t, &oidc.Config{OIDCIssuers: map[string]oidc.Issuer{iss.URL: {Type: tc.typ}}})
+			v := newVerifier(t, &oidc.Config{OIDCIssuers: map[string]oidc.Issuer{iss.URL: {Type: tc.typ, CIProvider: tc.provider}}})
 			p, err := v.Verify(context.Background(), mustToken(t, iss, tc.claims()))
 			if err != nil {
 				t.Fatal(err)
@@ -257,12 +320,43 @@ func TestVerifyCIProviders(t *testing.T) {
 				t.Errorf("extensions\n got %+v\nwant %+v", p.Extensions, tc.want)
 			}
 			// A missing claim the templates need is an identity error.
+			if tc.required == "-" {
+				return
+			}
 			c := tc.claims()
-			delete(c, "sha")
+			required := cmp.Or(tc.required, "sha")
+			delete(c, required)
 			if _, err := v.Verify(context.Background(), mustToken(t, iss, c)); !errors.Is(err, oidc.ErrIdentity) {
-				t.Errorf("missing sha: %v", err)
+				t.Errorf("missing %s: %v", required, err)
 			}
 		})
+	}
+}
+
+func TestVerifyChainguard(t *testing.T) {
+	iss := newIssuer(t, oidctest.Options{})
+	v := newVerifier(t, &oidc.Config{OIDCIssuers: map[string]oidc.Issuer{iss.URL: {Type: oidc.TypeChainguard}}})
+	const sub = "e2a8f6/7b3c:ci"
+	// Without an email the proof signs the sub.
+	p, err := v.Verify(context.Background(), mustToken(t, iss, iss.Claims(sub, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SANType != oidc.SANURI || p.SAN != iss.URL+"/"+sub || p.Challenge != sub || p.Extensions.TokenSubject != sub {
+		t.Errorf("principal %+v", p)
+	}
+	// With a verified email the proof signs the email; the SAN stays {iss}/{sub}.
+	p, err = v.Verify(context.Background(), mustToken(t, iss, iss.Claims(sub, "alice@example.com")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.SAN != iss.URL+"/"+sub || p.Challenge != "alice@example.com" {
+		t.Errorf("principal %+v", p)
+	}
+	c := iss.Claims(sub, "alice@example.com")
+	c["email_verified"] = false
+	if _, err := v.Verify(context.Background(), mustToken(t, iss, c)); !errors.Is(err, oidc.ErrIdentity) {
+		t.Errorf("unverified email: %v", err)
 	}
 }
 
