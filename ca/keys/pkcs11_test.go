@@ -46,6 +46,10 @@ func TestPKCS11(t *testing.T) {
 	if _, _, err := keys.Load(keys.Source{PKCS11: strings.Replace(uri, "pin-value=1234", "pin-value=0000", 1)}); err == nil {
 		t.Fatal("wrong PIN accepted")
 	}
+	t.Setenv("SIGIL_PKCS11_PIN", "")
+	if _, _, err := keys.Load(keys.Source{PKCS11: strings.Replace(uri, "&pin-value=1234", "", 1)}); err == nil || !strings.Contains(err.Error(), "no PIN was given") {
+		t.Fatalf("no PIN: %v", err)
+	}
 	signer, closer, err := keys.Load(keys.Source{PKCS11: uri})
 	if err != nil {
 		t.Fatal(err)

@@ -193,6 +193,11 @@ func (u *PKCS11URI) context() (*crypto11.Context, error) {
 		Path: u.ModulePath, TokenLabel: u.Token, TokenSerial: u.Serial, SlotNumber: u.Slot, Pin: u.PIN,
 	})
 	if err != nil {
+		if u.PIN == "" {
+			// Tokens that need a PIN refuse an empty one with a bare
+			// error code (SoftHSM2: CKR_ARGUMENTS_BAD); say what is missing.
+			return nil, fmt.Errorf("couldn't open PKCS#11 token: %w (no PIN was given: add pin-value or pin-source to the URI, or set SIGIL_PKCS11_PIN)", err)
+		}
 		return nil, fmt.Errorf("couldn't open PKCS#11 token: %w", err)
 	}
 	return ctx, nil
