@@ -80,6 +80,11 @@ func Parse(payload []byte) (*Statement, error) {
 	if s.PredicateType == "" {
 		return nil, errors.New("in-toto statement has no predicateType")
 	}
+	if p := bytes.TrimSpace(s.Predicate); len(p) > 0 && !bytes.Equal(p, []byte("null")) && p[0] != '{' {
+		// The in-toto Statement spec (v1 and v0.1) makes the predicate an
+		// object; cosign and sigstore-go refuse to decode any other value.
+		return nil, errors.New("in-toto statement's predicate is not a JSON object")
+	}
 	return &s, nil
 }
 

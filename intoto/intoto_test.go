@@ -25,12 +25,14 @@ func TestParseAndMatch(t *testing.T) {
 
 func TestParseRejects(t *testing.T) {
 	for name, in := range map[string]string{
-		"unknown type":   `{"_type":"x","subject":[{"digest":{"sha256":"00"}}],"predicateType":"p"}`,
-		"no subject":     `{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"p"}`,
-		"no digest":      `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x"}],"predicateType":"p"}`,
-		"no predicate":   `{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"digest":{"sha256":"00"}}]}`,
-		"not json":       `{`,
-		"subject object": `{"_type":"https://in-toto.io/Statement/v1","subject":{},"predicateType":"p"}`,
+		"unknown type":     `{"_type":"x","subject":[{"digest":{"sha256":"00"}}],"predicateType":"p"}`,
+		"no subject":       `{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"p"}`,
+		"no digest":        `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x"}],"predicateType":"p"}`,
+		"no predicate":     `{"_type":"https://in-toto.io/Statement/v0.1","subject":[{"digest":{"sha256":"00"}}]}`,
+		"not json":         `{`,
+		"subject object":   `{"_type":"https://in-toto.io/Statement/v1","subject":{},"predicateType":"p"}`,
+		"array predicate":  `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"00"}}],"predicateType":"p","predicate":[1,2]}`,
+		"string predicate": `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"00"}}],"predicateType":"p","predicate":"x"}`,
 	} {
 		if _, err := Parse([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -141,8 +142,18 @@ in-toto statement is signed as given (no FILE).`,
 				if err != nil {
 					return err
 				}
-				pred, err := readFile("predicate", predicate)
-				if err != nil {
+				var pred []byte
+				if predicate == "-" {
+					if args[0] == "-" {
+						return errors.New("standard input can be the artifact or the predicate, not both")
+					}
+					if pred, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), maxPredicate+1)); err != nil {
+						return fmt.Errorf("couldn't read predicate from standard input: %w", err)
+					}
+					if len(pred) > maxPredicate {
+						return fmt.Errorf("the predicate on standard input is larger than %d MiB", maxPredicate>>20)
+					}
+				} else if pred, err = readFile("predicate", predicate); err != nil {
 					return err
 				}
 				if st, err = statement(args[0], pt, typ, pred); err != nil {
@@ -162,11 +173,14 @@ in-toto statement is signed as given (no FILE).`,
 	}
 	f.register(c)
 	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle (required)")
-	c.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file (required)")
+	c.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file, - for standard input (required)")
 	c.Flags().StringVar(&typ, "type", "custom", "predicate type: a URI or a short name")
 	c.Flags().StringVar(&stmt, "statement", "", "sign this complete in-toto statement as given")
 	return c
 }
+
+// maxPredicate bounds a predicate read from standard input.
+const maxPredicate = 64 << 20
 
 // statement builds the in-toto Statement v1 for a file.
 func statement(path, predicateType, shortType string, predicate []byte) ([]byte, error) {
@@ -180,12 +194,12 @@ func statement(path, predicateType, shortType string, predicate []byte) ([]byte,
 		return nil, fmt.Errorf("couldn't read artifact: %w", err)
 	}
 	var pred json.RawMessage
-	if json.Valid(predicate) {
-		pred = predicate
+	if t := bytes.TrimSpace(predicate); len(t) > 0 && t[0] == '{' && json.Valid(t) {
+		pred = t
 	} else if shortType == "custom" {
 		pred, _ = json.Marshal(map[string]string{"Data": string(predicate), "Timestamp": time.Now().UTC().Format(time.RFC3339)})
 	} else {
-		return nil, fmt.Errorf("the predicate is not JSON (only --type custom wraps text)")
+		return nil, fmt.Errorf("the predicate is not a JSON object, as in-toto requires (only --type custom wraps other content as text)")
 	}
 	name := filepath.Base(path)
 	if path == "-" {

@@ -109,6 +109,33 @@ conditions:
 	if code, _, stderr := run(append(args, other)...); code == 0 || !strings.Contains(stderr, "not a subject") {
 		t.Fatalf("wrong artifact accepted: %s", stderr)
 	}
+
+	// in-toto predicates are objects: an array is refused before signing.
+	arr := filepath.Join(dir, "arr.json")
+	os.WriteFile(arr, []byte("[1,2]\n"), 0o644)
+	if code, _, stderr := run("attest-blob", art, "--predicate", arr, "--type", "cyclonedx", "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc); code == 0 || !strings.Contains(stderr, "not a JSON object") {
+		t.Fatalf("array predicate: exit %d %s", code, stderr)
+	}
+
+	// The predicate from standard input.
+	in, err := os.Open(pred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	stdin := os.Stdin
+	os.Stdin = in
+	defer func() { os.Stdin = stdin }()
+	b2 := filepath.Join(dir, "att2.sigstore.json")
+	if code, _, stderr := run("attest-blob", art, "--predicate", "-", "--type", "slsaprovenance1", "--bundle", b2, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc); code != 0 {
+		t.Fatalf("predicate from standard input: %s", stderr)
+	}
+	if code, _, stderr := run("verify-blob-attestation", "--bundle", b2, "--trusted-root", root, "--policy", good, art); code != 0 {
+		t.Fatalf("verify the stdin predicate's attestation: %s", stderr)
+	}
+	if code, _, stderr := run("attest-blob", "-", "--predicate", "-", "--bundle", b2, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc); code == 0 || !strings.Contains(stderr, "not both") {
+		t.Fatalf("stdin twice: exit %d %s", code, stderr)
+	}
 }
 
 func TestKeyPairSignVerify(t *testing.T) {
