@@ -3,7 +3,8 @@
 // carry, and CEL conditions (github.com/google/cel-go) the in-toto
 // statement must satisfy. The same policy serves image attestations
 // (sigil verify-attestation) and blob attestations
-// (sigil verify-blob-attestation).
+// (sigil verify-blob-attestation); for a signed file (sigil verify-blob)
+// conditions may use only certificate and now.
 //
 // A policy file is YAML:
 //
@@ -102,6 +103,10 @@ type Condition struct {
 	Expression string
 	Message    string
 	prg        cel.Program
+	// statementVar is the first variable of the in-toto statement the
+	// expression refers to ("" if none), for a clear error when there is
+	// no statement (a message signature).
+	statementVar string
 }
 
 // ConditionError says which condition failed and why.
@@ -299,7 +304,16 @@ func Compile(name, expr string) (*Condition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("condition %q: %w", name, err)
 	}
-	return &Condition{Name: name, Expression: expr, prg: prg}, nil
+	c := &Condition{Name: name, Expression: expr, prg: prg}
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		switch ref.Name {
+		case "statement", "predicateType", "predicate", "subject":
+			if c.statementVar == "" || ref.Name < c.statementVar {
+				c.statementVar = ref.Name
+			}
+		}
+	}
+	return c, nil
 }
 
 // VerifyPolicy returns the part of the policy the verifier applies: the
@@ -310,7 +324,9 @@ func (p *Policy) VerifyPolicy() verify.Policy {
 
 // Input is what conditions are evaluated over.
 type Input struct {
-	// Statement is the in-toto statement JSON (the DSSE payload).
+	// Statement is the in-toto statement JSON (the DSSE payload); nil for
+	// a message signature, whose conditions may only use certificate and
+	// now.
 	Statement []byte
 	// Certificate is the verified signer identity; nil for a key.
 	Certificate *cert.Summary
@@ -323,6 +339,13 @@ type Input struct {
 func (p *Policy) Evaluate(in Input) error {
 	if len(p.Conditions) == 0 {
 		return nil
+	}
+	if in.Statement == nil {
+		for _, c := range p.Conditions {
+			if c.statementVar != "" {
+				return &ConditionError{Condition: c, Err: fmt.Errorf("it uses %s, but the bundle signs a file, not an in-toto statement (only certificate and now apply)", c.statementVar)}
+			}
+		}
 	}
 	vars, err := variables(in)
 	if err != nil {
@@ -351,6 +374,14 @@ func (c *Condition) eval(vars map[string]any) error {
 }
 
 func variables(in Input) (map[string]any, error) {
+	if in.Statement == nil {
+		// A message signature: no statement; the conditions were checked
+		// not to use one.
+		return map[string]any{
+			"statement": map[string]any{}, "predicateType": "", "predicate": map[string]any{},
+			"subject": []any{}, "certificate": certVariables(in.Certificate), "now": now(in),
+		}, nil
+	}
 	if len(in.Statement) > MaxStatementSize {
 		return nil, fmt.Errorf("couldn't evaluate the policy: the statement is %d bytes, more than %d", len(in.Statement), MaxStatementSize)
 	}
@@ -362,20 +393,6 @@ func variables(in Input) (map[string]any, error) {
 	if err := json.Unmarshal(in.Statement, &m); err != nil {
 		return nil, fmt.Errorf("couldn't evaluate the policy: %w", err)
 	}
-	certVars := map[string]string{}
-	if c := in.Certificate; c != nil {
-		for _, f := range cert.Fields {
-			if v := f.Get(&c.Extensions); v != "" {
-				certVars[f.Name] = v
-			}
-		}
-		certVars["subject"] = c.SubjectAlternativeName
-		certVars["issuer"] = c.Issuer
-	}
-	now := in.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
 	subj, _ := m["subject"].([]any)
 	pred := m["predicate"]
 	if pred == nil {
@@ -386,9 +403,32 @@ func variables(in Input) (map[string]any, error) {
 		"predicateType": st.PredicateType,
 		"predicate":     pred,
 		"subject":       subj,
-		"certificate":   certVars,
-		"now":           now.UTC(),
+		"certificate":   certVariables(in.Certificate),
+		"now":           now(in),
 	}, nil
+}
+
+// certVariables is the certificate variable: the signer's subject, issuer
+// and Fulcio extensions by name (empty for a key).
+func certVariables(c *cert.Summary) map[string]string {
+	vars := map[string]string{}
+	if c != nil {
+		for _, f := range cert.Fields {
+			if v := f.Get(&c.Extensions); v != "" {
+				vars[f.Name] = v
+			}
+		}
+		vars["subject"] = c.SubjectAlternativeName
+		vars["issuer"] = c.Issuer
+	}
+	return vars
+}
+
+func now(in Input) time.Time {
+	if in.Now.IsZero() {
+		return time.Now().UTC()
+	}
+	return in.Now.UTC()
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -66,6 +66,52 @@ func TestSignBlobThenVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyBlobPolicy: verify-blob --policy names the signers and checks
+// CEL conditions over the certificate; a condition that needs a statement
+// is refused with the reason.
+func TestVerifyBlobPolicy(t *testing.T) {
+	_, dir, root, sc := signFixture(t, 1)
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	b := filepath.Join(dir, "a.sigstore.json")
+	if code, _, stderr := run("sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc); code != 0 {
+		t.Fatal(stderr)
+	}
+	write := func(name, conditions string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(`identities: [{issuer: "https://issuer.sigil.test", subject: "alice@sigil.test"}]
+conditions:
+`+conditions), 0o644)
+		return p
+	}
+	for _, tc := range []struct {
+		name, conditions, stderr string
+		ok                       bool
+	}{
+		{name: "holds", ok: true, conditions: `  - name: our issuer
+    expression: certificate.issuer == "https://issuer.sigil.test" && certificate.subject.endsWith("@sigil.test")
+`},
+		{name: "fails", stderr: `"their issuer" failed`, conditions: `  - name: their issuer
+    expression: certificate.issuer == "https://evil.example"
+`},
+		{name: "needs a statement", stderr: "uses predicate, but the bundle signs a file", conditions: `  - name: built by us
+    expression: predicate.builder == "x"
+`},
+	} {
+		pol := write(tc.name+".yaml", tc.conditions)
+		code, _, stderr := run("verify-blob", art, "--bundle", b, "--trusted-root", root, "--policy", pol)
+		if tc.ok != (code == 0) || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%s: exit %d: %s", tc.name, code, stderr)
+		}
+	}
+	// The identities in the policy are enforced.
+	other := filepath.Join(dir, "other.yaml")
+	os.WriteFile(other, []byte(`identities: [{issuer: "https://issuer.sigil.test", subject: "bob@sigil.test"}]`), 0o644)
+	if code, _, stderr := run("verify-blob", art, "--bundle", b, "--trusted-root", root, "--policy", other); code == 0 {
+		t.Errorf("another identity accepted: %s", stderr)
+	}
+}
+
 func TestAttestBlobThenVerify(t *testing.T) {
 	_, dir, root, sc := signFixture(t, 1)
 	art := filepath.Join(dir, "app.bin")

@@ -155,6 +155,12 @@ func (f *verifyFlags) registerPolicyFile(c *cobra.Command) {
 	c.Flags().StringVar(&f.policyFile, "policy", "", "YAML policy file: identities (or a key), a predicate type and CEL conditions over the in-toto statement, which must all hold")
 }
 
+// registerBlobPolicyFile adds --policy to verify-blob, whose conditions
+// see the signer's certificate (and the statement, for a DSSE bundle).
+func (f *verifyFlags) registerBlobPolicyFile(c *cobra.Command) {
+	c.Flags().StringVar(&f.policyFile, "policy", "", "YAML policy file: identities (or a key) and CEL conditions over the signer's certificate, which must all hold")
+}
+
 // attestationPolicy returns the verification policy and the --policy file
 // (nil without one). Identities (or the key) come from the flags or from
 // the file, not both; the predicate type from --type (a URI, or "") or the
@@ -309,6 +315,9 @@ The artifact is a file, "-" for standard input, or sha256:<hex> (sha384:,
 sha512:) when only its digest is known. Verification is offline: the bundle's
 log entries, checkpoints, SETs and timestamps are checked against the trusted
 root. An identity policy (or --key) is required; nothing is accepted by default.
+--policy reads it from a YAML file instead, with CEL conditions over the
+signer's certificate (its subject, issuer and Fulcio extensions by name) that
+must all hold; a failure names the condition.
 
 On failure one line says which check failed and why, and the exit status is 1.`,
 		Example: `  sigil verify-blob release.tar.gz --bundle release.tar.gz.sigstore.json \
@@ -320,13 +329,21 @@ On failure one line says which check failed and why, and the exit status is 1.`,
     --bundle a.txt.sigstore.json --certificate-identity-regexp '^https://github.com/org/' \
     --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
 
-  sigil verify-blob app.bin --bundle app.bin.sigstore.json --key cosign.pub --trusted-root trusted_root.json`,
+  sigil verify-blob app.bin --bundle app.bin.sigstore.json --key cosign.pub --trusted-root trusted_root.json
+
+  # policy.yaml:
+  #   identities: [{issuer: https://token.actions.githubusercontent.com, subjectRegExp: '^https://github.com/org/'}]
+  #   conditions:
+  #     - name: built from a tag
+  #       expression: certificate.sourceRepositoryRef.startsWith("refs/tags/v")
+  sigil verify-blob app.bin --bundle app.bin.sigstore.json --policy policy.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd, &f, args, "")
 		},
 	}
 	f.register(c)
+	f.registerBlobPolicyFile(c)
 	return c
 }
 
@@ -405,7 +422,11 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 		return err
 	}
 	if pf != nil {
-		if err := pf.Evaluate(policy.Input{Statement: b.Envelope.Payload, Certificate: res.Signature.Certificate}); err != nil {
+		in := policy.Input{Certificate: res.Signature.Certificate}
+		if b.Envelope != nil {
+			in.Statement = b.Envelope.Payload
+		}
+		if err := pf.Evaluate(in); err != nil {
 			return err
 		}
 	}
