@@ -211,7 +211,7 @@ func (s *Signer) progress(step, detail string) {
 func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content, trustedRoot func() (*trust.TrustedRoot, error)) (*Result, error) {
 	for _, l := range s.Logs {
 		if _, v2 := l.(*RekorV2); v2 && len(s.TSAs) == 0 {
-			return nil, fmt.Errorf("the Rekor v2 log %s gives no signed time: a timestamp authority is required", l.URL())
+			return nil, fmt.Errorf("the Rekor v2 log %s gives no signed time: a timestamp authority is required (add one to the signing config or pass --timestamp-server-url, or sign into a Rekor v1 log with --rekor-url)", l.URL())
 		}
 	}
 	res := &Result{}

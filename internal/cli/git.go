@@ -232,10 +232,10 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 	if mode == gitsign.Online {
 		versions = []uint32{1} // the search index is a v1 API
 	}
-	if s.Logs, err = pickLogs(sc, g.rekorURL, g.rekorV2, versions, now, hc, ua); err != nil {
+	if s.TSAs, err = pickTSAs(sc, g.tsaURL, now, hc, ua); err != nil {
 		return nil, err
 	}
-	if s.TSAs, err = pickTSAs(sc, g.tsaURL, now, hc, ua); err != nil {
+	if s.Logs, err = pickLogs(sc, g.rekorURL, g.rekorV2, versions, len(s.TSAs) > 0, now, hc, ua); err != nil {
 		return nil, err
 	}
 

@@ -66,6 +66,45 @@ func TestSignBlobThenVerify(t *testing.T) {
 	}
 }
 
+// TestNoTSAPicksRekorV1: a signing config with v1 and v2 logs but no
+// timestamp authority signs into the v1 log, whose SET gives the time,
+// instead of failing on the v2 log; with only a v2 log the error says what
+// to do.
+func TestNoTSAPicksRekorV1(t *testing.T) {
+	f, dir, root, _ := signFixture(t, 1)
+	start := trust.Window{Start: time.Now().Add(-time.Hour)}
+	write := func(name string, versions ...uint32) string {
+		cfg := &trust.SigningConfig{
+			CAs:         []trust.Service{{URL: f.URL, MajorAPIVersion: 1, Valid: start}},
+			RekorConfig: trust.ServiceConfig{Selector: trust.SelectAny},
+		}
+		for _, v := range versions {
+			cfg.Rekors = append(cfg.Rekors, trust.Service{URL: f.URL, MajorAPIVersion: v, Valid: start})
+		}
+		b, err := cfg.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	b := filepath.Join(dir, "a.sigstore.json")
+	if code, _, stderr := run("sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", write("both.json", 1, 2)); code != 0 {
+		t.Fatalf("v1 and v2 logs, no TSA: %s", stderr)
+	}
+	raw, _ := os.ReadFile(b)
+	if !strings.Contains(string(raw), `"inclusionPromise"`) {
+		t.Errorf("the bundle has no SET: not a v1 entry")
+	}
+	code, _, stderr := run("sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", write("v2.json", 2))
+	if code == 0 || !strings.Contains(stderr, "timestamp authority is required") || !strings.Contains(stderr, "--timestamp-server-url") {
+		t.Errorf("v2 log only, no TSA: exit %d %s", code, stderr)
+	}
+}
+
 // TestVerifyBlobPolicy: verify-blob --policy names the signers and checks
 // CEL conditions over the certificate; a condition that needs a statement
 // is refused with the reason.

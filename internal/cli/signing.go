@@ -131,13 +131,13 @@ func (f *signFlags) blobSigner(cmd *cobra.Command) (*sign.Signer, error) {
 	if f.noTlog && f.key == "" {
 		return nil, errors.New("--no-tlog-upload applies only to key-based signing: a ten-minute certificate needs the log's time")
 	}
-	if !f.noTlog {
-		if s.Logs, err = pickLogs(sc, f.rekorURL, f.rekorV2, f.rekorVersions, now, hc, ua); err != nil {
-			return nil, err
-		}
-	}
 	if s.TSAs, err = pickTSAs(sc, f.tsaURL, now, hc, ua); err != nil {
 		return nil, err
+	}
+	if !f.noTlog {
+		if s.Logs, err = pickLogs(sc, f.rekorURL, f.rekorV2, f.rekorVersions, len(s.TSAs) > 0, now, hc, ua); err != nil {
+			return nil, err
+		}
 	}
 	s.Progress = func(step, detail string) {
 		if detail != "" && isatty.IsTerminal(os.Stderr.Fd()) {
@@ -262,8 +262,10 @@ func signContext(cmd *cobra.Command) context.Context {
 
 // pickLogs returns the transparency logs to sign into: rekorURL when given
 // (the v2 API if rekorV2), else the signing config's logs of the given API
-// versions (default 1 and 2), honouring its ALL/ANY/EXACT selector.
-func pickLogs(sc *trust.SigningConfig, rekorURL string, rekorV2 bool, versions []uint32, now time.Time, hc *http.Client, ua string) ([]sign.LogClient, error) {
+// versions (default 1 and 2), honouring its ALL/ANY/EXACT selector. Without
+// a timestamp authority (haveTSA false) a v2 log cannot give the signature
+// a time, so the config's v1 logs are chosen when it has any.
+func pickLogs(sc *trust.SigningConfig, rekorURL string, rekorV2 bool, versions []uint32, haveTSA bool, now time.Time, hc *http.Client, ua string) ([]sign.LogClient, error) {
 	if rekorURL != "" {
 		if rekorV2 {
 			return []sign.LogClient{&sign.RekorV2{BaseURL: rekorURL, HTTPClient: hc, UserAgent: ua}}, nil
@@ -272,6 +274,11 @@ func pickLogs(sc *trust.SigningConfig, rekorURL string, rekorV2 bool, versions [
 	}
 	if versions == nil {
 		versions = []uint32{1, 2}
+		if !haveTSA {
+			if _, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, []uint32{1}, now); err == nil {
+				versions = []uint32{1}
+			}
+		}
 	}
 	logs, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, versions, now)
 	if err != nil {
