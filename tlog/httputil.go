@@ -13,8 +13,8 @@ import (
 )
 
 // bodyReadTimeout bounds how long a client may take to send its request
-// body (a slow client holds a goroutine, not the log).
-const bodyReadTimeout = 30 * time.Second
+// body (a slow client holds a goroutine, not the log). A variable for tests.
+var bodyReadTimeout = 30 * time.Second
 
 // bufPool holds request and response buffers of the write handlers, which
 // allocate per request more than anything else the service does.
@@ -40,12 +40,16 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 func readBodyInto(w http.ResponseWriter, r *http.Request, max int64, buf []byte) ([]byte, error) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) // unsupported by some test writers
-	defer rc.SetReadDeadline(time.Time{})                   //nolint:errcheck
 	if n := r.ContentLength; n > 0 && n <= max && int64(cap(buf)) < n+1 {
 		buf = make([]byte, 0, n+1)
 	}
 	b, err := readAllInto(http.MaxBytesReader(w, r.Body, max), buf)
 	if err != nil {
+		// The rest of the body stays unread: close the connection after
+		// the answer. The deadline stays too: net/http would otherwise
+		// try to drain the body before answering, and a stalled client
+		// would hold the connection (and a graceful shutdown) forever.
+		w.Header().Set("Connection", "close")
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
@@ -55,6 +59,9 @@ func readBodyInto(w http.ResponseWriter, r *http.Request, max int64, buf []byte)
 		}
 		return nil, badRequest("couldn't read request body: %v", err)
 	}
+	// The whole body is in: lift the deadline for the time the entry
+	// takes to be sequenced and answered.
+	_ = rc.SetReadDeadline(time.Time{})
 	return b, nil
 }
 

@@ -1,0 +1,47 @@
+package tlog
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSlowClient: a client that stops sending its body gets a JSON 408
+// once bodyReadTimeout passes, and the connection is closed, so it holds
+// nothing (and does not hold up a graceful shutdown); the log keeps
+// serving.
+func TestSlowClient(t *testing.T) {
+	old := bodyReadTimeout
+	bodyReadTimeout = 300 * time.Millisecond
+	defer func() { bodyReadTimeout = old }()
+	l := startLog(t, "", nil)
+	for _, path := range []string{"/api/v2/log/entries", "/api/v1/log/entries"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(l.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		// Promise 1,000 bytes, send 9, then wait.
+		io.WriteString(conn, "POST "+path+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\":\"b\",")
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: no answer to a stalled body: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), "not received within") {
+			t.Errorf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("%s: the connection stayed open after the 408: %v", path, err)
+		}
+	}
+	if resp, _ := l.get("/api/v2/checkpoint"); resp.StatusCode != http.StatusOK {
+		t.Errorf("checkpoint after slow clients: %d", resp.StatusCode)
+	}
+}
