@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"log"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sigil_tlog_requests_rejected_total",
-			Help: "Write requests refused, by reason (invalid, too_large, frozen, error).",
+			Help: "Write requests refused, by reason (invalid, too_large, frozen, canceled: the client went away, error).",
 		}, []string{"log", "reason"}),
 		pushback: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sigil_tlog_pushback_total",
@@ -81,6 +81,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	if m.inFlight, err = register(reg, m.inFlight); err != nil {
 		return nil, err
+	}
+	// Zero-valued series from the start, so that dashboards and alerts
+	// see the rates before the first event.
+	for _, log := range []string{"v1", "v2"} {
+		m.appended.WithLabelValues(log)
+		m.pushback.WithLabelValues(log)
+		m.duplicates.WithLabelValues(log)
+		for _, reason := range []string{"invalid", "too_large", "frozen", "canceled", "error"} {
+			m.rejected.WithLabelValues(log, reason)
+		}
 	}
 	return m, nil
 }

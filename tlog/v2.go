@@ -147,6 +147,14 @@ func (s *Service) v2Create(w http.ResponseWriter, r *http.Request) {
 
 // reject answers a failed write and counts it.
 func (s *Service) reject(w http.ResponseWriter, r *http.Request, log string, err error) {
+	var re *requestError
+	if r.Context().Err() != nil && !errors.As(err, &re) {
+		// The client went away while its entry waited: no one reads an
+		// answer, and it is not pushback. (A request error, such as a
+		// body read timeout, which also cancels the context, is answered.)
+		s.m.rejected.WithLabelValues(log, "canceled").Inc()
+		return
+	}
 	var status int
 	if log == "v2" {
 		status = writeV2Error(w, err)
