@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"io"
 	"log/slog"
@@ -135,6 +137,33 @@ func TestEndToEnd(t *testing.T) {
 	// And signing goes on, with indices continuing.
 	if _, err := signer(t, s2, []uint32{1, 2}).SignBlob(context.Background(), bytes.NewReader(artifact)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDeterministicKeyTwice: an Ed25519 key signs deterministically, so
+// signing the same artifact again makes the same Rekor v2 entry; the log
+// answers 409 with the entry's index and the signer rebuilds that entry
+// from the tiles, so re-running a release job works on v2 as on v1.
+func TestDeterministicKeyTwice(t *testing.T) {
+	s, _ := start(t, filepath.Join(t.TempDir(), "data"), "127.0.0.1:0")
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifact := []byte("release 1.0\n")
+	var idx []int64
+	for i := 0; i < 2; i++ {
+		sg := signer(t, s, []uint32{2})
+		sg.CA, sg.Token, sg.Key = nil, nil, key
+		res, err := sg.SignBlob(context.Background(), bytes.NewReader(artifact))
+		if err != nil {
+			t.Fatalf("signing %d: %v", i+1, err)
+		}
+		e := res.Bundle.TlogEntries[0]
+		idx = append(idx, e.LogIndex)
+	}
+	if idx[0] != idx[1] {
+		t.Errorf("log indices %v: the second signing should reuse the first entry", idx)
 	}
 }
 

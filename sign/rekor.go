@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -17,6 +18,8 @@ import (
 
 	"sigil.dev/sigil/internal/jcs"
 	"sigil.dev/sigil/rekor"
+	logclient "sigil.dev/sigil/tlog/client"
+	"sigil.dev/sigil/trust"
 )
 
 // LogClient records a signature in a transparency log.
@@ -218,18 +221,63 @@ func (r *RekorV2) Upload(ctx context.Context, e *Entry) (*protorekor.Transparenc
 	if err != nil {
 		return nil, fmt.Errorf("couldn't reach the transparency log at %s: %w", r.BaseURL, err)
 	}
-	if resp.StatusCode != http.StatusCreated {
-		msg := errorMessage(raw)
-		if resp.StatusCode == http.StatusConflict {
-			msg = "the entry is already in the log (index " + resp.Header.Get("X-Log-Index") + "): " + msg
+	if resp.StatusCode == http.StatusConflict {
+		d := &DuplicateError{Log: r.BaseURL, Index: -1, Message: errorMessage(raw)}
+		if i, err := strconv.ParseInt(resp.Header.Get("X-Log-Index"), 10, 64); err == nil && i >= 0 {
+			d.Index = i
 		}
-		return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: msg}
+		return nil, d
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return nil, &ServiceError{Service: "transparency log", Status: resp.StatusCode, Message: errorMessage(raw)}
 	}
 	var tle protorekor.TransparencyLogEntry
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, &tle); err != nil {
 		return nil, fmt.Errorf("couldn't parse the log entry response: %w", err)
 	}
 	return &tle, nil
+}
+
+// DuplicateError is a Rekor v2 log's 409: it already holds this exact
+// entry, which happens when a deterministic signature (Ed25519, RSA
+// PKCS#1 v1.5) over the same artifact is logged again. rekor-tiles says no
+// more; sigil's log names the entry's index in X-Log-Index, from which the
+// signer rebuilds the entry (Existing).
+type DuplicateError struct {
+	Log     string
+	Index   int64 // -1 when the log does not say
+	Message string
+}
+
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("the transparency log %s already holds this exact signature (a key that signs deterministically signed the same content before), and does not say where: use the bundle made then, or sign into a Rekor v1 log, which returns the existing entry (%s)", e.Log, e.Message)
+}
+
+// Existing rebuilds the entry a DuplicateError names from the log's
+// tiles: its canonicalized body and an inclusion proof against the newest
+// checkpoint, whose key tr names. The caller verifies the bundle as a whole.
+func (r *RekorV2) Existing(ctx context.Context, d *DuplicateError, tr *trust.TrustedRoot) (*protorekor.TransparencyLogEntry, error) {
+	c := logclient.New(r.BaseURL)
+	if r.HTTPClient != nil {
+		c.HTTP = r.HTTPClient
+	}
+	signed, err := c.V2Checkpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the log already holds this signature at index %d, but its checkpoint could not be read: %w", d.Index, err)
+	}
+	k := logclient.FindKey(tr, signed)
+	if k == nil {
+		return nil, fmt.Errorf("the log already holds this signature at index %d, but the trusted root has no key for its checkpoint", d.Index)
+	}
+	cp, err := logclient.OpenCheckpoint(signed, k)
+	if err != nil {
+		return nil, fmt.Errorf("the log already holds this signature at index %d, but its checkpoint does not verify: %w", d.Index, err)
+	}
+	tle, err := c.V2Entry(ctx, uint64(d.Index), signed, cp, k.ID)
+	if err != nil {
+		return nil, fmt.Errorf("the log already holds this signature at index %d, but the entry could not be read: %w", d.Index, err)
+	}
+	return tle, nil
 }
 
 // ServiceError is an HTTP error answer from a log or TSA.

@@ -287,6 +287,16 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content, truste
 				entries[i], err = l.Upload(ctx, entry)
 				return err
 			})
+			var dup *DuplicateError
+			if r2, ok := l.(*RekorV2); ok && errors.As(errs[i], &dup) && dup.Index >= 0 {
+				// Logged before (a deterministic signature): use that entry.
+				tr, err := trustedRoot()
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				entries[i], errs[i] = r2.Existing(ctx, dup, tr)
+			}
 		}()
 	}
 	for i, t := range s.TSAs {

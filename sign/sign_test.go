@@ -3,8 +3,14 @@ package sign_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -227,5 +233,21 @@ func TestResultJSON(t *testing.T) {
 	pol := verify.Policy{Identities: []verify.Identity{{SubjectAlternativeName: verify.Matcher{Exact: "alice@sigil.test"}, Issuer: verify.Matcher{Exact: res.Identity.Issuer}}}}
 	if _, err := verify.New(f.TrustedRoot, verify.Options{}).Verify(b, art, pol); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestV2DuplicateWithoutIndex: rekor-tiles answers a duplicate with 409 and
+// no index; the error says what happened and what to do.
+func TestV2DuplicateWithoutIndex(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusConflict)
+		io.WriteString(w, `{"code":6,"message":"an equivalent entry already exists in the transparency log","details":[]}`)
+	}))
+	defer srv.Close()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, err := (&sign.RekorV2{BaseURL: srv.URL}).Upload(context.Background(), &sign.Entry{Key: key.Public(), PublicKey: []byte{1}, Signature: []byte{2}, DigestAlgorithm: crypto.SHA256, Digest: make([]byte, 32)})
+	var dup *sign.DuplicateError
+	if !errors.As(err, &dup) || dup.Index != -1 || !strings.Contains(err.Error(), "use the bundle made then") {
+		t.Fatalf("%v", err)
 	}
 }
