@@ -28,7 +28,30 @@ type CAError struct {
 }
 
 func (e *CAError) Error() string {
-	return fmt.Sprintf("the CA refused the request (HTTP %d): %s", e.Status, e.Message)
+	msg := fmt.Sprintf("the CA refused the request (HTTP %d): %s", e.Status, e.Message)
+	if h := e.hint(); h != "" {
+		msg += "; " + h
+	}
+	return msg
+}
+
+// hint says what to do about a refusal. Fulcio's messages (sigstore/fulcio
+// pkg/api/error.go) are terse on purpose; the details are in the CA's log.
+func (e *CAError) hint() string {
+	m := strings.ToLower(e.Message)
+	switch {
+	case strings.Contains(m, "identity token"):
+		return "the CA did not accept the identity token: check that the CA trusts its issuer, that its audience is \"sigstore\" and that it has not expired, then get a new token (the CA's log names the exact reason)"
+	case strings.Contains(m, "insecure"):
+		return "use a P-256, P-384 or P-521 key, Ed25519, or RSA of 2048, 3072 or 4096 bits"
+	case strings.Contains(m, "signature supplied in the request could not be verified"):
+		return "the proof of possession must sign the token's email (email issuers) or its sub"
+	case e.Status == http.StatusForbidden:
+		return "the CA's policy does not certify this identity: ask its operator which identities it accepts"
+	case e.Status >= 500:
+		return "the CA failed: try again later, or ask its operator"
+	}
+	return ""
 }
 
 type caRequest struct {

@@ -368,7 +368,7 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content, truste
 	vr, err := verify.New(tr, opts).Verify(b, art, pol)
 	<-encoded
 	if err != nil {
-		return nil, fmt.Errorf("the signed bundle does not verify against the trusted root, so it was not written: %w", err)
+		return nil, fmt.Errorf("the signed bundle does not verify against the trusted root, so it was not written: %w (if the services' keys changed, update the trust root: `sigil trust show` fetches the newest from the TUF mirror)", err)
 	}
 	if merr != nil {
 		return nil, fmt.Errorf("couldn't encode the bundle: %w", merr)
@@ -456,12 +456,22 @@ func (s *Signer) retry(ctx context.Context, f func(context.Context) error) error
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (gave up after %d attempts: %v)", err, i+1, ctx.Err())
+			return gaveUp(err, i+1, timeout)
 		case <-time.After(wait):
 		}
 		wait *= 2
 	}
-	return fmt.Errorf("%w (gave up after %d attempts)", err, attempts)
+	return gaveUp(err, attempts, timeout)
+}
+
+// gaveUp is the error of a service that kept failing: what happened, then
+// what to do.
+func gaveUp(err error, attempts int, timeout time.Duration) error {
+	tries := "1 attempt"
+	if attempts > 1 {
+		tries = fmt.Sprintf("%d attempts", attempts)
+	}
+	return fmt.Errorf("%w (gave up after %s within %s: check that the service is up and reachable, or allow more time with --timeout)", err, tries, timeout)
 }
 
 func temporary(err error) bool {

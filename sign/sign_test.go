@@ -127,7 +127,7 @@ func TestRetriesAndErrors(t *testing.T) {
 	f.FailNext("/api/v1/log/entries", 10)
 	_, err := s.SignBlob(context.Background(), strings.NewReader("x"))
 	var se *sign.ServiceError
-	if !errors.As(err, &se) || se.Status != 503 || !strings.Contains(err.Error(), "gave up after 3 attempts") {
+	if !errors.As(err, &se) || se.Status != 503 || !strings.Contains(err.Error(), "gave up after 3 attempts") || !strings.Contains(err.Error(), "--timeout") {
 		t.Fatalf("persistent failure: %v", err)
 	}
 	f.FailNext("/api/v1/log/entries", 0)
@@ -249,5 +249,22 @@ func TestV2DuplicateWithoutIndex(t *testing.T) {
 	var dup *sign.DuplicateError
 	if !errors.As(err, &dup) || dup.Index != -1 || !strings.Contains(err.Error(), "use the bundle made then") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestCAErrorHints: a CA refusal says what to do.
+func TestCAErrorHints(t *testing.T) {
+	for _, tc := range []struct {
+		err  sign.CAError
+		hint string
+	}{
+		{sign.CAError{Status: 400, Message: "There was an error processing the identity token"}, `audience is "sigstore"`},
+		{sign.CAError{Status: 400, Message: "The public key supplied in the request is insecure"}, "RSA of 2048"},
+		{sign.CAError{Status: 403, Message: "identity not allowed"}, "ask its operator"},
+		{sign.CAError{Status: 500, Message: "internal"}, "try again later"},
+	} {
+		if got := tc.err.Error(); !strings.Contains(got, tc.err.Message) || !strings.Contains(got, tc.hint) {
+			t.Errorf("%d %s: %s", tc.err.Status, tc.err.Message, got)
+		}
 	}
 }

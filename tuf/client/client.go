@@ -364,7 +364,7 @@ func (c *Client) update(root []byte) error {
 		if c.offline {
 			return fmt.Errorf("couldn't use the TUF cache offline: %w (update it online with `sigil trust show`, or pass --trusted-root)", err)
 		}
-		return fmt.Errorf("couldn't update TUF metadata from %s: %w", c.set.Mirror, err)
+		return fmt.Errorf("couldn't update TUF metadata from %s: %w (check that the mirror is reachable; --offline uses the cached trust, --trusted-root a given one)", c.set.Mirror, err)
 	}
 	c.up = up
 	return nil
