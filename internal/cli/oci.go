@@ -451,7 +451,7 @@ func describeVerified(vs []*oci.Verified, what string) string {
 			s = fmt.Sprintf("%s %s signed by %s [%s]", what, v.PredicateType, who, v.Scheme)
 		}
 		for _, t := range v.Result.VerifiedTimestamps {
-			s += fmt.Sprintf(", %s time %s", strings.ToLower(t.Type), t.Timestamp.Format("2006-01-02T15:04:05Z"))
+			s += ", " + timeLabel(t)
 			break
 		}
 		parts = append(parts, s)

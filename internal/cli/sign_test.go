@@ -242,6 +242,25 @@ func TestKeyPairSignVerify(t *testing.T) {
 	if code, _, stderr := run("verify-blob", art, "--bundle", b, "--key", prefix+".pub", "--trusted-root", root); code != 0 {
 		t.Fatal(stderr)
 	}
+	// Without a log entry or a timestamp the key is the only anchor: no
+	// trust root is needed to sign or (with --insecure-ignore-tlog) to
+	// verify, as with cosign. SIGIL_TUF_CACHE points at an empty cache.
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
+	nb := filepath.Join(dir, "nolog.sigstore.json")
+	if code, _, stderr := run("sign-blob", art, "--key", prefix+".key", "--no-tlog-upload", "--bundle", nb); code != 0 {
+		t.Fatalf("key signing without a log or trust root: %s", stderr)
+	}
+	if code, _, stderr := run("verify-blob", art, "--bundle", nb, "--key", prefix+".pub", "--insecure-ignore-tlog"); code != 0 || !strings.Contains(stderr, "checked at the current time") {
+		t.Fatalf("verify without a log or trust root: %s", stderr)
+	}
+	if code, _, stderr := run("verify-blob", art, "--bundle", nb, "--key", prefix+".pub", "--trusted-root", root); code == 0 || !strings.Contains(stderr, "--insecure-ignore-tlog") {
+		t.Fatalf("a bundle without log entries, no hint: %s", stderr)
+	}
+	os.WriteFile(art, []byte("tampered"), 0o644)
+	if code, _, _ := run("verify-blob", art, "--bundle", nb, "--key", prefix+".pub", "--insecure-ignore-tlog"); code == 0 {
+		t.Fatal("tampered artifact accepted")
+	}
+
 	t.Setenv("SIGIL_PASSWORD", "wrong")
 	if code, _, stderr := run("sign-blob", art, "--key", prefix+".key", "--bundle", b, "--trusted-root", root, "--signing-config", sc); code == 0 || !strings.Contains(stderr, "wrong password") {
 		t.Fatalf("wrong password: %s", stderr)

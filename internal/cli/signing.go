@@ -20,6 +20,7 @@ import (
 	"sigil.dev/sigil/oidc/token"
 	"sigil.dev/sigil/sign"
 	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/tuf/client"
 )
 
 // signFlags are the flags shared by the signing commands: where trust and
@@ -82,9 +83,15 @@ func (f *signFlags) blobSigner(cmd *cobra.Command) (*sign.Signer, error) {
 	hc := &http.Client{Timeout: 30 * time.Second}
 	s := &sign.Signer{KeyAlgorithm: f.keyAlgorithm, Retry: sign.Retry{Timeout: f.timeout}}
 	needConfig := f.fulcioURL == "" && f.key == "" || f.rekorURL == "" && !f.noTlog
-	docs, err := f.trust.documents(needConfig || f.trust.signingConfig != "")
-	if err != nil {
-		return nil, err
+	// A key signature with no log entry and no timestamp is checked with
+	// the key alone, as cosign does: no trust root is needed.
+	keyOnly := f.key != "" && f.noTlog && f.tsaURL == "" && f.trust.trustedRoot == "" && f.trust.signingConfig == ""
+	docs := &client.Documents{}
+	var err error
+	if !keyOnly {
+		if docs, err = f.trust.documents(needConfig || f.trust.signingConfig != ""); err != nil {
+			return nil, err
+		}
 	}
 	var sc *trust.SigningConfig
 	if docs.SigningConfig != nil {
@@ -92,11 +99,14 @@ func (f *signFlags) blobSigner(cmd *cobra.Command) (*sign.Signer, error) {
 			return nil, err
 		}
 	}
-	if f.trust.trustedRoot != "" {
+	switch {
+	case f.trust.trustedRoot != "":
 		if s.TrustedRoot, err = docs.ParseTrustedRoot(); err != nil {
 			return nil, err
 		}
-	} else {
+	case keyOnly:
+		s.TrustedRoot = &trust.TrustedRoot{}
+	default:
 		s.LoadTrustedRoot = docs.ParseTrustedRoot
 	}
 	now := time.Now()

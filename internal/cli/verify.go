@@ -17,6 +17,7 @@ import (
 	"sigil.dev/sigil/cert"
 	"sigil.dev/sigil/intoto"
 	"sigil.dev/sigil/policy"
+	"sigil.dev/sigil/trust"
 	"sigil.dev/sigil/verify"
 )
 
@@ -223,8 +224,13 @@ func loadPublicKey(path string) (crypto.PublicKey, error) {
 
 // verifier builds the verifier from the trusted root and thresholds.
 func (f *verifyFlags) verifier() (*verify.Verifier, error) {
-	tr, err := f.trust.loadTrustedRoot()
-	if err != nil {
+	var tr *trust.TrustedRoot
+	var err error
+	if f.ignoreTlog && f.key != "" && f.trust.trustedRoot == "" {
+		// The key is the only anchor and the time is now: nothing in a
+		// trust root applies, so none is needed (as with cosign).
+		tr = &trust.TrustedRoot{}
+	} else if tr, err = f.trust.loadTrustedRoot(); err != nil {
 		return nil, err
 	}
 	opts := verify.Options{TlogThreshold: f.tlogThreshold, SCTThreshold: f.sctThreshold, SignedTimestampThreshold: f.tsThreshold}
@@ -296,12 +302,21 @@ func report(cmd *cobra.Command, output string, res *verify.Result) error {
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "Verified OK: signed by %s", who)
 		for _, t := range res.VerifiedTimestamps {
-			fmt.Fprintf(cmd.ErrOrStderr(), ", %s time %s", strings.ToLower(t.Type), t.Timestamp.Format("2006-01-02T15:04:05Z"))
+			fmt.Fprintf(cmd.ErrOrStderr(), ", %s", timeLabel(t))
 		}
 		fmt.Fprintln(cmd.ErrOrStderr())
 		return nil
 	}
 	return fmt.Errorf("unknown --output %q: use text or json", output)
+}
+
+// timeLabel names a verified time for the one-line report.
+func timeLabel(t verify.VerifiedTime) string {
+	at := t.Timestamp.Format("2006-01-02T15:04:05Z")
+	if t.Type == "CurrentTime" {
+		return "checked at the current time " + at
+	}
+	return strings.ToLower(t.Type) + " time " + at
 }
 
 func newVerifyBlob() *cobra.Command {
@@ -419,6 +434,9 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 	}
 	res, err := v.Verify(b, art, pol)
 	if err != nil {
+		if f.key != "" && !f.ignoreTlog && len(b.TlogEntries) == 0 {
+			return fmt.Errorf("%w (a bundle signed with --no-tlog-upload verifies with --insecure-ignore-tlog, at the current time)", err)
+		}
 		return err
 	}
 	if pf != nil {
