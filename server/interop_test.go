@@ -45,7 +45,8 @@ func sigil(t *testing.T, dir string, args ...string) (string, int) {
 //     v2 + TSA);
 //   - sigil verifies both; cosign v2, cosign v3 and sigstore-go's
 //     conformance client verify what sigil signs (Rekor v1 and v2);
-//   - every verifier refuses a wrong identity.
+//   - every verifier refuses a wrong identity, issuer or artifact, and the
+//     cosigns and sigil a wrong predicate type.
 func TestInteropMatrix(t *testing.T) {
 	cosign2 := oracle.Find(t, "cosign", ".ci/install-cosign.sh")
 	cosign3 := oracle.Find(t, "cosign3", ".ci/install-cosign.sh")
@@ -120,6 +121,34 @@ func TestInteropMatrix(t *testing.T) {
 		if out, err := run(t, dir, tc.args[0], append(tc.args[1:], "--certificate-identity", "eve@sigil.test", "e.txt")...); err == nil {
 			t.Errorf("%s with a wrong identity:\n%s", tc.name, out)
 		}
+		wrongIssuer := append(append([]string{}, tc.args[1:]...), "--certificate-oidc-issuer", "https://evil.example")
+		for _, w := range []struct {
+			what string
+			args []string
+		}{
+			{"issuer", append(wrongIssuer, "--certificate-identity", "dev@sigil.test", "e.txt")},
+			{"artifact", append(append([]string{}, tc.args[1:]...), "--certificate-identity", "dev@sigil.test", "a.txt")},
+			{"predicate type", append(replaceArg(tc.args[1:], "slsaprovenance1", "spdxjson"), "--certificate-identity", "dev@sigil.test", "e.txt")},
+		} {
+			if out, err := run(t, dir, tc.args[0], w.args...); err == nil {
+				t.Errorf("%s with a wrong %s:\n%s", tc.name, w.what, out)
+			}
+		}
+	}
+	// sigstore-go verifies sigil's attestation (its conformance client
+	// checks the subject against the artifact; it has no predicate-type
+	// option).
+	if out, err := run(t, dir, sgo, "verify-bundle", "--bundle", "e.sigstore.json", "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "--trusted-root", trPath, "e.txt"); err != nil {
+		t.Errorf("sigstore-go verify-bundle of sigil's attestation: %v\n%s", err, out)
+	}
+	if out, err := run(t, dir, sgo, "verify-bundle", "--bundle", "e.sigstore.json", "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "--trusted-root", trPath, "a.txt"); err == nil {
+		t.Errorf("sigstore-go accepted sigil's attestation for another artifact:\n%s", out)
+	}
+	if out, code := sigil(t, dir, "verify-blob-attestation", "--bundle", "f.sigstore.json", "--type", "slsaprovenance1", "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "a.txt"); code == 0 {
+		t.Errorf("sigil accepted cosign's attestation for another artifact: %s", out)
+	}
+	if out, code := sigil(t, dir, "verify-blob-attestation", "--bundle", "f.sigstore.json", "--type", "slsaprovenance1", "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", "https://evil.example", "e.txt"); code == 0 {
+		t.Errorf("sigil accepted cosign's attestation from a wrong issuer: %s", out)
 	}
 	if out, code := sigil(t, dir, "verify-blob-attestation", "--bundle", "f.sigstore.json", "--type", "slsaprovenance1", "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "e.txt"); code != 0 {
 		t.Errorf("sigil verify-blob-attestation of cosign's: %s", out)
@@ -136,6 +165,12 @@ func TestInteropMatrix(t *testing.T) {
 			}
 			if out, code := sigil(t, dir, "verify-blob", art, "--bundle", bun, "--certificate-identity", "eve@sigil.test", "--certificate-oidc-issuer", iss); code == 0 || !strings.Contains(out, "identity mismatch") {
 				t.Errorf("sigil accepted a wrong identity: %s", out)
+			}
+			if out, code := sigil(t, dir, "verify-blob", art, "--bundle", bun, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", "https://evil.example"); code == 0 {
+				t.Errorf("sigil accepted a wrong issuer: %s", out)
+			}
+			if out, code := sigil(t, dir, "verify-blob", "e.txt", "--bundle", bun, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss); code == 0 {
+				t.Errorf("sigil accepted a wrong artifact: %s", out)
 			}
 			for _, v := range []struct {
 				name string
@@ -154,6 +189,12 @@ func TestInteropMatrix(t *testing.T) {
 				if out, err := run(t, dir, v.args[0], append(args, "--certificate-identity", "eve@sigil.test", art)...); err == nil {
 					t.Errorf("%s accepted a wrong identity:\n%s", v.name, out)
 				}
+				if out, err := run(t, dir, v.args[0], append(replaceArg(args, iss, "https://evil.example"), "--certificate-identity", "dev@sigil.test", art)...); err == nil {
+					t.Errorf("%s accepted a wrong issuer:\n%s", v.name, out)
+				}
+				if out, err := run(t, dir, v.args[0], append(args, "--certificate-identity", "dev@sigil.test", "e.txt")...); err == nil {
+					t.Errorf("%s accepted a wrong artifact:\n%s", v.name, out)
+				}
 			}
 			if out, err := run(t, dir, sgo, "verify-bundle", "--bundle", bun, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "--trusted-root", trPath, art); err != nil {
 				t.Errorf("sigstore-go verify-bundle: %v\n%s", err, out)
@@ -161,8 +202,24 @@ func TestInteropMatrix(t *testing.T) {
 			if out, err := run(t, dir, sgo, "verify-bundle", "--bundle", bun, "--certificate-identity", "eve@sigil.test", "--certificate-oidc-issuer", iss, "--trusted-root", trPath, art); err == nil {
 				t.Errorf("sigstore-go accepted a wrong identity:\n%s", out)
 			}
+			if out, err := run(t, dir, sgo, "verify-bundle", "--bundle", bun, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", "https://evil.example", "--trusted-root", trPath, art); err == nil {
+				t.Errorf("sigstore-go accepted a wrong issuer:\n%s", out)
+			}
+			if out, err := run(t, dir, sgo, "verify-bundle", "--bundle", bun, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss, "--trusted-root", trPath, "e.txt"); err == nil {
+				t.Errorf("sigstore-go accepted a wrong artifact:\n%s", out)
+			}
 		})
 	}
+}
+
+func replaceArg(args []string, from, to string) []string {
+	out := append([]string{}, args...)
+	for i, x := range out {
+		if x == from {
+			out[i] = to
+		}
+	}
+	return out
 }
 
 func removeArg(args []string, a string) []string {
