@@ -165,6 +165,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		s.mux.Handle("/api/v1/log/", h)
 		s.mux.Handle("/api/v1/index/", h)
 		s.mux.Handle("/api/v2/", h)
+		s.mux.Handle("GET /checkpoint", h)
+		s.mux.Handle("GET /tile/", h)
 	}
 	if cfg.runs(SvcTSA) {
 		s.tsa, err = tsa.New(tsa.Config{

@@ -72,7 +72,7 @@ func TestEndToEnd(t *testing.T) {
 	if !s.FirstStart() {
 		t.Error("first start not reported")
 	}
-	for _, h := range []string{"/healthz", "/readyz", "/metrics", "/tuf/1.root.json", "/api/v1/rootCert", "/api/v2/configuration", "/api/v2/checkpoint", "/api/v1/log", "/api/v1/timestamp/certchain", "/oidc/.well-known/openid-configuration", "/ct/checkpoint"} {
+	for _, h := range []string{"/healthz", "/readyz", "/metrics", "/tuf/1.root.json", "/api/v1/rootCert", "/api/v2/configuration", "/api/v2/checkpoint", "/checkpoint", "/api/v1/log", "/api/v1/timestamp/certchain", "/oidc/.well-known/openid-configuration", "/ct/checkpoint"} {
 		resp, err := http.Get(s.PublicURL() + h)
 		if err != nil {
 			t.Fatal(err)

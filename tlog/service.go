@@ -273,6 +273,7 @@ func (s *Service) abort() {
 //	GET  /api/v2/checkpoint                  C2SP tlog-tiles reads
 //	GET  /api/v2/tile/<L>/<N>[.p/<W>]
 //	GET  /api/v2/tile/entries/<N>[.p/<W>]
+//	GET  /checkpoint, /tile/…                the same reads at the root
 //	POST /api/v1/log/entries                 Rekor v1 (sigstore/rekor openapi.yaml)
 //	GET  /api/v1/log/entries?logIndex=N
 //	GET  /api/v1/log/entries/{uuid or entryID}
@@ -290,6 +291,12 @@ func (s *Service) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v2/checkpoint", s.v2Checkpoint)
 	mux.HandleFunc("GET /api/v2/tile/entries/{n...}", s.v2EntryBundle)
 	mux.HandleFunc("GET /api/v2/tile/{l}/{n...}", s.v2Tile)
+	// The same reads at the root: rekor-monitor's tile reader takes the
+	// signing config's log URL as the tlog-tiles prefix as is, while
+	// clients and witnesses read under /api/v2/ (log.md §3.3).
+	mux.HandleFunc("GET /checkpoint", s.v2Checkpoint)
+	mux.HandleFunc("GET /tile/entries/{n...}", s.v2EntryBundle)
+	mux.HandleFunc("GET /tile/{l}/{n...}", s.v2Tile)
 	mux.HandleFunc("/api/v2/", func(w http.ResponseWriter, r *http.Request) {
 		writeV2Error(w, &requestError{http.StatusNotFound, "no such Rekor v2 endpoint: " + r.Method + " " + r.URL.Path})
 	})

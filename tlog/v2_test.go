@@ -209,6 +209,9 @@ func TestV2TilesRead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("checkpoint does not verify with the trusted root's key: %v", err)
 	}
+	if resp, rootRaw := l.get("/checkpoint"); resp.StatusCode != http.StatusOK || !bytes.Equal(rootRaw, raw) {
+		t.Errorf("the checkpoint at the root: %d %s", resp.StatusCode, rootRaw)
+	}
 	if cp.Size != 300 {
 		t.Fatalf("checkpoint size %d, want 300", cp.Size)
 	}
@@ -252,8 +255,11 @@ func TestV2TilesRead(t *testing.T) {
 		{"/api/v2/tile/entries/000", 200},
 		{"/api/v2/tile/entries/001.p/44", 200},
 		{"/api/v2/tile/entries/001.p/10", 200}, // an older size, cut from the newer bundle
-		{"/api/v2/tile/0/001", 404},            // not full yet
-		{"/api/v2/tile/0/001.p/45", 404},       // beyond the checkpoint
+		{"/tile/0/000", 200},                   // the same reads at the root
+		{"/tile/entries/001.p/44", 200},
+		{"/tile/0/001", 404},
+		{"/api/v2/tile/0/001", 404},      // not full yet
+		{"/api/v2/tile/0/001.p/45", 404}, // beyond the checkpoint
 		{"/api/v2/tile/entries/002", 404},
 		{"/api/v2/tile/1/000", 404},
 		{"/api/v2/tile/0/x001", 404}, // malformed
