@@ -8,7 +8,8 @@ import (
 )
 
 // FuzzHandler sends arbitrary parameters to every endpoint: the issuer must
-// answer each with a status below 500, and never redirect off loopback.
+// answer each with a status below 500 (or its designed 503 when too many
+// device sign-ins are pending), and never redirect off loopback.
 func FuzzHandler(f *testing.F) {
 	iss, err := New(Config{PublicURL: "http://127.0.0.1:8080/oidc"})
 	if err != nil {
@@ -37,7 +38,9 @@ func FuzzHandler(f *testing.F) {
 		req.RemoteAddr = "127.0.0.1:40000"
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if rec.Code >= 500 {
+		// 503 temporarily_unavailable is the designed answer once too many
+		// device sign-ins are pending, which fuzzing one issuer reaches.
+		if rec.Code >= 500 && !(rec.Code == http.StatusServiceUnavailable && strings.Contains(rec.Body.String(), `"temporarily_unavailable"`)) {
 			t.Fatalf("%s %s %q: status %d: %s", req.Method, path, params, rec.Code, rec.Body)
 		}
 		if loc := rec.Header().Get("Location"); loc != "" {
