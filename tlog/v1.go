@@ -302,6 +302,9 @@ func (s *Service) readProposedEntry(w http.ResponseWriter, r *http.Request) (*v1
 	if !ok {
 		pe = &proposedEntry{}
 		if err := json.Unmarshal(raw, pe); err != nil {
+			if field, berr := badBase64Field(raw, bytesFieldsV1, stdBase64); field != "" {
+				return nil, badRequest("couldn't decode proposed entry: %s is not base64: %v", field, berr)
+			}
 			return nil, badRequest("couldn't decode proposed entry: %v", err)
 		}
 	}

@@ -66,7 +66,7 @@ func TestV2RejectsBadRequests(t *testing.T) {
 		{"empty request", []byte(`{}`), 400, "neither hashedRekordRequestV002 nor dsseRequestV002"},
 		{"both kinds", []byte(`{"hashedRekordRequestV002":{},"dsseRequestV002":{}}`), 400, "both"},
 		{"field twice", []byte(`{"hashedRekordRequestV002":{},"hashed_rekord_request_v002":{}}`), 400, "set twice"},
-		{"bad base64", hr(`"not*base64"`, q(sig), keyV), 400, "base64"},
+		{"bad base64", hr(`"not*base64"`, q(sig), keyV), 400, "hashedRekordRequestV002.digest is not base64"},
 		{"line break in base64", hr(`"AAAA\nAAAA"`, q(sig), keyV), 400, "line break"},
 		{"digest not a string", hr(`42`, q(sig), keyV), 400, "base64 string"},
 		{"missing digest", hr(`null`, q(sig), keyV), 400, "missing digest"},

@@ -229,6 +229,9 @@ func oneBytes(name string, a, b []byte) ([]byte, error) {
 func parseV2Request(data []byte) (*v2Request, error) {
 	var w wireCreateEntryRequest
 	if err := decodeStrict(data, &w); err != nil {
+		if field, berr := badBase64Field(data, bytesFieldsV2, protoBase64); field != "" {
+			return nil, badRequest("couldn't decode request: %s is not base64: %v", field, berr)
+		}
 		return nil, badRequest("couldn't decode request: %v", err)
 	}
 	hr, err := one("hashedRekordRequestV002", w.HashedRekord, w.HashedRekordP)
