@@ -63,6 +63,13 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("/api/v2/trustBundle", s.trustBundle)
 	mux.HandleFunc("/api/v2/configuration", s.configuration)
 	mux.HandleFunc("/api/v1/rootCert", s.rootCert)
+	// Anything else under /api/ gets grpc-gateway's JSON 404, as Fulcio
+	// answers it, rather than net/http's text.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentTypeJSON)
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"code":5,"message":"Not Found","details":[]}`))
+	})
 	return mux
 }
 

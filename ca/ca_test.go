@@ -499,6 +499,11 @@ func TestEndpoints(t *testing.T) {
 			t.Fatalf("%d\n got %s\nwant %s", r.status, r.body, want)
 		}
 	})
+	t.Run("unknown path", func(t *testing.T) {
+		if r := e.get("/api/v2/nothing"); r.status != http.StatusNotFound || r.header.Get("Content-Type") != "application/json" || !strings.Contains(string(r.body), `"code":5`) {
+			t.Fatalf("%d %q %s", r.status, r.header.Get("Content-Type"), r.body)
+		}
+	})
 	t.Run("wrong method", func(t *testing.T) {
 		if r := e.get("/api/v2/signingCert"); r.status != http.StatusMethodNotAllowed {
 			t.Fatalf("status %d", r.status)
