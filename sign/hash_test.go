@@ -14,7 +14,7 @@ import (
 )
 
 // TestHashReader: the digest is SHA-256 of everything read, whatever the
-// input's size relative to the read buffers (64 KiB, then 1 MiB) and
+// input's size relative to the read buffers (64 KiB, then three of 2 MiB in turn) and
 // however the reader splits it; a read error fails with the error.
 func TestHashReader(t *testing.T) {
 	file := func(t *testing.T, b []byte) io.Reader {
@@ -36,7 +36,7 @@ func TestHashReader(t *testing.T) {
 		"half":     func(_ *testing.T, b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) },
 		"data+EOF": func(_ *testing.T, b []byte) io.Reader { return iotest.DataErrReader(bytes.NewReader(b)) },
 	}
-	for _, size := range []int{0, 1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 3<<20 + 5} {
+	for _, size := range []int{0, 1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 3<<20 + 5, 64<<10 + 2<<20, 9<<20 + 3} {
 		in := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
 		want := sha256.Sum256(in)
 		for name, r := range readers {

