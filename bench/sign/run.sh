@@ -7,7 +7,7 @@
 #   - where sigil's time goes: process start-up (sigil version), the same
 #     v2 signing with a TUF update on every command (--tuf-cache-validity 0),
 #     and the server's own time per request (its /metrics, mean over the runs);
-#   - signing a 1 GiB file: throughput and peak RSS (/usr/bin/time).
+#   - signing a 1 GiB file: throughput and peak RSS (/usr/bin/time), five runs.
 # Whole-process wall times with hyperfine, in rounds that alternate which
 # command runs first (so that load from elsewhere on the machine hits both
 # alike); medians over all rounds and ratios in a table.
@@ -71,7 +71,11 @@ pair tuf "$v2_sigil" "$v2_sigil_tuf"
 hyperfine -N --warmup 2 --runs "$runs" --export-json start.json "$start" >/dev/null 2>&1
 
 head -c 1073741824 /dev/zero > big.bin
-/usr/bin/time -f "%e %M" -o big.time "$out/sigil" sign-blob big.bin --bundle big.json --identity-token token >/dev/null 2>&1
+# Five runs (the disk and the machine's other tenants make one run noisy);
+# the table gives the median time and the largest peak RSS.
+for _ in 1 2 3 4 5; do
+  /usr/bin/time -f "%e %M" -a -o big.time "$out/sigil" sign-blob big.bin --bundle big.json --identity-token token >/dev/null 2>&1
+done
 python3 - "$runs" <<'PY'
 import glob, json, re, statistics, sys
 def med(name):
@@ -118,9 +122,11 @@ print("| Rekor v2 path, TUF update on every command (`--tuf-cache-validity 0`) |
 for path, a, b in (("v1", "m0.txt", "m1.txt"), ("v2", "m2.txt", "m3.txt")):
     for name, ms in server(a, b):
         print("| %s path, server: %s (mean per request) | %.1f |" % (path, name, ms))
-secs, kb = open("big.time").read().split()
+runs1g = [l.split() for l in open("big.time") if l.strip()]
+secs = statistics.median(float(r[0]) for r in runs1g)
+kb = max(int(r[1]) for r in runs1g)
 print()
-print("| sign-blob of a 1 GiB file | wall s | GB/s | peak RSS MiB | target |")
+print("| sign-blob of a 1 GiB file (median of %d runs) | wall s | GB/s | peak RSS MiB | target |" % len(runs1g))
 print("|---|---|---|---|---|")
-print("| sigil (keyless, Rekor v2 + TSA) | %s | %.2f | %d | ≥ 1.2 GB/s, ≤ 50 MiB |" % (secs, 1.073741824 / float(secs), int(kb) // 1024))
+print("| sigil (keyless, Rekor v2 + TSA) | %.2f | %.2f | %d | ≥ 1.2 GB/s, ≤ 50 MiB |" % (secs, 1.073741824 / secs, kb // 1024))
 PY
