@@ -471,7 +471,7 @@ func gaveUp(err error, attempts int, timeout time.Duration) error {
 	if attempts > 1 {
 		tries = fmt.Sprintf("%d attempts", attempts)
 	}
-	return fmt.Errorf("%w (gave up after %s within %s: check that the service is up and reachable, or allow more time with --timeout)", err, tries, timeout)
+	return fmt.Errorf("%w (gave up after %s, time limit %s: check that the service is up and reachable, or allow more time with --timeout)", err, tries, timeout)
 }
 
 func temporary(err error) bool {
