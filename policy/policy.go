@@ -103,9 +103,10 @@ type Condition struct {
 	Expression string
 	Message    string
 	prg        cel.Program
-	// statementVar is the first variable of the in-toto statement the
-	// expression refers to ("" if none), for a clear error when there is
-	// no statement (a message signature).
+	// statementVar names a variable of the in-toto statement the
+	// expression refers to (the alphabetically first, for a stable
+	// message; "" if none), for a clear error when there is no statement
+	// (a message signature).
 	statementVar string
 }
 

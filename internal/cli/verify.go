@@ -434,7 +434,8 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 	}
 	res, err := v.Verify(b, art, pol)
 	if err != nil {
-		if f.key != "" && !f.ignoreTlog && len(b.TlogEntries) == 0 {
+		var ve *verify.Error
+		if f.key != "" && !f.ignoreTlog && len(b.TlogEntries) == 0 && errors.As(err, &ve) && ve.Check == verify.CheckTlog {
 			return fmt.Errorf("%w (a bundle signed with --no-tlog-upload verifies with --insecure-ignore-tlog, at the current time)", err)
 		}
 		return err
