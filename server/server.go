@@ -457,15 +457,20 @@ func (s *Server) DevIssuerURL() string {
 // DevIssuer returns the dev issuer, or nil.
 func (s *Server) DevIssuer() *dev.Issuer { return s.dev }
 
+// readTimeout bounds a client that stalls its request body (every API here
+// takes small bodies; the log's writes use 30 s of their own);
+// writeTimeout, longer, bounds an answer a client does not read and leaves
+// time to answer a stalled body. Variables for tests.
+var (
+	readTimeout  = time.Minute
+	writeTimeout = 90 * time.Second
+)
+
 // Serve serves on l until ctx is done, then shuts down gracefully: new
 // connections stop, requests in flight finish (up to 30 s), then the
 // services close (each drains its writes, so nothing acknowledged is lost).
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	// ReadTimeout bounds a client that stalls its request body (every API
-	// here takes small bodies; the log's writes use 30 s of their own);
-	// WriteTimeout, longer, bounds an answer a client does not read and
-	// leaves time to answer a stalled body.
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 90 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute}
 	s.mu.Lock()
 	s.httpSrv = srv
 	s.mu.Unlock()

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -9,6 +10,7 @@ import (
 	"crypto/sha256"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -199,5 +201,35 @@ func TestConfigErrors(t *testing.T) {
 	_, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), Listen: "192.0.2.1:8080", Dev: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("dev issuer on a public address: %v", err)
+	}
+}
+
+// TestStalledBody: a client that stops sending its request body gets an
+// answer once the read timeout passes, and its connection is closed, on
+// every API (the log's writes have their own, shorter, limit).
+func TestStalledBody(t *testing.T) {
+	defer server.SetTimeouts(300*time.Millisecond, 2*time.Second)()
+	s, _ := start(t, filepath.Join(t.TempDir(), "data"), "127.0.0.1:0")
+	for _, path := range []string{"/api/v2/signingCert", "/api/v1/timestamp", "/ct/ct/v1/add-pre-chain"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.PublicURL(), "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		io.WriteString(conn, "POST "+path+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"a\":")
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Errorf("%s: no answer to a stalled body: %v", path, err)
+			continue
+		}
+		io.ReadAll(resp.Body)
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Errorf("%s: status %d", path, resp.StatusCode)
+		}
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Errorf("%s: the connection stayed open: %v", path, err)
+		}
 	}
 }
