@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -570,7 +571,12 @@ func (t *tree) crossCheck(ctx context.Context) error {
 	}
 	cp, _, err := checkpoint.Open(raw, t.origin, t.verifier)
 	if err != nil {
-		err = fmt.Errorf("%w: the published %s checkpoint: %v", ErrIntegrity, t.name, err)
+		if stored, _, _ := strings.Cut(string(raw), "\n"); stored != t.origin {
+			// The likeliest cause: the public URL changed.
+			err = fmt.Errorf("%w: the data directory holds the %s log of origin %q, but the configured public URL makes the origin %q; a log's origin is part of its identity and cannot change: start with the old public URL, or give a new log a new data directory", ErrIntegrity, t.name, stored, t.origin)
+		} else {
+			err = fmt.Errorf("%w: the published %s checkpoint: %v", ErrIntegrity, t.name, err)
+		}
 		t.broken.Store(&err)
 		return err
 	}

@@ -2,6 +2,7 @@ package tlog
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -43,5 +44,24 @@ func TestSlowClient(t *testing.T) {
 	}
 	if resp, _ := l.get("/api/v2/checkpoint"); resp.StatusCode != http.StatusOK {
 		t.Errorf("checkpoint after slow clients: %d", resp.StatusCode)
+	}
+}
+
+// TestOriginChange: restarting a log's data directory under another public
+// URL (so another origin) is refused with a message that says so, not as a
+// bare integrity failure.
+func TestOriginChange(t *testing.T) {
+	dir := t.TempDir()
+	l := startLog(t, dir, nil)
+	l.stop()
+	cfg := l.cfg
+	cfg.V2PublicURL, cfg.V1PublicURL = "http://log.example.com", "http://log.example.com"
+	svc, err := New(context.Background(), cfg)
+	if err == nil {
+		svc.Close()
+		t.Fatal("a new origin was accepted")
+	}
+	if !strings.Contains(err.Error(), `makes the origin "log.example.com"`) || !strings.Contains(err.Error(), "cannot change") {
+		t.Fatalf("%v", err)
 	}
 }
