@@ -108,6 +108,11 @@ func hashArtifact(art Artifact, hs ...crypto.Hash) (map[crypto.Hash][]byte, erro
 // the artifact. For DSSE bundles it returns the in-toto statement.
 func (v *Verifier) verifySignature(b *bundle.Bundle, key crypto.PublicKey, art Artifact, p Policy) (*intoto.Statement, error) {
 	if b.MessageSignature != nil {
+		if p.PredicateType != "" {
+			// A policy that asks for an attestation is not met by a
+			// signature over the artifact itself.
+			return nil, fail(CheckStatement, "the policy requires an in-toto attestation of predicate type %s, but the bundle signs the artifact directly (a message signature)", p.PredicateType)
+		}
 		return nil, verifyMessageSignature(b.MessageSignature, key, art)
 	}
 	return verifyEnvelope(b, key, art, p)

@@ -143,6 +143,14 @@ conditions:
 			t.Errorf("%s: exit %d: %s", tc.name, code, stderr)
 		}
 	}
+	// A policy that asks for an attestation is not met by a plain signature.
+	att := filepath.Join(dir, "att.yaml")
+	os.WriteFile(att, []byte(`identities: [{issuer: "https://issuer.sigil.test", subject: "alice@sigil.test"}]
+predicateType: slsaprovenance1
+`), 0o644)
+	if code, _, stderr := run("verify-blob", art, "--bundle", b, "--trusted-root", root, "--policy", att); code == 0 || !strings.Contains(stderr, "signs the artifact directly") {
+		t.Errorf("a predicate type required of a message signature: exit %d %s", code, stderr)
+	}
 	// The identities in the policy are enforced.
 	other := filepath.Join(dir, "other.yaml")
 	os.WriteFile(other, []byte(`identities: [{issuer: "https://issuer.sigil.test", subject: "bob@sigil.test"}]`), 0o644)
