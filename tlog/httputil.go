@@ -49,7 +49,10 @@ func readBodyInto(w http.ResponseWriter, r *http.Request, max int64, buf []byte)
 		// the answer. The deadline stays too: net/http would otherwise
 		// try to drain the body before answering, and a stalled client
 		// would hold the connection (and a graceful shutdown) forever.
-		w.Header().Set("Connection", "close")
+		if r.ProtoMajor == 1 {
+			// (On HTTP/2 it would close every stream of the connection.)
+			w.Header().Set("Connection", "close")
+		}
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):

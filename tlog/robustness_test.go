@@ -6,9 +6,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"sigil.dev/sigil/internal/testpki"
 )
 
 // TestSlowClient: a client that stops sending its body gets a JSON 408
@@ -63,5 +66,34 @@ func TestOriginChange(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `makes the origin "log.example.com"`) || !strings.Contains(err.Error(), "cannot change") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestHalfClose: a client that half-closes its connection after sending a
+// write (net/http then cancels the request's context) still gets a whole
+// answer — the entry's 201, or a 503 if the cancellation won — never an
+// empty 200.
+func TestHalfClose(t *testing.T) {
+	l := startLog(t, "", nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	for i := range 5 {
+		req, _ := s.v2Request(t, []byte("half-close "+strconv.Itoa(i)))
+		conn, err := net.Dial("tcp", strings.TrimPrefix(l.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "POST /api/v2/log/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "+strconv.Itoa(len(req))+"\r\n\r\n"+string(req))
+		conn.(*net.TCPConn).CloseWrite()
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("no answer after a half-close: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if (resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusServiceUnavailable) || len(body) == 0 {
+			t.Errorf("half-closed write %d: %d %q", i, resp.StatusCode, body)
+		}
 	}
 }

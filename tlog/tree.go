@@ -573,7 +573,11 @@ func (t *tree) crossCheck(ctx context.Context) error {
 	if err != nil {
 		if stored, _, _ := strings.Cut(string(raw), "\n"); stored != t.origin {
 			// The likeliest cause: the public URL changed.
-			err = fmt.Errorf("%w: the data directory holds the %s log of origin %q, but the configured public URL makes the origin %q; a log's origin is part of its identity and cannot change: start with the old public URL, or give a new log a new data directory", ErrIntegrity, t.name, stored, t.origin)
+			what := "public URL makes"
+			if t.name == "v1" {
+				what = "public URL and tree ID make"
+			}
+			err = fmt.Errorf("%w: the data directory holds the %s log of origin %q, but the configured %s the origin %q; a log's origin is part of its identity and cannot change: start with the old settings, or give a new log a new data directory", ErrIntegrity, t.name, stored, what, t.origin)
 		} else {
 			err = fmt.Errorf("%w: the published %s checkpoint: %v", ErrIntegrity, t.name, err)
 		}

@@ -147,21 +147,20 @@ func (s *Service) v2Create(w http.ResponseWriter, r *http.Request) {
 
 // reject answers a failed write and counts it.
 func (s *Service) reject(w http.ResponseWriter, r *http.Request, log string, err error) {
-	var re *requestError
-	if r.Context().Err() != nil && !errors.As(err, &re) {
-		// The client went away while its entry waited: no one reads an
-		// answer, and it is not pushback. (A request error, such as a
-		// body read timeout, which also cancels the context, is answered.)
-		s.m.rejected.WithLabelValues(log, "canceled").Inc()
-		return
-	}
 	var status int
 	if log == "v2" {
 		status = writeV2Error(w, err)
 	} else {
 		status = writeV1Error(w, err)
 	}
+	// A client that went away while its entry waited is not pushback.
+	// The answer is written all the same: net/http also cancels the
+	// context when a client only half-closes after its request.
+	var re *requestError
+	canceled := r.Context().Err() != nil && !errors.As(err, &re) && (errors.Is(err, ErrPushback) || errors.Is(err, context.Canceled))
 	switch {
+	case canceled:
+		s.m.rejected.WithLabelValues(log, "canceled").Inc()
 	case status == http.StatusServiceUnavailable:
 		s.m.pushback.WithLabelValues(log).Inc()
 	case status == http.StatusRequestEntityTooLarge:
