@@ -456,6 +456,9 @@ func (s *Signer) retry(ctx context.Context, f func(context.Context) error) error
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return fmt.Errorf("%w (cancelled after %d attempts)", err, i+1)
+			}
 			return gaveUp(err, i+1, timeout)
 		case <-time.After(wait):
 		}
