@@ -103,12 +103,16 @@ type Condition struct {
 	Expression string
 	Message    string
 	prg        cel.Program
-	// statementVar names a variable of the in-toto statement the
-	// expression refers to (the alphabetically first, for a stable
-	// message; "" if none), for a clear error when there is no statement
-	// (a message signature).
-	statementVar string
 }
+
+// statementVars are the variables a message signature cannot give.
+var statementVars = []string{"statement", "predicateType", "predicate", "subject"}
+
+// noStatement is what statementVars hold for a message signature: a CEL
+// error value, so that a condition whose result needs one of them fails
+// with this reason, while comprehension variables of the same names,
+// being local, are untouched.
+const noStatement = "it needs the in-toto statement, but the bundle signs a file, not a statement (only certificate and now apply)"
 
 // ConditionError says which condition failed and why.
 type ConditionError struct {
@@ -305,16 +309,7 @@ func Compile(name, expr string) (*Condition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("condition %q: %w", name, err)
 	}
-	c := &Condition{Name: name, Expression: expr, prg: prg}
-	for _, ref := range ast.NativeRep().ReferenceMap() {
-		switch ref.Name {
-		case "statement", "predicateType", "predicate", "subject":
-			if c.statementVar == "" || ref.Name < c.statementVar {
-				c.statementVar = ref.Name
-			}
-		}
-	}
-	return c, nil
+	return &Condition{Name: name, Expression: expr, prg: prg}, nil
 }
 
 // VerifyPolicy returns the part of the policy the verifier applies: the
@@ -342,11 +337,7 @@ func (p *Policy) Evaluate(in Input) error {
 		return nil
 	}
 	if in.Statement == nil {
-		for _, c := range p.Conditions {
-			if c.statementVar != "" {
-				return &ConditionError{Condition: c, Err: fmt.Errorf("it uses %s, but the bundle signs a file, not an in-toto statement (only certificate and now apply)", c.statementVar)}
-			}
-		}
+		return p.evaluateWithoutStatement(in)
 	}
 	vars, err := variables(in)
 	if err != nil {
@@ -354,6 +345,25 @@ func (p *Policy) Evaluate(in Input) error {
 	}
 	for _, c := range p.Conditions {
 		if err := c.eval(vars); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// evaluateWithoutStatement checks the conditions of a message signature,
+// whose statement variables are noStatement errors.
+func (p *Policy) evaluateWithoutStatement(in Input) error {
+	vars := map[string]any{"certificate": certVariables(in.Certificate), "now": now(in)}
+	for _, v := range statementVars {
+		vars[v] = types.NewErr(noStatement)
+	}
+	for _, c := range p.Conditions {
+		if err := c.eval(vars); err != nil {
+			var ce *ConditionError
+			if errors.As(err, &ce) && ce.Err != nil && strings.Contains(ce.Err.Error(), noStatement) {
+				ce.Err = errors.New(noStatement)
+			}
 			return err
 		}
 	}
@@ -375,14 +385,6 @@ func (c *Condition) eval(vars map[string]any) error {
 }
 
 func variables(in Input) (map[string]any, error) {
-	if in.Statement == nil {
-		// A message signature: no statement; the conditions were checked
-		// not to use one.
-		return map[string]any{
-			"statement": map[string]any{}, "predicateType": "", "predicate": map[string]any{},
-			"subject": []any{}, "certificate": certVariables(in.Certificate), "now": now(in),
-		}, nil
-	}
 	if len(in.Statement) > MaxStatementSize {
 		return nil, fmt.Errorf("couldn't evaluate the policy: the statement is %d bytes, more than %d", len(in.Statement), MaxStatementSize)
 	}

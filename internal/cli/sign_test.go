@@ -133,8 +133,12 @@ conditions:
 		{name: "fails", stderr: `"their issuer" failed`, conditions: `  - name: their issuer
     expression: certificate.issuer == "https://evil.example"
 `},
-		{name: "needs a statement", stderr: "uses predicate, but the bundle signs a file", conditions: `  - name: built by us
+		{name: "needs a statement", stderr: "needs the in-toto statement, but the bundle signs a file", conditions: `  - name: built by us
     expression: predicate.builder == "x"
+`},
+		// A comprehension variable named like a statement variable is local.
+		{name: "local subject", ok: true, conditions: `  - name: one of ours
+    expression: '["alice@sigil.test", "bob@sigil.test"].exists(subject, certificate.subject == subject)'
 `},
 	} {
 		pol := write(tc.name+".yaml", tc.conditions)
