@@ -70,8 +70,8 @@ func signMessage(k crypto.Signer, msg []byte) ([]byte, error) {
 // copies through 32 KiB of its own): small inputs take one 64 KiB read.
 // An input that fills it continues in a pipeline: a goroutine reads the
 // next 2 MiB while this one hashes the last, so copying from the page cache
-// overlaps hashing, which alone limits the rate (sha256 at ~1.5 GB/s here;
-// reading and hashing in turn reached ~1.25 GB/s, the pipeline ~1.35–1.45).
+// overlaps hashing, which alone then limits the rate (bench/sign/ab.sh
+// measures it against the sequential reads: bench/README.md).
 func hashReader(h crypto.Hash, r io.Reader) ([]byte, error) {
 	d := h.New()
 	buf := make([]byte, 64<<10)
