@@ -235,7 +235,11 @@ func (v *Verifier) verifySCTs(leaf, issuer *x509.Certificate) error {
 		verified[id] = true
 	}
 	if len(verified) < threshold {
-		return fail(CheckSCT, "%d of %d required SCTs verified: %s", len(verified), threshold, joinOr(why, "none embedded"))
+		none := "none embedded"
+		if len(verified) > 0 {
+			none = fmt.Sprintf("the certificate embeds only %d from distinct logs", len(verified))
+		}
+		return fail(CheckSCT, "%d of %d required SCTs verified: %s", len(verified), threshold, joinOr(why, none))
 	}
 	return nil
 }

@@ -50,7 +50,11 @@ func (v *Verifier) verifyTimes(b *bundle.Bundle, integrated []logTime) ([]Verifi
 		}
 	}
 	if signed < signedThreshold {
-		return nil, fail(CheckTimestamp, "%d of %d required RFC 3161 timestamps verified: %s", signed, signedThreshold, joinOr(tsErrs, "the bundle has no timestamps"))
+		none := "the bundle has no timestamps"
+		if signed > 0 {
+			none = fmt.Sprintf("the bundle carries only %d", signed)
+		}
+		return nil, fail(CheckTimestamp, "%d of %d required RFC 3161 timestamps verified: %s", signed, signedThreshold, joinOr(tsErrs, none))
 	}
 	if it := v.threshold(v.opts.IntegratedTimestampThreshold, 0); len(integrated) < it {
 		return nil, fail(CheckTimestamp, "%d of %d required log integrated times verified", len(integrated), it)
