@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -105,7 +106,14 @@ func TestHarnessShapes(t *testing.T) {
 					t.Fatalf("result %+v", res)
 				}
 			}
-			if _, err := v.Verify(b, fileArtifact([]byte("other")), defaultPolicy()); CheckOf(err) != CheckArtifact {
+			_, err = v.Verify(b, fileArtifact([]byte("other")), defaultPolicy())
+			if CheckOf(err) != CheckArtifact {
+				t.Fatalf("wrong artifact: %v", err)
+			}
+			// For a statement, the message names the artifact's digest
+			// beside the subjects'.
+			other, mine := sha256.Sum256([]byte("other")), sha256.Sum256(artifact)
+			if tc.o.DSSE && (!strings.Contains(err.Error(), fmt.Sprintf("the artifact (sha256:%x) is not a subject", other)) || !strings.Contains(err.Error(), fmt.Sprintf("sha256:%x", mine))) {
 				t.Fatalf("wrong artifact: %v", err)
 			}
 		})
@@ -245,6 +253,17 @@ func TestTimeAndThresholds(t *testing.T) {
 	// A signed timestamp required, none present.
 	if _, err := New(tr, Options{SignedTimestampThreshold: 1}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp {
 		t.Fatalf("timestamp threshold: %v", err)
+	}
+	// One of each, two required: the message says how many there were.
+	if _, err := New(tr, Options{SCTThreshold: 2}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckSCT || !strings.Contains(err.Error(), "1 of 2 required SCTs verified: the certificate embeds only 1") {
+		t.Fatalf("SCT threshold 2: %v", err)
+	}
+	s2, err := p.Sign(artifact, testpki.SignOptions{V2: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr, Options{SignedTimestampThreshold: 2}).Verify(s2.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp || !strings.Contains(err.Error(), "1 of 2 required RFC 3161 timestamps verified: the bundle carries only 1") {
+		t.Fatalf("timestamp threshold 2: %v", err)
 	}
 	// SCT from an unknown CT log.
 	ct, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

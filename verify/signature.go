@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"sigil.dev/sigil/bundle"
@@ -242,7 +244,7 @@ func verifyEnvelope(b *bundle.Bundle, key crypto.PublicKey, art Artifact, p Poli
 			}
 		}
 		if !matched {
-			return nil, fail(CheckArtifact, "the artifact is not a subject of the in-toto statement (%s)", subjectsDesc(st))
+			return nil, fail(CheckArtifact, "the artifact (%s) is not a subject of the in-toto statement, whose subjects are: %s", artifactDigestDesc(ds), subjectsDesc(st))
 		}
 	}
 	return st, nil
@@ -267,10 +269,26 @@ func subjectsDesc(st *intoto.Statement) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(st.Subject)-3))
 			break
 		}
-		for alg, d := range sub.Digest {
-			parts = append(parts, fmt.Sprintf("%s %s:%s", sub.Name, alg, d))
-			break
+		algs := slices.Sorted(maps.Keys(sub.Digest))
+		if len(algs) == 0 {
+			continue
 		}
+		alg := algs[0]
+		if _, ok := sub.Digest["sha256"]; ok {
+			alg = "sha256"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s:%s", sub.Name, alg, sub.Digest[alg]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// artifactDigestDesc names the artifact by the digest a reader compares
+// with the subjects': SHA-256 if it was computed, else the strongest.
+func artifactDigestDesc(ds map[crypto.Hash][]byte) string {
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA512, crypto.SHA384} {
+		if d, ok := ds[h]; ok {
+			return fmt.Sprintf("%s:%x", digestName(h), d)
+		}
+	}
+	return "its digest"
 }
