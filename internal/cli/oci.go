@@ -474,7 +474,7 @@ func newVerifyImage() *cobra.Command {
 	var f imageVerifyFlags
 	var annotations []string
 	c := &cobra.Command{
-		Use:   "verify IMAGE... (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) --trusted-root FILE",
+		Use:   "verify IMAGE... (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) [--trusted-root FILE]",
 		Short: "Verify the signatures of container images, in either storage format",
 		Long: `Verify that an accepted identity (or --key) signed each image.
 
@@ -534,7 +534,7 @@ func newVerifyImageAttestation() *cobra.Command {
 	var f imageVerifyFlags
 	var typ string
 	c := &cobra.Command{
-		Use:   "verify-attestation IMAGE... [--type TYPE] [--policy FILE] (identity flags) --trusted-root FILE",
+		Use:   "verify-attestation IMAGE... [--type TYPE] [--policy FILE] (identity flags) [--trusted-root FILE]",
 		Short: "Verify in-toto attestations of container images, in either storage format, and policy conditions over them",
 		Long: `Verify that an accepted identity (or --key) attested to each image.
 

@@ -173,7 +173,7 @@ in-toto statement is signed as given (no FILE).`,
 	}
 	f.register(c)
 	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle (required)")
-	c.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file, - for standard input (required)")
+	c.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file, - for standard input (required unless --statement)")
 	c.Flags().StringVar(&typ, "type", "custom", "predicate type: a URI or a short name")
 	c.Flags().StringVar(&stmt, "statement", "", "sign this complete in-toto statement as given")
 	return c

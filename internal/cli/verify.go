@@ -153,13 +153,13 @@ func (f *verifyFlags) policy() (verify.Policy, error) {
 
 // registerPolicyFile adds --policy, for the attestation commands.
 func (f *verifyFlags) registerPolicyFile(c *cobra.Command) {
-	c.Flags().StringVar(&f.policyFile, "policy", "", "YAML policy file: identities (or a key), a predicate type and CEL conditions over the in-toto statement, which must all hold")
+	c.Flags().StringVar(&f.policyFile, "policy", "", "YAML policy file: identities (or a key), a predicate type and CEL conditions over the in-toto statement, which must all hold (format: sigil help policy)")
 }
 
 // registerBlobPolicyFile adds --policy to verify-blob, whose conditions
 // see the signer's certificate (and the statement, for a DSSE bundle).
 func (f *verifyFlags) registerBlobPolicyFile(c *cobra.Command) {
-	c.Flags().StringVar(&f.policyFile, "policy", "", "YAML policy file: identities (or a key) and CEL conditions over the signer's certificate, which must all hold")
+	c.Flags().StringVar(&f.policyFile, "policy", "", "YAML policy file: identities (or a key) and CEL conditions over the signer's certificate, which must all hold (format: sigil help policy)")
 }
 
 // attestationPolicy returns the verification policy and the --policy file
@@ -322,7 +322,7 @@ func timeLabel(t verify.VerifiedTime) string {
 func newVerifyBlob() *cobra.Command {
 	var f verifyFlags
 	c := &cobra.Command{
-		Use:   "verify-blob ARTIFACT|sha256:HEX --bundle FILE (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) --trusted-root FILE",
+		Use:   "verify-blob ARTIFACT|sha256:HEX --bundle FILE (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE) [--trusted-root FILE]",
 		Short: "Verify a bundle's signature over a file or digest",
 		Long: `Verify that a Sigstore bundle proves an accepted identity signed the artifact.
 
@@ -366,7 +366,7 @@ func newVerifyBlobAttestation() *cobra.Command {
 	var f verifyFlags
 	var typ string
 	c := &cobra.Command{
-		Use:   "verify-blob-attestation --bundle FILE [--type URI|NAME] [ARTIFACT|sha256:HEX] (identity flags) --trusted-root FILE",
+		Use:   "verify-blob-attestation --bundle FILE [--type URI|NAME] [ARTIFACT|sha256:HEX] (identity flags) [--trusted-root FILE]",
 		Short: "Verify an in-toto attestation bundle (DSSE) and its subject",
 		Long: `Verify a bundle carrying a DSSE envelope with an in-toto statement.
 
