@@ -38,6 +38,11 @@ import (
 //	sigil.offline                            use the TUF cache only
 //	sigil.fulcioURL, sigil.rekorURL, sigil.rekorV2, sigil.timestampServerURL
 //	                                         services instead of the signing config's
+//
+// As gitsign's, a signature goes to a Rekor v1 log when there is one (the
+// signing config's v2 logs only when it lists no v1 log) and carries no RFC
+// 3161 timestamp unless sigil.timestampServerURL is set or the log is
+// Rekor v2, so that gitsign verifies it (see signer).
 //	sigil.rekorMode                          offline (default) or online, as gitsign.rekorMode
 //	sigil.certificateIdentity[Regexp], sigil.certificateOIDCIssuer[Regexp]
 //	                                         the identity git verify-commit requires
@@ -228,15 +233,33 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 	}
 	s.CA = &sign.CAClient{URL: caURL, HTTPClient: hc, UserAgent: ua}
 
+	// gitsign (v0.17.1) reads Rekor v1 entries only: its verifier keys the
+	// logs by the v1 log ID and checks SETs (internal/gitsign/
+	// trustedroot.go, "gitsign targets Rekor v1"). So a git signature goes
+	// to a Rekor v1 log when the signing config lists one, and to v2 only
+	// when it lists no v1 log (or --rekor-v2 says so).
 	var versions []uint32
-	if mode == gitsign.Online {
+	switch {
+	case mode == gitsign.Online:
 		versions = []uint32{1} // the search index is a v1 API
+	case sc != nil && g.rekorURL == "":
+		if _, err := trust.SelectServices(sc.Rekors, sc.RekorConfig, []uint32{1}, now); err == nil {
+			versions = []uint32{1}
+		}
 	}
 	if s.TSAs, err = pickTSAs(sc, g.tsaURL, now, hc, ua); err != nil {
 		return nil, err
 	}
 	if s.Logs, err = pickLogs(sc, g.rekorURL, g.rekorV2, versions, len(s.TSAs) > 0, now, hc, ua); err != nil {
 		return nil, err
+	}
+	// With Rekor v1 logs only, whose SETs carry the signing time, no RFC
+	// 3161 timestamp is added unless --timestamp-server-url asks for one,
+	// as gitsign does: gitsign v0.17.1 cannot verify a signature that
+	// carries one (its bundle path hands the CMS attribute's
+	// TimeStampToken to a parser of TimeStampResp, and fails).
+	if g.tsaURL == "" && onlyRekorV1(s.Logs) {
+		s.TSAs = nil
 	}
 
 	issuer := g.oidcIssuer
@@ -500,7 +523,7 @@ directory (mode 0600), so a rebase signs in once.`,
 	fl.StringVar(&g.fulcioURL, "fulcio-url", "", "CA base URL, instead of the signing config's")
 	fl.StringVar(&g.rekorURL, "rekor-url", "", "transparency log base URL, instead of the signing config's; also searched for online-mode signatures")
 	fl.BoolVar(&g.rekorV2, "rekor-v2", false, "with --rekor-url: the log speaks Rekor v2 (needs a timestamp authority; offline mode only)")
-	fl.StringVar(&g.tsaURL, "timestamp-server-url", "", "RFC 3161 timestamp endpoint, instead of the signing config's")
+	fl.StringVar(&g.tsaURL, "timestamp-server-url", "", "RFC 3161 timestamp endpoint (default: the signing config's, used only with a Rekor v2 log, as gitsign verifies no timestamp)")
 	fl.StringVar(&g.mode, "rekor-mode", "", "where the log entry goes: offline (embedded in the signature; default) or online (found by search, gitsign's default)")
 	fl.StringVar(&g.identity, "certificate-identity", "", "identity git verify-commit requires (exact)")
 	fl.StringVar(&g.identityRegexp, "certificate-identity-regexp", "", "identity git verify-commit requires (regular expression)")
@@ -701,4 +724,14 @@ func reportGit(cmd *cobra.Command, output string, obj *gitObject, res *gitsign.R
 		return nil
 	}
 	return fmt.Errorf("unknown --output %q: use text or json", output)
+}
+
+// onlyRekorV1 reports whether every log is a Rekor v1 log.
+func onlyRekorV1(logs []sign.LogClient) bool {
+	for _, l := range logs {
+		if _, v1 := l.(*sign.RekorV1); !v1 {
+			return false
+		}
+	}
+	return len(logs) > 0
 }
