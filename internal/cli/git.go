@@ -430,9 +430,10 @@ directory (mode 0600), so a rebase signs in once.`,
   sigil git setup --global --trusted-root ~/sigil/trusted_root.json --signing-config ~/sigil/signing_config.json \
     --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com
 
-  # gitsign's online log mode, against explicit services:
+  # gitsign's online log mode, against explicit services (with no signing config,
+  # name the issuer to sign in at, unless tokens come from SIGSTORE_ID_TOKEN or CI):
   sigil git setup --fulcio-url https://ca.example.com --rekor-url https://log.example.com --rekor-mode online \
-    --trusted-root trusted_root.json`,
+    --trusted-root trusted_root.json --oidc-issuer https://accounts.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, err := gitsign.ParseMode(g.mode); err != nil {
