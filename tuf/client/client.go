@@ -188,6 +188,8 @@ type Client struct {
 	dir      string // the mirror's metadata directory
 	up       *updater.Updater
 	offline  bool
+	// initializing: Init is running (no cache to fall back on yet).
+	initializing bool
 	// full is set once a target could not be served from the verified
 	// view: from then on this Client goes through go-tuf.
 	full bool
@@ -205,6 +207,9 @@ func Init(opts Options, mirror string, rootJSON []byte) (*Status, error) {
 	}
 	mirror = strings.TrimSuffix(mirror, "/")
 	if _, err := metadata.Root().FromBytes(rootJSON); err != nil {
+		if looksLikeTrustedRoot(rootJSON) {
+			return nil, errors.New("couldn't parse TUF root: this is a Sigstore trusted root (trusted_root.json), not a TUF root.json; pass the TUF repository's root.json (sigil server prints its path), or use the trusted root directly with --trusted-root")
+		}
 		return nil, fmt.Errorf("couldn't parse TUF root: %w", err)
 	}
 	cacheDir, err := opts.cacheDir()
@@ -214,7 +219,7 @@ func Init(opts Options, mirror string, rootJSON []byte) (*Status, error) {
 	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create TUF cache: %w", err)
 	}
-	c := &Client{opts: opts, cacheDir: cacheDir, set: settings{Mirror: mirror}}
+	c := &Client{opts: opts, cacheDir: cacheDir, set: settings{Mirror: mirror}, initializing: true}
 	if err := c.initLocked(rootJSON); err != nil {
 		return nil, err
 	}
@@ -363,6 +368,9 @@ func (c *Client) update(root []byte) error {
 	if err := up.Refresh(); err != nil {
 		if c.offline {
 			return fmt.Errorf("couldn't use the TUF cache offline: %w (update it online with `sigil trust show`, or pass --trusted-root)", err)
+		}
+		if c.initializing {
+			return fmt.Errorf("couldn't update TUF metadata from %s: %w (check that the mirror is reachable and that --mirror is the repository's URL, where root.json and timestamp.json are)", c.set.Mirror, err)
 		}
 		return fmt.Errorf("couldn't update TUF metadata from %s: %w (check that the mirror is reachable; --offline uses the cached trust, --trusted-root a given one)", c.set.Mirror, err)
 	}
@@ -740,4 +748,13 @@ func (l *loader) signingConfig() ([]byte, string, error) {
 	}
 	raw, err := c.Target(TargetSigningConfig)
 	return raw, TargetSigningConfig + " from " + c.set.Mirror, err
+}
+
+// looksLikeTrustedRoot reports whether data is a Sigstore trusted root (an
+// easy mix-up with the TUF root.json that trust init wants).
+func looksLikeTrustedRoot(data []byte) bool {
+	var v struct {
+		MediaType string `json:"mediaType"`
+	}
+	return json.Unmarshal(data, &v) == nil && strings.HasPrefix(v.MediaType, "application/vnd.dev.sigstore.trustedroot")
 }

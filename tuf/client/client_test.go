@@ -139,8 +139,13 @@ func TestInitFailureKeepsOldSetup(t *testing.T) {
 	if _, err := Init(w.opts, w.mirror, other.rootJSON()); err == nil {
 		t.Fatal("init with another repository's root succeeded")
 	}
-	if _, err := Init(w.opts, "http://127.0.0.1:1/tuf", w.rootJSON()); err == nil {
-		t.Fatal("init with an unreachable mirror succeeded")
+	// The advice fits init: no --offline (there is no cache to use yet).
+	if _, err := Init(w.opts, "http://127.0.0.1:1/tuf", w.rootJSON()); err == nil || strings.Contains(err.Error(), "--offline") || !strings.Contains(err.Error(), "--mirror is the repository's URL") {
+		t.Fatalf("init with an unreachable mirror: %v", err)
+	}
+	// A Sigstore trusted root given for the TUF root is named as such.
+	if _, err := Init(w.opts, w.mirror, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[]}`)); err == nil || !strings.Contains(err.Error(), "not a TUF root.json") {
+		t.Fatalf("init with a trusted root: %v", err)
 	}
 	if _, err := Init(w.opts, "ftp://example", w.rootJSON()); err == nil {
 		t.Fatal("init with an ftp mirror succeeded")
