@@ -230,7 +230,13 @@ func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "Signed by %s; bundle written to %s", who, path)
 	for _, e := range res.Verified.TlogEntries {
-		fmt.Fprintf(cmd.ErrOrStderr(), "; log %s index %d", e.LogURL, e.LogIndex)
+		// Rekor v2 writes hashedrekord and dsse 0.0.2; v1, 0.0.1 (and
+		// intoto 0.0.2). One URL may serve both, with their own indices.
+		api := "v1"
+		if e.Version == "0.0.2" && (e.Kind == "hashedrekord" || e.Kind == "dsse") {
+			api = "v2"
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "; Rekor %s log %s index %d", api, e.LogURL, e.LogIndex)
 	}
 	fmt.Fprintln(cmd.ErrOrStderr())
 	return nil

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,7 @@ func TestSignBlobThenVerify(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("rekor v%d: sign-blob: %s", v, stderr)
 		}
-		if !strings.Contains(stderr, "Signed by alice@sigil.test") {
+		if !strings.Contains(stderr, "Signed by alice@sigil.test") || !strings.Contains(stderr, fmt.Sprintf("; Rekor v%d log ", v)) {
 			t.Fatalf("sign-blob said %q", stderr)
 		}
 		code, _, stderr = run("verify-blob", art, "--bundle", b, "--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", "https://issuer.sigil.test", "--trusted-root", root)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -118,7 +119,9 @@ func extensionMatcher(kv string, re bool) (verify.ExtensionMatcher, error) {
 	if !ok {
 		var names []string
 		for _, f := range cert.Fields {
-			names = append(names, f.Name)
+			if !slices.Contains(names, f.Name) { // issuer is .1 (deprecated) and .8
+				names = append(names, f.Name)
+			}
 		}
 		return verify.ExtensionMatcher{}, fmt.Errorf("unknown certificate extension %q; known: %s", name, strings.Join(names, ", "))
 	}
