@@ -63,8 +63,8 @@ func TestPKCS11(t *testing.T) {
 	if err != nil || !ecdsa.VerifyASN1(pub.(*ecdsa.PublicKey), d[:], sig) {
 		t.Fatalf("HSM signature does not verify (ASN.1 ECDSA expected): %v", err)
 	}
-	if _, _, err := keys.Load(keys.Source{PKCS11: strings.Replace(uri, "ca-intermediate", "missing", 1)}); err == nil {
-		t.Fatal("missing key found")
+	if _, _, err := keys.Load(keys.Source{PKCS11: strings.Replace(uri, "ca-intermediate", "missing", 1)}); err == nil || !strings.Contains(err.Error(), `no key pair with object (label) "missing"`) {
+		t.Fatalf("missing key: %v", err)
 	}
 
 	rootKey, _ := keys.GenerateKey(keys.ECDSAP256)

@@ -221,13 +221,18 @@ func LoadPKCS11(uri string) (crypto.Signer, io.Closer, error) {
 		return nil, nil, err
 	}
 	s, err := ctx.FindKeyPair(u.ID, u.label())
-	if err != nil {
+	if err != nil || s == nil {
 		ctx.Close()
-		return nil, nil, fmt.Errorf("couldn't find PKCS#11 key: %w", err)
-	}
-	if s == nil {
-		ctx.Close()
-		return nil, nil, fmt.Errorf("couldn't find PKCS#11 key: no key pair with label %q id %x on the token", u.Object, u.ID)
+		// crypto11 names the label in hex ("label=6e6f7065 was not found").
+		why := fmt.Sprintf("no key pair with object (label) %q", u.Object)
+		if len(u.ID) > 0 {
+			why += fmt.Sprintf(" and id %x", u.ID)
+		}
+		why += " on the token (list its objects with the HSM's tools, e.g. pkcs11-tool --list-objects)"
+		if err != nil {
+			return nil, nil, fmt.Errorf("couldn't find PKCS#11 key: %s: %w", why, err)
+		}
+		return nil, nil, fmt.Errorf("couldn't find PKCS#11 key: %s", why)
 	}
 	return s, ctx, nil
 }
