@@ -38,17 +38,17 @@ import (
 //	sigil.offline                            use the TUF cache only
 //	sigil.fulcioURL, sigil.rekorURL, sigil.rekorV2, sigil.timestampServerURL
 //	                                         services instead of the signing config's
-//
-// As gitsign's, a signature goes to a Rekor v1 log when there is one (the
-// signing config's v2 logs only when it lists no v1 log) and carries no RFC
-// 3161 timestamp unless sigil.timestampServerURL is set or the log is
-// Rekor v2, so that gitsign verifies it (see signer).
 //	sigil.rekorMode                          offline (default) or online, as gitsign.rekorMode
 //	sigil.certificateIdentity[Regexp], sigil.certificateOIDCIssuer[Regexp]
 //	                                         the identity git verify-commit requires
 //	sigil.oidcIssuer, sigil.oidcClientID, sigil.oidcRedirectURL, sigil.oidcDeviceFlow
 //	                                         interactive sign-in
 //	sigil.credentialCache                    false to get a certificate for every signature
+//
+// As gitsign's, a signature goes to a Rekor v1 log when there is one (the
+// signing config's v2 logs only when it lists no v1 log) and carries no RFC
+// 3161 timestamp unless sigil.timestampServerURL is set or the log is
+// Rekor v2, so that gitsign verifies it (see signer).
 //
 // Identity tokens come as for the other signing commands (SIGSTORE_ID_TOKEN,
 // CI providers, a token file), else from a sign-in on the terminal git runs
