@@ -105,6 +105,10 @@ func TestHarnessShapes(t *testing.T) {
 				if res.Signature.Certificate.SubjectAlternativeName != testpki.DefaultIdentity.URI || len(res.VerifiedTimestamps) == 0 || len(res.TlogEntries) != 1 {
 					t.Fatalf("result %+v", res)
 				}
+				// The matched policy, as plain strings (it was Go-quoted).
+				if id := res.VerifiedIdentity; id == nil || id.SubjectAlternativeName != (MatcherSummary{Exact: testpki.DefaultIdentity.URI}) || id.Issuer != (MatcherSummary{Exact: testpki.DefaultIdentity.Issuer}) {
+					t.Fatalf("verified identity %+v", res.VerifiedIdentity)
+				}
 			}
 			_, err = v.Verify(b, fileArtifact([]byte("other")), defaultPolicy())
 			if CheckOf(err) != CheckArtifact {

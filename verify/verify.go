@@ -158,10 +158,26 @@ type VerifiedLogEntry struct {
 	SET            bool   `json:"inclusionPromise"`
 }
 
-// IdentitySummary is the identity policy that matched.
+// IdentitySummary is the identity policy that matched (as sigstore-go's
+// verifiedIdentity, the policy rather than the certificate's values, which
+// Signature.Certificate holds).
 type IdentitySummary struct {
-	SubjectAlternativeName string `json:"subjectAlternativeName"`
-	Issuer                 string `json:"issuer"`
+	SubjectAlternativeName MatcherSummary `json:"subjectAlternativeName"`
+	Issuer                 MatcherSummary `json:"issuer"`
+}
+
+// MatcherSummary is a Matcher as plain strings.
+type MatcherSummary struct {
+	Exact  string `json:"exact,omitempty"`
+	Regexp string `json:"regexp,omitempty"`
+}
+
+func summarizeMatcher(m Matcher) MatcherSummary {
+	s := MatcherSummary{Exact: m.Exact}
+	if m.Regexp != nil {
+		s.Regexp = m.Regexp.String()
+	}
+	return s
 }
 
 // Verify verifies a bundle against an artifact and a policy.
@@ -231,7 +247,7 @@ func (v *Verifier) Verify(b *bundle.Bundle, art Artifact, p Policy) (*Result, er
 		if err != nil {
 			return nil, err
 		}
-		r.VerifiedIdentity = &IdentitySummary{SubjectAlternativeName: id.SubjectAlternativeName.String(), Issuer: id.Issuer.String()}
+		r.VerifiedIdentity = &IdentitySummary{SubjectAlternativeName: summarizeMatcher(id.SubjectAlternativeName), Issuer: summarizeMatcher(id.Issuer)}
 	}
 	return r, nil
 }
