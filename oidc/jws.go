@@ -139,7 +139,7 @@ func verifyJWS(alg string, pub any, input string, sig []byte) bool {
 		return ecdsa.Verify(k, digest(), r, s)
 	case "EdDSA":
 		k, ok := pub.(ed25519.PublicKey)
-		return ok && ed25519.Verify(k, []byte(input), sig)
+		return ok && len(k) == ed25519.PublicKeySize && ed25519.Verify(k, []byte(input), sig)
 	}
 	return false
 }

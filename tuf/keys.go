@@ -137,7 +137,10 @@ func verifySignature(key *metadata.Key, payload, sig []byte) bool {
 	}
 	switch p := pub.(type) {
 	case ed25519.PublicKey:
-		return key.Scheme == metadata.KeySchemeEd25519 && ed25519.Verify(p, payload, sig)
+		// go-tuf takes keyval.public as given: ed25519.Verify panics on
+		// a key of the wrong length (FuzzCheckSignatures found an empty
+		// one in a root).
+		return key.Scheme == metadata.KeySchemeEd25519 && len(p) == ed25519.PublicKeySize && ed25519.Verify(p, payload, sig)
 	case *ecdsa.PublicKey:
 		switch key.Scheme {
 		case metadata.KeySchemeECDSA_SHA2_P256:
