@@ -369,6 +369,9 @@ func (c *Client) update(root []byte) error {
 		if c.offline {
 			return fmt.Errorf("couldn't use the TUF cache offline: %w (update it online with `sigil trust show`, or pass --trusted-root)", err)
 		}
+		if strings.Contains(err.Error(), "certificate signed by unknown authority") {
+			return fmt.Errorf("couldn't update TUF metadata from %s: %w (the mirror's TLS certificate comes from a CA this machine does not trust: for a private CA, set SSL_CERT_FILE to its PEM certificate)", c.set.Mirror, err)
+		}
 		if c.initializing {
 			return fmt.Errorf("couldn't update TUF metadata from %s: %w (check that the mirror is reachable and that --mirror is the repository's URL, where root.json and timestamp.json are)", c.set.Mirror, err)
 		}

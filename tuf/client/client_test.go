@@ -143,6 +143,13 @@ func TestInitFailureKeepsOldSetup(t *testing.T) {
 	if _, err := Init(w.opts, "http://127.0.0.1:1/tuf", w.rootJSON()); err == nil || strings.Contains(err.Error(), "--offline") || !strings.Contains(err.Error(), "--mirror is the repository's URL") {
 		t.Fatalf("init with an unreachable mirror: %v", err)
 	}
+	// A mirror whose TLS certificate is from an unknown CA: the hint says
+	// how to trust a private CA.
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer tlsSrv.Close()
+	if _, err := Init(w.opts, tlsSrv.URL+"/tuf", w.rootJSON()); err == nil || !strings.Contains(err.Error(), "set SSL_CERT_FILE") {
+		t.Fatalf("init with an untrusted TLS mirror: %v", err)
+	}
 	// A Sigstore trusted root given for the TUF root is named as such.
 	if _, err := Init(w.opts, w.mirror, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1","tlogs":[]}`)); err == nil || !strings.Contains(err.Error(), "not a TUF root.json") {
 		t.Fatalf("init with a trusted root: %v", err)
