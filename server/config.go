@@ -55,9 +55,18 @@ type Config struct {
 	TLog TLogConfig `yaml:"tlog"`
 }
 
-// RemoteURLs point at services that run on other hosts.
+// RemoteURLs point at services that run on other hosts (YAML keys ca,
+// tlog, tsa, oidc): the signing config this server builds names them, and
+// oidc names the issuer clients sign in at (also an external identity
+// provider, when this host runs every service). A host that runs TUF
+// without the CA or the logs publishes no trusted root of its own (it
+// would lack their keys): take the one the CA and log host serves at
+// /trusted_root.json into the ceremony.
 type RemoteURLs struct {
-	CA, TLog, TSA, OIDC string
+	CA   string `yaml:"ca"`
+	TLog string `yaml:"tlog"`
+	TSA  string `yaml:"tsa"`
+	OIDC string `yaml:"oidc"`
 }
 
 // CAConfig configures the certificate authority.

@@ -29,6 +29,19 @@
 //   - DataDir/tuf: online snapshot/timestamp keys; root and targets keys live
 //     here only in dev mode.
 //   - DataDir/oidc: the dev issuer key; dev mode only, loopback only.
+//     The CT, TSA, log and online TUF keys are stored unencrypted (0600 in
+//     0700 directories); only the CA key and the offline TUF keys are
+//     encrypted.
+//
+// Splitting services (Services, Remote): the host that runs the CA runs
+// its CT log too (the CA embeds SCTs from it; a CA without one issues
+// certificates without SCTs, which verifiers refuse by default). A host
+// that runs TUF without the CA or the logs cannot build the trusted root
+// (it lacks their keys), so it publishes only what the ceremony signs:
+// fetch /trusted_root.json and /signing_config.json from the host running
+// the CA and logs, review them, and add them with `sigil tuf add-target`
+// (which refuses a trusted root without CAs or logs). A repository copied
+// into a running server's DataDir/tuf is picked up within a minute.
 package server
 
 import (
@@ -71,6 +84,7 @@ type Server struct {
 	reg    *prometheus.Registry
 	mux    *http.ServeMux
 	closer []func() error
+	bg     sync.WaitGroup // background goroutines Close waits for
 
 	caKeys *keys.CA
 	ca     *ca.Service
@@ -251,6 +265,9 @@ func (s *Server) openCAKeys() (*keys.CA, error) {
 			return nil, fmt.Errorf("couldn't create the CA: %w", err)
 		}
 		s.log.Info("created a CA", "dir", dir, "root", c.Root.Subject.String())
+		if !s.cfg.Dev {
+			s.log.Warn("the CA's root key was created online, beside the issuing key: move "+filepath.Join(dir, "root-key.pem")+" to offline storage (or create the CA with `sigil ca init --root-key` before the first start)", "dir", dir)
+		}
 		return c, nil
 	}
 	c, err := keys.Open(dir, src)
@@ -300,6 +317,8 @@ func (s *Server) startCA() error {
 		// does not verify them again (no CTKey), and the log does not
 		// verify the CA's precertificate signature again (AddIssuedPreChain).
 		c.CT = s.ct
+	} else {
+		s.log.Warn("the CA runs without the CT log (add ct to services on this host): its certificates carry no SCT, and verifiers (sigil, cosign, sigstore-go) refuse those by default")
 	}
 	if s.ca, err = ca.New(c); err != nil {
 		return fmt.Errorf("couldn't start the CA: %w", err)
@@ -399,6 +418,29 @@ func (s *Server) startTUF(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("couldn't start the TUF repository: %w", err)
 	}
+	if s.ca == nil || s.tlog == nil {
+		// The CA or the logs run elsewhere: the trusted root this host
+		// can build lacks their keys, and publishing it would break
+		// every verification. The targets come from the ceremony.
+		s.log.Warn("this host serves TUF without the CA or the transparency logs, so it publishes only targets signed in the `sigil tuf` ceremony: add the trusted root and signing config the CA and log host serves (its /trusted_root.json and /signing_config.json) with `sigil tuf add-target`", "remote_ca", s.cfg.Remote.CA, "remote_tlog", s.cfg.Remote.TLog)
+	} else if err := s.publishTrust(); err != nil {
+		return err
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := s.tuf.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("TUF refresher stopped", "err", err)
+		}
+	}()
+	s.mux.Handle("/tuf/", http.StripPrefix("/tuf", s.tuf.Handler()))
+	return nil
+}
+
+// publishTrust hands the trusted root and signing config this server built
+// to its TUF repository (staged for the offline targets keys in
+// production).
+func (s *Server) publishTrust() error {
 	tr, err := s.trustedRoot.Marshal()
 	if err != nil {
 		return err
@@ -413,12 +455,6 @@ func (s *Server) startTUF(ctx context.Context) error {
 		}
 		s.log.Warn("the trusted root or signing config changed and needs the offline targets keys: run the `sigil tuf` ceremony", "err", err)
 	}
-	go func() {
-		if err := s.tuf.Run(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("TUF refresher stopped", "err", err)
-		}
-	}()
-	s.mux.Handle("/tuf/", http.StripPrefix("/tuf", s.tuf.Handler()))
 	return nil
 }
 
@@ -470,7 +506,12 @@ var (
 // connections stop, requests in flight finish (up to 30 s), then the
 // services close (each drains its writes, so nothing acknowledged is lost).
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute,
+		// net/http's own messages (TLS handshake errors…) as structured logs.
+		ErrorLog: slog.NewLogLogger(s.log.With("service", "http").Handler(), slog.LevelWarn)}
+	if a, ok := l.Addr().(*net.TCPAddr); ok && s.cfg.TLSCert == "" && !a.IP.IsLoopback() {
+		s.log.Warn("serving plain HTTP on a non-loopback address: identity tokens and everything else cross the network in clear; set tlsCert and tlsKey, or put a TLS proxy in front", "listen", l.Addr().String())
+	}
 	s.mu.Lock()
 	s.httpSrv = srv
 	s.mu.Unlock()
@@ -510,6 +551,7 @@ func (s *Server) Close() error {
 	if s.cancel != nil {
 		s.cancel()
 	}
+	s.bg.Wait() // the TUF refresher, which writes into the data directory
 	var errs []string
 	for i := len(s.closer) - 1; i >= 0; i-- {
 		if err := s.closer[i](); err != nil {

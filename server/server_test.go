@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -231,5 +232,29 @@ func TestStalledBody(t *testing.T) {
 		if _, err := br.ReadByte(); err != io.EOF {
 			t.Errorf("%s: the connection stayed open: %v", path, err)
 		}
+	}
+}
+
+// A host that serves TUF while the CA and logs run elsewhere publishes no
+// trusted root of its own: it would lack their keys and break every
+// verification (the targets come from the ceremony instead).
+func TestTUFOnlyHostPublishesNoPartialTrustedRoot(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, server.Config{DataDir: dir, Services: []string{"tuf"}, Dev: true,
+		Remote: server.RemoteURLs{CA: "http://127.0.0.1:1", TLog: "http://127.0.0.1:1"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	defer func() { cancel(); s.Close() }()
+	targets, _ := filepath.Glob(filepath.Join(dir, "tuf", "repository", "targets", "*"))
+	for _, f := range targets {
+		if strings.HasSuffix(f, "trusted_root.json") {
+			t.Fatalf("published a trusted root without the CA's and logs' keys: %s", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tuf", "repository", "root.json")); err != nil {
+		t.Fatalf("no TUF repository: %v", err)
 	}
 }

@@ -40,8 +40,9 @@ TUF root and targets keys live in the data directory. It refuses non-loopback
 addresses in dev mode.
 
 Production takes a YAML --config (same names as the flags, plus ca.issuers,
-ca.passwordEnv, tlsCert/tlsKey, services, remote URLs; see the server
-package documentation). --services runs a subset on this host.`,
+ca.passwordEnv, tlsCert/tlsKey, services, remote URLs; every field is in the
+server package documentation: go doc -all sigil.dev/sigil/server). --services
+runs a subset on this host.`,
 		Example: `  sigil server                                  # dev instance on http://127.0.0.1:8080, data in ./sigil-data
   sigil server --data /var/lib/sigil --listen 127.0.0.1:9000
   sigil server --config /etc/sigil/server.yaml

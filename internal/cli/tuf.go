@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"sigil.dev/sigil/trust"
 	"sigil.dev/sigil/tuf"
 )
 
@@ -336,6 +337,31 @@ func targetArgs(args []string) (map[string][]byte, error) {
 	return files, nil
 }
 
+// checkTrustTargets refuses a trusted root or signing config that does not
+// parse, and a trusted root that names no CA or no transparency log (what a
+// host running only some services builds; see the server package on
+// splitting services): every client taking it from this repository would
+// fail to verify anything.
+func checkTrustTargets(files map[string][]byte) error {
+	for name, b := range files {
+		switch {
+		case name == tuf.TargetTrustedRoot:
+			tr, err := trust.ParseTrustedRoot(b)
+			if err != nil {
+				return fmt.Errorf("target %s: %w", name, err)
+			}
+			if len(tr.CAs) == 0 || len(tr.TLogs) == 0 {
+				return fmt.Errorf("target %s lists %d certificate authorities and %d transparency logs: every verification against it would fail (on a host that runs only some services, take the trusted root the CA and log host serves at /trusted_root.json)", name, len(tr.CAs), len(tr.TLogs))
+			}
+		case strings.HasPrefix(name, "signing_config"):
+			if _, err := trust.ParseSigningConfig(b); err != nil {
+				return fmt.Errorf("target %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
 func newTUFAddTarget() *cobra.Command {
 	var repoDir, exp string
 	c := &cobra.Command{
@@ -354,6 +380,9 @@ Earlier signatures of the staged targets are dropped: sign again afterwards.`,
 			}
 			files, err := targetArgs(args)
 			if err != nil {
+				return err
+			}
+			if err := checkTrustTargets(files); err != nil {
 				return err
 			}
 			expires, err := parseExpiry(exp, time.Now())

@@ -76,6 +76,11 @@ func TestTUFCeremonyAndTrust(t *testing.T) {
 	scJSON, _ := sc.Marshal()
 	os.WriteFile(p("trusted_root.json"), trJSON, 0o644)
 	os.WriteFile(p("sc.json"), scJSON, 0o644)
+	// A trusted root without CAs or logs is refused.
+	os.WriteFile(p("empty_root.json"), []byte(`{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+	if e := sigilFails(t, "tuf", "add-target", "--repo", repo, p("empty_root.json")+"=trusted_root.json"); !strings.Contains(e, "lists 0 certificate authorities and 0 transparency logs") {
+		t.Errorf("empty trusted root: %s", e)
+	}
 	sigil(t, "tuf", "add-target", "--repo", repo, p("trusted_root.json"), p("sc.json")+"=signing_config.v0.2.json")
 
 	// One root signature of two: publishing is refused and says why.
