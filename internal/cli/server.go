@@ -126,8 +126,13 @@ func printBootstrap(w io.Writer, srv *server.Server, took time.Duration) {
 	if rel, err := filepath.Rel(mustGetwd(), root); err == nil && !strings.HasPrefix(rel, "..") {
 		root = rel
 	}
-	fmt.Fprintf(w, "  TUF mirror: %s/tuf\n  TUF root:   %s\n", pub, root)
 	exe := selfCommand()
+	if _, err := os.Stat(srv.TUFRootPath()); err != nil {
+		// Production before the ceremony: nothing for clients to trust yet.
+		fmt.Fprintf(w, "  TUF mirror: %s/tuf\n\nThe TUF repository is not initialized: run the offline ceremony (%s tuf --help:\ninit, add-target, sign, publish) and put its repository here; then clients run\n  %s trust init --mirror %s/tuf --root root.json\nwith the ceremony's root.json.\n\n", pub, exe, exe, pub)
+		return
+	}
+	fmt.Fprintf(w, "  TUF mirror: %s/tuf\n  TUF root:   %s\n", pub, root)
 	fmt.Fprintf(w, "\nNext, in another terminal (same directory):\n")
 	fmt.Fprintf(w, "  %s trust init --mirror %s/tuf --root %s\n", exe, pub, root)
 	if iss := srv.DevIssuerURL(); iss != "" {
