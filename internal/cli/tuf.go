@@ -664,7 +664,9 @@ func newTUFPublish() *cobra.Command {
  1. staged root and targets whose thresholds are met are committed to
     DIR/repository (nothing is committed if any threshold is unmet);
  2. with --snapshot-key and --timestamp-key, a new snapshot and timestamp are
-    signed as needed (otherwise the sigil server serving DIR signs them);
+    signed as needed (otherwise the sigil server signs them whose
+    DATA/tuf is DIR: run the ceremony there, or copy DIR to DATA/tuf;
+    a running server picks it up within a minute);
  3. with OUT, DIR/repository is copied to OUT for any static web server,
     timestamp.json last (an air-gapped mirror).`,
 		Example: `  sigil tuf publish --repo ceremony
