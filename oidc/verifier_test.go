@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -181,20 +182,23 @@ func TestSkipEmailVerificationAndIssuerClaim(t *testing.T) {
 	}
 }
 
+// claimsWith returns the issuer's claims for sub with extra claims added.
+func claimsWith(iss *oidctest.Issuer, sub string, extra map[string]any) map[string]any {
+	c := iss.Claims(sub, "")
+	maps.Copy(c, extra)
+	return c
+}
+
 // githubClaims are the claims of a GitHub Actions token
 // (docs.github.com, "About security hardening with OpenID Connect").
 func githubClaims(iss *oidctest.Issuer) map[string]any {
-	c := iss.Claims("repo:sigil-test/repo:ref:refs/heads/main", "")
-	for k, v := range map[string]any{
+	return claimsWith(iss, "repo:sigil-test/repo:ref:refs/heads/main", map[string]any{
 		"job_workflow_ref": "sigil-test/repo/.github/workflows/release.yml@refs/heads/main", "job_workflow_sha": "1111111111111111111111111111111111111111",
 		"sha": "2222222222222222222222222222222222222222", "event_name": "push", "repository": "sigil-test/repo", "workflow": "Release",
 		"ref": "refs/heads/main", "runner_environment": "github-hosted", "repository_id": "123456", "repository_owner": "sigil-test",
 		"repository_owner_id": float64(7890), "repository_visibility": "public", "workflow_ref": "sigil-test/repo/.github/workflows/release.yml@refs/heads/main",
 		"workflow_sha": "3333333333333333333333333333333333333333", "run_id": "42", "run_attempt": "1", "actor": "octocat",
-	} {
-		c[k] = v
-	}
-	return c
+	})
 }
 
 func TestVerifyCIProviders(t *testing.T) {
@@ -226,15 +230,11 @@ func TestVerifyCIProviders(t *testing.T) {
 		{
 			name: "gitlab-pipeline", typ: oidc.TypeGitLabPipeline,
 			claims: func() map[string]any {
-				c := iss.Claims("project_path:group/proj:ref_type:tag:ref:v1.0", "")
-				for k, v := range map[string]any{
+				return claimsWith(iss, "project_path:group/proj:ref_type:tag:ref:v1.0", map[string]any{
 					"ci_config_ref_uri": "gitlab.com/group/proj//.gitlab-ci.yml@refs/tags/v1.0", "ci_config_sha": "aaaa", "runner_environment": "gitlab-hosted",
 					"project_path": "group/proj", "sha": "bbbb", "ref_type": "tag", "ref": "v1.0", "project_id": "17", "namespace_path": "group",
 					"namespace_id": "5", "pipeline_source": "push", "job_id": "99", "project_visibility": "private", "environment": "production",
-				} {
-					c[k] = v
-				}
-				return c
+				})
 			},
 			wantSAN: "https://gitlab.com/group/proj//.gitlab-ci.yml@refs/tags/v1.0",
 			want: cert.Extensions{
@@ -250,14 +250,10 @@ func TestVerifyCIProviders(t *testing.T) {
 			// Claims as Buildkite documents them (buildkite.com/docs/agent/v3/cli-oidc).
 			name: "buildkite-job", typ: oidc.TypeBuildkiteJob, required: "pipeline_slug",
 			claims: func() map[string]any {
-				c := iss.Claims("organization:acme:pipeline:app:ref:refs/heads/main:commit:cccc:step:build", "")
-				for k, v := range map[string]any{
+				return claimsWith(iss, "organization:acme:pipeline:app:ref:refs/heads/main:commit:cccc:step:build", map[string]any{
 					"organization_slug": "acme", "pipeline_slug": "app", "build_number": 12, "job_id": "0190-job",
 					"build_commit": "cccc", "build_source": "webhook", "runner_environment": "buildkite-hosted",
-				} {
-					c[k] = v
-				}
-				return c
+				})
 			},
 			wantSAN: "https://buildkite.com/acme/app",
 			want: cert.Extensions{
@@ -269,14 +265,10 @@ func TestVerifyCIProviders(t *testing.T) {
 		{
 			name: "codefresh-workflow", typ: oidc.TypeCodefreshWorkflow, required: "workflow_id",
 			claims: func() map[string]any {
-				c := iss.Claims("account:628a:pipeline:65e5:initiator:alice", "")
-				for k, v := range map[string]any{
+				return claimsWith(iss, "account:628a:pipeline:65e5:initiator:alice", map[string]any{
 					"account_id": "628a", "account_name": "acme", "pipeline_id": "65e5", "pipeline_name": "proj/build",
 					"workflow_id": "64f4", "scm_repo_url": "https://github.com/acme/app", "scm_ref": "main",
-				} {
-					c[k] = v
-				}
-				return c
+				})
 			},
 			wantSAN: "https://g.codefresh.io/acme/proj/build:628a/65e5",
 			want: cert.Extensions{
@@ -288,15 +280,11 @@ func TestVerifyCIProviders(t *testing.T) {
 		{
 			name: "circleci-job", typ: oidc.TypeCIProvider, provider: "circleci-job", required: "-", // index on a missing key gives "", as in Fulcio
 			claims: func() map[string]any {
-				c := iss.Claims("org/o1/project/p1/user/u1", "")
-				for k, v := range map[string]any{
+				return claimsWith(iss, "org/o1/project/p1/user/u1", map[string]any{
 					"oidc.circleci.com/project-id": "p1", "oidc.circleci.com/pipeline-definition-id": "pd1", "oidc.circleci.com/pipeline-id": "pl1",
 					"oidc.circleci.com/workflow-id": "w1", "oidc.circleci.com/job-id": "j1", "oidc.circleci.com/ssh-rerun": true,
 					"oidc.circleci.com/vcs-ref": "refs/heads/main", "oidc.circleci.com/vcs-origin": "github.com/acme/app",
-				} {
-					c[k] = v
-				}
-				return c
+				})
 			},
 			wantSAN: "https://circleci.com/api/v2/projects/p1/pipeline-definitions/pd1",
 			want: cert.Extensions{
