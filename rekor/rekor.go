@@ -36,6 +36,13 @@ const (
 	VersionHashedRekordV2 = "0.0.2"
 )
 
+// IsV2Entry reports whether an entry of this kind and version comes from a
+// Rekor v2 log, which writes only hashedrekord 0.0.2 (a DSSE request is
+// logged as a hashedrekord of its envelope).
+func IsV2Entry(kind, version string) bool {
+	return kind == KindHashedRekord && version == VersionHashedRekordV2
+}
+
 // ErrUnsupportedKind is returned for an entry kind/version this package does
 // not parse.
 var ErrUnsupportedKind = errors.New("unsupported log entry kind")

@@ -119,7 +119,7 @@ func (s *skipError) Error() string { return s.err.Error() }
 // verifyEntry checks one entry. It returns whether the entry's SET verified.
 func (v *Verifier) verifyEntry(b *bundle.Bundle, key crypto.PublicKey, e *protorekor.TransparencyLogEntry, log *trust.Log) (bool, error) {
 	kv := e.GetKindVersion()
-	isV2 := kv.GetKind() == rekor.KindHashedRekord && kv.GetVersion() == rekor.VersionHashedRekordV2
+	isV2 := rekor.IsV2Entry(kv.GetKind(), kv.GetVersion())
 	hasProof := e.GetInclusionProof() != nil
 	hasSET := len(e.GetInclusionPromise().GetSignedEntryTimestamp()) > 0
 	if !hasProof && !hasSET {

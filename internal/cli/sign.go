@@ -16,6 +16,7 @@ import (
 
 	"sigil.dev/sigil/intoto"
 	"sigil.dev/sigil/keyfile"
+	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/sign"
 )
 
@@ -230,10 +231,9 @@ func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "Signed by %s; bundle written to %s", who, path)
 	for _, e := range res.Verified.TlogEntries {
-		// Rekor v2 writes hashedrekord and dsse 0.0.2; v1, 0.0.1 (and
-		// intoto 0.0.2). One URL may serve both, with their own indices.
+		// One URL may serve both APIs, each with its own indices.
 		api := "v1"
-		if e.Version == "0.0.2" && (e.Kind == "hashedrekord" || e.Kind == "dsse") {
+		if rekor.IsV2Entry(e.Kind, e.Version) {
 			api = "v2"
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "; Rekor %s log %s index %d", api, e.LogURL, e.LogIndex)
