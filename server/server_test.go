@@ -258,3 +258,33 @@ func TestTUFOnlyHostPublishesNoPartialTrustedRoot(t *testing.T) {
 		t.Fatalf("no TUF repository: %v", err)
 	}
 }
+
+// The operator is warned when the CA runs without its CT log (no SCTs) and
+// when a production first start creates the CA root key online.
+func TestStartWarnings(t *testing.T) {
+	start := func(cfg server.Config) string {
+		t.Helper()
+		var logs strings.Builder
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		s, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		return logs.String()
+	}
+	if l := start(server.Config{DataDir: t.TempDir(), Services: []string{"ca", "oidc"}, Dev: true}); !strings.Contains(l, "the CA runs without the CT log") {
+		t.Errorf("CA without CT: no warning in\n%s", l)
+	}
+	if l := start(server.Config{DataDir: t.TempDir(), Dev: true}); strings.Contains(l, "without the CT log") || strings.Contains(l, "root key was created online") {
+		t.Errorf("dev server with every service warns:\n%s", l)
+	}
+	dir := t.TempDir()
+	issuers := filepath.Join(dir, "issuers.json")
+	os.WriteFile(issuers, []byte(`{"OIDCIssuers":{"https://issuer.example":{"IssuerURL":"https://issuer.example","ClientID":"sigstore","Type":"email"}}}`), 0o644)
+	t.Setenv("SIGIL_TEST_CA_PW", "secret")
+	if l := start(server.Config{DataDir: filepath.Join(dir, "data"), CA: server.CAConfig{Issuers: issuers, PasswordEnv: "SIGIL_TEST_CA_PW"}}); !strings.Contains(l, "root key was created online") {
+		t.Errorf("production first start: no root key warning in\n%s", l)
+	}
+}
