@@ -84,6 +84,8 @@ type tree struct {
 	adds      []*addRequest
 	addWake   chan struct{}
 	coalesced chan struct{}
+	// stopCoalescing ends the coalescer (close); nil when frozen.
+	stopCoalescing context.CancelFunc
 	// Group-commit pacing under load (see coalesce): the delay, and the
 	// group size at which the coalescer stops waiting.
 	commitDelay time.Duration
@@ -182,7 +184,9 @@ func openTree(ctx context.Context, cfg *Config, o treeOptions) (*tree, error) {
 	}
 	go t.watch(wctx)
 	if t.add != nil {
-		go t.coalesce(wctx)
+		cctx, ccancel := context.WithCancel(wctx)
+		t.stopCoalescing = ccancel
+		go t.coalesce(cctx)
 	} else {
 		close(t.coalesced)
 	}
@@ -321,7 +325,9 @@ func (t *tree) coalesce(ctx context.Context) {
 				break
 			}
 			pace.Started(len(group))
-			t.commit(ctx, group)
+			// A group handed to Tessera is seen through even when
+			// stopping: close shuts Tessera down only after this.
+			t.commit(context.WithoutCancel(ctx), group)
 		}
 	}
 }
@@ -637,9 +643,17 @@ func (t *tree) entry(ctx context.Context, index, size uint64) ([]byte, error) {
 	return readEntry(ctx, t.reader.ReadEntryBundle, index, size)
 }
 
-// close waits until Tessera has published a checkpoint covering every
-// index it assigned (its shutdown), then stops the tree's goroutines.
+// close stops the coalescer (it finishes the group it handed Tessera and
+// fails adds still queued: their clients are gone, as the service waited
+// for the writes in flight), waits until Tessera has published a
+// checkpoint covering every index it assigned (its shutdown), then stops
+// the tree's other goroutines. Tessera goes last: an add handed to it
+// after its shutdown would never resolve, and close would hang.
 func (t *tree) close(ctx context.Context) error {
+	if t.stopCoalescing != nil {
+		t.stopCoalescing()
+	}
+	<-t.coalesced
 	var err error
 	if t.shutdown != nil {
 		if err = t.shutdown(ctx); err != nil {
@@ -648,7 +662,6 @@ func (t *tree) close(ctx context.Context) error {
 	}
 	t.stop()
 	<-t.stopped
-	<-t.coalesced
 	t.answering.Wait()
 	return err
 }
