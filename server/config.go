@@ -56,11 +56,13 @@ type Config struct {
 }
 
 // RemoteURLs point at services that run on other hosts (YAML keys ca,
-// tlog, tsa, oidc): the signing config this server builds names them, and
-// oidc names the issuer clients sign in at (also an external identity
+// tlog, tsa, oidc): the signing config this server builds names them
+// (without an operator, valid since 1970: the running host's own entry
+// replaces it when `sigil tuf merge` combines the hosts' signing configs),
+// and oidc names the issuer clients sign in at (also an external identity
 // provider, when this host runs every service). A host that runs TUF
 // without the CA or the logs publishes no trusted root of its own (it
-// would lack their keys): take the one the CA and log host serves at
+// would lack their keys): merge the ones the hosts serve at
 // /trusted_root.json into the ceremony.
 type RemoteURLs struct {
 	CA   string `yaml:"ca"`

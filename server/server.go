@@ -35,13 +35,17 @@
 //
 // Splitting services (Services, Remote): the host that runs the CA runs
 // its CT log too (the CA embeds SCTs from it; a CA without one issues
-// certificates without SCTs, which verifiers refuse by default). A host
-// that runs TUF without the CA or the logs cannot build the trusted root
-// (it lacks their keys), so it publishes only what the ceremony signs:
-// fetch /trusted_root.json and /signing_config.json from the host running
-// the CA and logs, review them, and add them with `sigil tuf add-target`
-// (which refuses a trusted root without CAs or logs). A repository copied
-// into a running server's DataDir/tuf is picked up within a minute.
+// certificates without SCTs, which verifiers refuse by default). Each
+// host serves at /trusted_root.json the keys of the services it runs, and
+// at /signing_config.json those services plus the remote ones by URL.
+// No host has the whole trusted root unless it runs the CA and the logs,
+// so a host that runs TUF without them publishes only what the ceremony
+// signs: fetch both documents from every host, merge each kind with `sigil
+// tuf merge` (a host's own description of a service replaces another
+// host's remote entry for it), review, and add them with `sigil tuf
+// add-target` (which refuses a trusted root without CAs or logs). A
+// repository copied into a running server's DataDir/tuf is picked up
+// within a minute.
 package server
 
 import (
@@ -422,7 +426,7 @@ func (s *Server) startTUF(ctx context.Context) error {
 		// The CA or the logs run elsewhere: the trusted root this host
 		// can build lacks their keys, and publishing it would break
 		// every verification. The targets come from the ceremony.
-		s.log.Warn("this host serves TUF without the CA or the transparency logs, so it publishes only targets signed in the `sigil tuf` ceremony: add the trusted root and signing config the CA and log host serves (its /trusted_root.json and /signing_config.json) with `sigil tuf add-target`", "remote_ca", s.cfg.Remote.CA, "remote_tlog", s.cfg.Remote.TLog)
+		s.log.Warn("this host serves TUF without the CA or the transparency logs, so it publishes only targets signed in the `sigil tuf` ceremony: merge the /trusted_root.json and /signing_config.json every host serves with `sigil tuf merge` and add them with `sigil tuf add-target`", "remote_ca", s.cfg.Remote.CA, "remote_tlog", s.cfg.Remote.TLog)
 	} else if err := s.publishTrust(); err != nil {
 		return err
 	}

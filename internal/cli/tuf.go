@@ -61,7 +61,7 @@ Encrypted keys (PKCS #8, as OpenSSL writes them) take their password from
   sigil tuf publish --repo ceremony --snapshot-key snapshot.pem --timestamp-key timestamp.pem \
     --timestamp-expires 30d /srv/www/tuf`,
 	}
-	c.AddCommand(newTUFKeygen(), newTUFInit(), newTUFAddTarget(), newTUFRemoveTarget(), newTUFRotateRoot(),
+	c.AddCommand(newTUFKeygen(), newTUFInit(), newTUFMerge(), newTUFAddTarget(), newTUFRemoveTarget(), newTUFRotateRoot(),
 		newTUFSign(), newTUFStatus(), newTUFPublish())
 	return c
 }
@@ -351,7 +351,7 @@ func checkTrustTargets(files map[string][]byte) error {
 				return fmt.Errorf("target %s: %w", name, err)
 			}
 			if len(tr.CAs) == 0 || len(tr.TLogs) == 0 {
-				return fmt.Errorf("target %s lists %d certificate authorities and %d transparency logs: every verification against it would fail (on a host that runs only some services, take the trusted root the CA and log host serves at /trusted_root.json)", name, len(tr.CAs), len(tr.TLogs))
+				return fmt.Errorf("target %s lists %d certificate authorities and %d transparency logs: every verification against it would fail (on a host that runs only some services, merge the trusted roots its hosts serve at /trusted_root.json with sigil tuf merge)", name, len(tr.CAs), len(tr.TLogs))
 			}
 		case strings.HasPrefix(name, "signing_config"):
 			if _, err := trust.ParseSigningConfig(b); err != nil {
@@ -360,6 +360,112 @@ func checkTrustTargets(files map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+func newTUFMerge() *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "merge FILE... [--out FILE]",
+		Short: "Merge the trusted roots (or signing configs) that the hosts of a split deployment serve",
+		Long: `When the services run on several hosts (sigil server --services), each host
+serves at /trusted_root.json only the CA, CT log, transparency logs or TSA it
+runs, and at /signing_config.json its own services plus the others it was
+given under remote:. merge combines such documents, all trusted roots or all
+signing configs, into the one the ceremony adds with add-target.
+
+Trusted roots: logs are matched by log ID, authorities by their certificate
+chain. Signing configs: services are matched by URL and API version, and a
+host's description of a service it runs (with its operator and start date)
+replaces another host's remote: entry for it. Anything two inputs describe
+differently is an error, not a choice: review the files and fix the hosts.
+The parts of "sigil log serve --tlogs-out" merge too.`,
+		Example: `  curl -fsS https://ca.example.com/trusted_root.json -o ca-root.json
+  curl -fsS https://log.example.com/trusted_root.json -o log-root.json
+  curl -fsS https://ca.example.com/signing_config.json -o ca-sc.json
+  curl -fsS https://log.example.com/signing_config.json -o log-sc.json
+  sigil tuf merge ca-root.json log-root.json --out trusted_root.json
+  sigil tuf merge ca-sc.json log-sc.json --out signing_config.v0.2.json
+  sigil tuf add-target --repo ceremony trusted_root.json signing_config.v0.2.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			raw, summary, err := mergeTrustFiles(args)
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(raw)
+			} else if err = os.WriteFile(out, raw, 0o644); err != nil {
+				err = fmt.Errorf("couldn't write %s: %w", out, err)
+			}
+			if err == nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), summary)
+			}
+			return err
+		},
+	}
+	c.Flags().StringVarP(&out, "out", "o", "", "write the merged document here (default: standard output)")
+	return c
+}
+
+// mergeTrustFiles merges trusted roots or signing configs (all of one
+// kind, told apart by media type) and returns the result as JSON with a
+// one-line summary of what it lists.
+func mergeTrustFiles(paths []string) ([]byte, string, error) {
+	var roots []*trust.TrustedRoot
+	var configs []*trust.SigningConfig
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, "", fmt.Errorf("couldn't read %s: %w", p, err)
+		}
+		var head struct {
+			MediaType string `json:"mediaType"`
+		}
+		if err := json.Unmarshal(b, &head); err != nil {
+			return nil, "", fmt.Errorf("couldn't read %s: %w", p, err)
+		}
+		if head.MediaType == trust.SigningConfigMediaType {
+			sc, err := trust.ParseSigningConfig(b)
+			if err != nil {
+				return nil, "", fmt.Errorf("%s: %w", p, err)
+			}
+			configs = append(configs, sc)
+			continue
+		}
+		tr, err := trust.ParseTrustedRoot(b)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s is neither a signing config v0.2 nor a trusted root: %w", p, err)
+		}
+		roots = append(roots, tr)
+	}
+	if len(roots) > 0 && len(configs) > 0 {
+		return nil, "", fmt.Errorf("couldn't merge: %d trusted roots and %d signing configs given; merge each kind on its own", len(roots), len(configs))
+	}
+	if len(configs) > 0 {
+		sc, err := trust.MergeSigningConfigs(configs...)
+		if err != nil {
+			return nil, "", err
+		}
+		raw, err := sc.Marshal()
+		if err != nil {
+			return nil, "", err
+		}
+		return append(raw, '\n'), fmt.Sprintf("signing config: %d CAs, %d OIDC providers, %d transparency logs (%s), %d timestamp authorities (%s)",
+			len(sc.CAs), len(sc.OIDCProviders), len(sc.Rekors), sc.RekorConfig, len(sc.TSAs), sc.TSAConfig), nil
+	}
+	tr, err := trust.MergeTrustedRoots(roots...)
+	if err != nil {
+		return nil, "", err
+	}
+	raw, err := tr.Marshal()
+	if err != nil {
+		return nil, "", err
+	}
+	summary := fmt.Sprintf("trusted root: %d certificate authorities, %d CT logs, %d transparency logs, %d timestamp authorities", len(tr.CAs), len(tr.CTLogs), len(tr.TLogs), len(tr.TSAs))
+	if len(tr.CAs) == 0 || len(tr.TLogs) == 0 {
+		summary += " (incomplete: add-target refuses a trusted root without a CA or a transparency log)"
+	}
+	return append(raw, '\n'), summary, nil
 }
 
 func newTUFAddTarget() *cobra.Command {

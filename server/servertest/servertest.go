@@ -30,9 +30,6 @@ type Server struct {
 // when empty) on addr ("127.0.0.1:0" when empty) until the test ends.
 func Start(t testing.TB, dir, addr string) *Server {
 	t.Helper()
-	if dir == "" {
-		dir = filepath.Join(t.TempDir(), "data")
-	}
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -40,8 +37,22 @@ func Start(t testing.TB, dir, addr string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return StartConfig(t, server.Config{DataDir: dir, Dev: true}, l)
+}
+
+// StartConfig runs a server with cfg on l until the test ends (Listen is
+// l's address; DataDir a new temporary directory when empty). Tests of
+// split deployments open every host's listener first, so that each
+// host's configuration can name the others.
+func StartConfig(t testing.TB, cfg server.Config, l net.Listener) *Server {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	}
+	dir := cfg.DataDir
+	cfg.Listen = l.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{DataDir: dir, Listen: l.Addr().String(), Dev: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		cancel()
 		l.Close()

@@ -1,0 +1,179 @@
+package trust
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// MergeTrustedRoots combines trusted roots into one: the parts that the
+// hosts of a split deployment publish (each serves, at /trusted_root.json,
+// the CA, CT log, transparency logs or TSA it runs) become the
+// deployment's trusted root. Logs are matched by log ID and authorities by
+// their certificate chain; an item listed by several inputs must be
+// described identically by each (a difference means two hosts disagree
+// about a key or its validity, which the operator must resolve), and
+// appears once. The result keeps the inputs' order for authorities and
+// carries the legacy media type.
+func MergeTrustedRoots(roots ...*TrustedRoot) (*TrustedRoot, error) {
+	out := &TrustedRoot{MediaType: TrustedRootMediaTypeLegacy, TLogs: map[string]*Log{}, CTLogs: map[string]*Log{}}
+	mergeLogs := func(dst, src map[string]*Log, what string) error {
+		for id, l := range src {
+			have, ok := dst[id]
+			if !ok {
+				dst[id] = l
+				continue
+			}
+			if !proto.Equal(have.proto(), l.proto()) {
+				return fmt.Errorf("couldn't merge the trusted roots: %s %s is described differently (base URLs %s and %s, validity %s and %s)", what, id, have.BaseURL, l.BaseURL, have.Valid, l.Valid)
+			}
+		}
+		return nil
+	}
+	mergeCAs := func(dst []*CA, src []*CA, what string) ([]*CA, error) {
+	next:
+		for _, c := range src {
+			for _, have := range dst {
+				if chainDigest(have) != chainDigest(c) {
+					continue
+				}
+				if !proto.Equal(have.proto(), c.proto()) {
+					return nil, fmt.Errorf("couldn't merge the trusted roots: the %s %q (root %q) is described differently (validity %s and %s, URIs %q and %q)", what, c.CommonName, c.Root.Subject.CommonName, have.Valid, c.Valid, have.URI, c.URI)
+				}
+				continue next
+			}
+			dst = append(dst, c)
+		}
+		return dst, nil
+	}
+	for _, tr := range roots {
+		var err error
+		if err = mergeLogs(out.TLogs, tr.TLogs, "transparency log"); err != nil {
+			return nil, err
+		}
+		if err = mergeLogs(out.CTLogs, tr.CTLogs, "CT log"); err != nil {
+			return nil, err
+		}
+		if out.CAs, err = mergeCAs(out.CAs, tr.CAs, "certificate authority"); err != nil {
+			return nil, err
+		}
+		if out.TSAs, err = mergeCAs(out.TSAs, tr.TSAs, "timestamp authority"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// chainDigest identifies an authority by its certificates, leaf first.
+func chainDigest(c *CA) [32]byte {
+	h := sha256.New()
+	for _, x := range c.proto().GetCertChain().GetCertificates() {
+		fmt.Fprintf(h, "%d:", len(x.GetRawBytes()))
+		h.Write(x.GetRawBytes())
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// String shows a window as [start, end] in RFC 3339 (end "open" when
+// absent).
+func (w Window) String() string {
+	end := "open"
+	if !w.End.IsZero() {
+		end = w.End.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	return "[" + w.Start.UTC().Format("2006-01-02T15:04:05Z") + ", " + end + "]"
+}
+
+// MergeSigningConfigs combines the signing configs that the hosts of a
+// split deployment publish into one. Services are matched by URL (a
+// trailing slash ignored) and major API version. A host describes a
+// service it runs with its operator and validity start, and one it only
+// knows by URL (server's remote: URLs) without an operator, valid since
+// 1970: where both forms meet, the running host's description wins. Two
+// different descriptions by running hosts, or different selectors for the
+// same kind of service, are an error. A kind of service listed without a
+// selector gets ANY.
+func MergeSigningConfigs(configs ...*SigningConfig) (*SigningConfig, error) {
+	out := &SigningConfig{}
+	merge := func(dst []Service, src []Service, what string) ([]Service, error) {
+	next:
+		for _, s := range src {
+			for i, have := range dst {
+				if !sameService(have, s) {
+					continue
+				}
+				switch {
+				case have == s:
+				case have.Operator == "" && s.Operator != "":
+					dst[i] = s
+				case s.Operator == "" && have.Operator != "":
+				default:
+					return nil, fmt.Errorf("couldn't merge the signing configs: the %s %s (API v%d) is described differently (operators %q and %q, validity %s and %s)", what, s.URL, s.MajorAPIVersion, have.Operator, s.Operator, have.Valid, s.Valid)
+				}
+				continue next
+			}
+			dst = append(dst, s)
+		}
+		return dst, nil
+	}
+	selector := func(have, c ServiceConfig, what string) (ServiceConfig, error) {
+		switch {
+		case c.Selector == "" || have == c:
+			return have, nil
+		case have.Selector == "":
+			return c, nil
+		}
+		return ServiceConfig{}, fmt.Errorf("couldn't merge the signing configs: the %s selectors differ (%s and %s)", what, have, c)
+	}
+	for _, sc := range configs {
+		var err error
+		if out.CAs, err = merge(out.CAs, sc.CAs, "CA"); err != nil {
+			return nil, err
+		}
+		if out.OIDCProviders, err = merge(out.OIDCProviders, sc.OIDCProviders, "OIDC provider"); err != nil {
+			return nil, err
+		}
+		if out.Rekors, err = merge(out.Rekors, sc.Rekors, "transparency log"); err != nil {
+			return nil, err
+		}
+		if out.TSAs, err = merge(out.TSAs, sc.TSAs, "timestamp authority"); err != nil {
+			return nil, err
+		}
+		if out.RekorConfig, err = selector(out.RekorConfig, sc.RekorConfig, "transparency log"); err != nil {
+			return nil, err
+		}
+		if out.TSAConfig, err = selector(out.TSAConfig, sc.TSAConfig, "timestamp authority"); err != nil {
+			return nil, err
+		}
+	}
+	if len(out.Rekors) > 0 && out.RekorConfig.Selector == "" {
+		out.RekorConfig.Selector = SelectAny
+	}
+	if len(out.TSAs) > 0 && out.TSAConfig.Selector == "" {
+		out.TSAConfig.Selector = SelectAny
+	}
+	if out.RekorConfig.Selector == SelectExact && int(out.RekorConfig.Count) > len(out.Rekors) ||
+		out.TSAConfig.Selector == SelectExact && int(out.TSAConfig.Count) > len(out.TSAs) {
+		return nil, fmt.Errorf("couldn't merge the signing configs: an EXACT selector asks for more services than are listed")
+	}
+	return out, nil
+}
+
+func sameService(a, b Service) bool {
+	return a.MajorAPIVersion == b.MajorAPIVersion && strings.TrimSuffix(a.URL, "/") == strings.TrimSuffix(b.URL, "/")
+}
+
+// String shows the selector: ALL, ANY, "EXACT n", or none.
+func (c ServiceConfig) String() string {
+	switch c.Selector {
+	case "":
+		return "none"
+	case SelectExact:
+		return fmt.Sprintf("EXACT %d", c.Count)
+	}
+	return c.Selector
+}
