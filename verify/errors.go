@@ -29,6 +29,10 @@ const (
 	CheckInternal    Check = "internal"          // an unexpected condition
 )
 
+// ErrNoTrustedLogs is wrapped by the failure of a transparency-log
+// requirement against a trusted root that lists no logs.
+var ErrNoTrustedLogs = errors.New("the trusted root lists no transparency logs")
+
 // Error is a verification failure: which check failed and why.
 type Error struct {
 	Check Check

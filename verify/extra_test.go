@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"sigil.dev/sigil/bundle"
@@ -54,8 +55,18 @@ func TestExtraBundles(t *testing.T) {
 				}
 				tc.pol.Key = k
 			}
-			if _, err := New(tr, Options{}).Verify(b, tc.art, tc.pol); err != nil {
+			var opts Options
+			if len(b.TlogEntries) == 0 {
+				// Key-signed and stamped by a TSA, never logged.
+				opts.TlogThreshold = Off
+			}
+			if _, err := New(tr, opts).Verify(b, tc.art, tc.pol); err != nil {
 				t.Fatal(err)
+			}
+			if opts.TlogThreshold == Off {
+				if _, err := New(tr, Options{}).Verify(b, tc.art, tc.pol); err == nil || !strings.Contains(err.Error(), "lists no transparency logs") {
+					t.Fatalf("a bundle without a log entry, against a root without logs, by default: %v", err)
+				}
 			}
 		})
 	}

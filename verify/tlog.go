@@ -32,11 +32,7 @@ type logTime struct {
 // verifyTlog verifies the bundle's log entries and returns the integrated
 // times of entries whose SET verified (one per log).
 func (v *Verifier) verifyTlog(b *bundle.Bundle, key crypto.PublicKey) ([]logTime, []VerifiedLogEntry, error) {
-	def := 0
-	if len(v.root.TLogs) > 0 {
-		def = 1
-	}
-	threshold := v.threshold(v.opts.TlogThreshold, def)
+	threshold := v.threshold(v.opts.TlogThreshold, 1)
 
 	// Duplicate entries could satisfy a threshold twice.
 	seen := map[string]bool{}
@@ -84,6 +80,12 @@ func (v *Verifier) verifyTlog(b *bundle.Bundle, key crypto.PublicKey) ([]logTime
 		}
 	}
 	if len(verifiedLogs) < threshold {
+		if len(v.root.TLogs) == 0 {
+			// Fail closed: a trusted root that lost its logs (one host's
+			// part of a split deployment, a hand-edited file) must not
+			// silently turn transparency off.
+			return nil, nil, fail(CheckTrustedRoot, "%d of %d required transparency logs verified: %w, so no entry can be verified (disable the requirement explicitly for a deployment without logs)", len(verifiedLogs), threshold, ErrNoTrustedLogs)
+		}
 		why := "the bundle has no log entries"
 		check := CheckTlog
 		if len(skipped) > 0 {

@@ -42,7 +42,10 @@ import (
 // requirement.
 type Options struct {
 	// TlogThreshold is how many distinct transparency logs must hold a
-	// verified entry. Default: 1 when the trusted root lists logs.
+	// verified entry. Default 1, also when the trusted root lists no logs
+	// (then nothing verifies: fail closed, as cosign does; sigstore-go's
+	// conformance client instead requires a log only when the root lists
+	// one, and sigil-conformance does the same by passing Off).
 	TlogThreshold int
 	// SCTThreshold is how many distinct CT logs must have a verified SCT
 	// embedded in the certificate. Default 1; not applied to keys.

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"sigil.dev/sigil/internal/cli"
 	"sigil.dev/sigil/internal/vectors"
 )
 
@@ -51,5 +55,26 @@ func TestConformance(t *testing.T) {
 	t.Logf("conformance: %d of %d judgements passed", passed, judged)
 	if judged != 140 {
 		t.Errorf("judged %d, want 140", judged)
+	}
+}
+
+// TestNoLogsRoot: sigstore-go's conformance client requires a log entry
+// only when the trusted root lists logs, sigil verify-blob always by
+// default. The adapter bridges the two for a key-signed bundle stamped by
+// a TSA only (sigstore-go's test data), whose root lists no logs.
+func TestNoLogsRoot(t *testing.T) {
+	dir := filepath.Join(vectors.Require(t), "extra")
+	p := func(s string) string { return filepath.Join(dir, s) }
+	art := filepath.Join(t.TempDir(), "a.txt")
+	if err := os.WriteFile(art, []byte("test content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--bundle", p("bundles/public-key-validity.sigstore.json"), "--key", p("public-keys/public-key-validity.pem"),
+		"--trusted-root", p("trusted-roots/public-key-validity.json"), art}
+	if code := run(append([]string{"verify-bundle"}, args...)); code != 0 {
+		t.Errorf("sigil-conformance verify-bundle: exit %d, want 0", code)
+	}
+	if code := cli.Main(append([]string{"verify-blob"}, args...), io.Discard, io.Discard); code == 0 {
+		t.Error("sigil verify-blob accepted a bundle without a log entry against a root without logs")
 	}
 }

@@ -16,15 +16,19 @@
 // signing config instead.
 //
 // Verification is configured as sigstore-go's conformance client does:
-// one SCT; one log entry when the trusted root lists logs; one RFC 3161
-// timestamp when the root lists TSAs and the bundle carries timestamps.
+// one SCT; one log entry when the trusted root lists logs (sigil
+// verify-blob requires one by default, so the adapter passes
+// --tlog-threshold -1 for a root without logs); one RFC 3161 timestamp
+// when the root lists TSAs and the bundle carries timestamps.
 package main
 
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"sigil.dev/sigil/internal/cli"
+	"sigil.dev/sigil/trust"
 )
 
 func main() {
@@ -48,6 +52,9 @@ func run(args []string) int {
 			default:
 				out = append(out, rest[i])
 			}
+		}
+		if noLogs(out) {
+			out = append([]string{"--tlog-threshold", "-1"}, out...)
 		}
 		return cli.Main(append([]string{"verify-blob"}, out...), os.Stdout, os.Stderr)
 	case "sign-bundle":
@@ -77,4 +84,27 @@ func run(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "sigil-conformance: unknown command %q\n", args[0])
 	return 2
+}
+
+// noLogs reports whether the --trusted-root among args lists no
+// transparency logs (sigstore-go's conformance client then does not
+// require a log entry). A root that does not load is left to verify-blob
+// to report.
+func noLogs(args []string) bool {
+	for i, a := range args {
+		path, ok := strings.CutPrefix(a, "--trusted-root=")
+		if !ok && a == "--trusted-root" && i+1 < len(args) {
+			path, ok = args[i+1], true
+		}
+		if !ok {
+			continue
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		tr, err := trust.ParseTrustedRoot(raw)
+		return err == nil && len(tr.TLogs) == 0
+	}
+	return false
 }

@@ -64,7 +64,7 @@ func (f *verifyFlags) registerTrust(c *cobra.Command) {
 	fl.StringVar(&f.ghRef, "certificate-github-workflow-ref", "", "git ref the certificate must state (e.g. refs/heads/main)")
 	fl.StringArrayVar(&f.extensions, "certificate-extension", nil, "NAME=VALUE: a Fulcio certificate extension, by name (e.g. sourceRepositoryURI) or OID, must equal VALUE (repeatable)")
 	fl.StringArrayVar(&f.extensionRegexps, "certificate-extension-regexp", nil, "NAME=REGEXP: a Fulcio certificate extension must match REGEXP (repeatable)")
-	fl.IntVar(&f.tlogThreshold, "tlog-threshold", 0, "distinct transparency logs that must hold a verified entry (default 1 when the trusted root lists logs; -1 disables)")
+	fl.IntVar(&f.tlogThreshold, "tlog-threshold", 0, "distinct transparency logs that must hold a verified entry (default 1; -1 disables, for a deployment without logs)")
 	fl.IntVar(&f.sctThreshold, "sct-threshold", 0, "distinct CT logs whose embedded SCT must verify (default 1; -1 disables)")
 	fl.IntVar(&f.tsThreshold, "timestamp-threshold", 0, "RFC 3161 timestamps from distinct authorities that must verify (default 1 when the bundle carries any and the trusted root lists TSAs; -1 disables)")
 	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "key-signed bundles only: accept a bundle without a log entry, verifying at the current time")
@@ -440,6 +440,9 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 		var ve *verify.Error
 		if f.key != "" && !f.ignoreTlog && len(b.TlogEntries) == 0 && errors.As(err, &ve) && ve.Check == verify.CheckTlog {
 			return fmt.Errorf("%w (a bundle signed with --no-tlog-upload verifies with --insecure-ignore-tlog, at the current time)", err)
+		}
+		if errors.Is(err, verify.ErrNoTrustedLogs) {
+			return fmt.Errorf("%w (the trusted root of one host of a split deployment? merge the hosts' parts with sigil tuf merge; a deployment without logs verifies with --tlog-threshold -1)", err)
 		}
 		return err
 	}
