@@ -150,6 +150,12 @@ func OpenCheckpoint(signed []byte, k *Key) (*checkpoint.Checkpoint, error) {
 		if v == nil {
 			return nil, verifyErr("the log's origin %q is not a usable key name", k.Origin)
 		}
+		if first != k.Origin {
+			// Say so rather than "no valid signature": the checkpoint is
+			// of another log, or the log's URL names another host than
+			// the one its key signs as.
+			return nil, verifyErr("the checkpoint is of origin %q, but the log's key signs as %q (the host of %s)", first, k.Origin, k.BaseURL)
+		}
 		cp, _, err = checkpoint.Open(signed, k.Origin, v)
 	}
 	if err != nil {
@@ -226,6 +232,13 @@ func decodeHexes(in []string) ([][]byte, error) {
 // Rekor v1 proof when v1 is set, else from the log's tiles. Both
 // checkpoints must be verified already.
 func (c *Client) ProveConsistency(ctx context.Context, v1 bool, old, new *checkpoint.Checkpoint) error {
+	empty := rfc6962.DefaultHasher.EmptyRoot()
+	for _, cp := range []*checkpoint.Checkpoint{old, new} {
+		if cp.Size == 0 && !bytes.Equal(cp.Hash, empty) {
+			// Signed by the log, yet no tree of size 0 has this root.
+			return verifyErr("a signed checkpoint of the empty tree has root %x, not SHA-256 of nothing (%x): the log signed a false checkpoint", cp.Hash, empty)
+		}
+	}
 	switch {
 	case old.Origin != new.Origin:
 		return verifyErr("the checkpoints are of different logs (%q, %q)", old.Origin, new.Origin)
@@ -256,7 +269,8 @@ func (c *Client) ProveConsistency(ctx context.Context, v1 bool, old, new *checkp
 		return fmt.Errorf("couldn't get a consistency proof: %w", err)
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, old.Size, new.Size, hashes, old.Hash, new.Hash); err != nil {
-		return verifyErr("size %d is not consistent with size %d: %v", new.Size, old.Size, err)
+		// The library prints hashes as byte lists: name the roots in hex.
+		return verifyErr("the tree of size %d (root %x) does not extend the tree of size %d (root %x): the consistency proof fails (%d hashes)", new.Size, new.Hash, old.Size, old.Hash, len(hashes))
 	}
 	return nil
 }
@@ -321,7 +335,10 @@ func (c *Client) V2Entry(ctx context.Context, index uint64, signedCP []byte, cp 
 
 // VerifyEntry checks an entry of a log offline: its inclusion proof leads
 // to the root of its checkpoint, which the log's key signed; its SET, if
-// any, verifies (Rekor v1 logs only). It returns the verified checkpoint.
+// any, verifies and dates the entry within the log key's validity (Rekor
+// v1 logs only). A Rekor v2 entry is proven at its own log index (as
+// rekor-tiles' verifier does), a v1 entry at its proof's shard-local one.
+// It returns the verified checkpoint.
 func VerifyEntry(e *protorekor.TransparencyLogEntry, k *Key) (*checkpoint.Checkpoint, error) {
 	if !bytes.Equal(e.GetLogId().GetKeyId(), k.ID) {
 		return nil, verifyErr("the entry is from log %x, not %x", e.GetLogId().GetKeyId(), k.ID)
@@ -335,6 +352,9 @@ func VerifyEntry(e *protorekor.TransparencyLogEntry, k *Key) (*checkpoint.Checkp
 		if !ecdsa.VerifyASN1(pub, d[:], set) {
 			return nil, verifyErr("the SET does not verify with the log's key")
 		}
+		if t := time.Unix(e.GetIntegratedTime(), 0); !k.Valid.Contains(t) {
+			return nil, verifyErr("the SET dates the entry %s, outside the validity of the log's key %s", t.UTC().Format(time.RFC3339), k.Valid)
+		}
 	}
 	p := e.GetInclusionProof()
 	if p == nil {
@@ -347,9 +367,20 @@ func VerifyEntry(e *protorekor.TransparencyLogEntry, k *Key) (*checkpoint.Checkp
 	if cp.Size != uint64(p.GetTreeSize()) || !bytes.Equal(cp.Hash, p.GetRootHash()) {
 		return nil, verifyErr("the checkpoint (size %d) is not the proof's tree (size %d)", cp.Size, p.GetTreeSize())
 	}
+	index := p.GetLogIndex()
+	if kv := e.GetKindVersion(); rekor.IsV2Entry(kv.GetKind(), kv.GetVersion()) {
+		index = e.GetLogIndex()
+	}
+	if index < 0 || uint64(index) >= cp.Size {
+		return nil, verifyErr("log index %d is beyond the tree of the checkpoint (size %d)", index, cp.Size)
+	}
 	leaf := rekor.LeafHash(e.GetCanonicalizedBody())
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(p.GetLogIndex()), cp.Size, leaf[:], p.GetHashes(), cp.Hash); err != nil {
-		return nil, verifyErr("the inclusion proof does not lead to the checkpoint's root: %v", err)
+	root, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, uint64(index), cp.Size, leaf[:], p.GetHashes())
+	if err != nil {
+		return nil, verifyErr("the inclusion proof of index %d is malformed: %v", index, err)
+	}
+	if !bytes.Equal(root, cp.Hash) {
+		return nil, verifyErr("the inclusion proof of index %d leads to root %x, not the checkpoint's root %x", index, root, cp.Hash)
 	}
 	return cp, nil
 }

@@ -8,16 +8,24 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sigil.dev/sigil/rekor"
+	"strings"
 	"testing"
+	"time"
+
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/tlog"
 	"sigil.dev/sigil/trust"
 )
@@ -126,4 +134,95 @@ func TestV1Read(t *testing.T) {
 	if _, _, err := rekor.ParseV1LogEntry([]byte(`{"a":{},"b":{}}`)); err == nil {
 		t.Error("a LogEntry with two keys parsed")
 	}
+}
+
+// What a misbehaving log (or a tampered bundle) can say and the client
+// must not accept: an empty tree with a root other than SHA-256 of
+// nothing, a v2 entry at an index its proof does not prove, a SET dating
+// an entry outside the log key's validity, a checkpoint of another origin.
+func TestClientRefusesFalseAnswers(t *testing.T) {
+	c, logs, write := startLog(t)
+	ctx := context.Background()
+	write("x")
+	raw := write("y")
+	signed, _ := c.V2Checkpoint(ctx)
+	cp, err := OpenCheckpoint(signed, logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	empty := &checkpoint.Checkpoint{Origin: cp.Origin, Size: 0, Hash: make([]byte, 32)}
+	if err := c.ProveConsistency(ctx, false, empty, cp); !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "empty tree") {
+		t.Errorf("a false empty checkpoint: %v", err)
+	}
+	e0 := sha256.Sum256(nil)
+	if err := c.ProveConsistency(ctx, false, &checkpoint.Checkpoint{Origin: cp.Origin, Hash: e0[:]}, cp); err != nil {
+		t.Errorf("the true empty checkpoint: %v", err)
+	}
+
+	var e protorekor.TransparencyLogEntry
+	if err := protojson.Unmarshal(raw, &e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyEntry(&e, logs[0]); err != nil {
+		t.Fatal(err)
+	}
+	moved := proto.Clone(&e).(*protorekor.TransparencyLogEntry)
+	moved.LogIndex = 9
+	if _, err := VerifyEntry(moved, logs[0]); !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "beyond the tree") {
+		t.Errorf("a v2 entry moved to index 9: %v", err)
+	}
+	moved.LogIndex = 0 // inside the tree, but not where the leaf is
+	if _, err := VerifyEntry(moved, logs[0]); !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "leads to root") {
+		t.Errorf("a v2 entry moved to index 0: %v", err)
+	}
+
+	// A v1 entry whose SET is genuine, against a key valid only later.
+	v1, _, err := c.V1Entry(ctx, 0, "")
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("v1 log should be empty: %v %v", v1, err)
+	}
+	later := *logs[1]
+	later.Valid = trust.Window{Start: time.Now().Add(time.Hour)}
+	if e1 := v1Entry(t, c, logs[1]); e1 != nil {
+		if _, err := VerifyEntry(e1, &later); !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "outside the validity") {
+			t.Errorf("SET outside the key's validity: %v", err)
+		}
+	}
+
+	// A v2 checkpoint under a key named for another host.
+	other := *logs[0]
+	other.Origin = "localhost"
+	if _, err := OpenCheckpoint(signed, &other); !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), `is of origin "127.0.0.1"`) {
+		t.Errorf("origin mismatch: %v", err)
+	}
+}
+
+// v1Entry logs one hashedrekord through the v1 API and reads it back.
+func v1Entry(t *testing.T, c *Client, l *trust.Log) *protorekor.TransparencyLogEntry {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	d := sha256.Sum256([]byte("v1"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, key, d[:])
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	req, _ := json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
+		"signature": map[string]any{"content": sig, "publicKey": map[string]any{"content": pemKey}},
+		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(d[:])}}}})
+	resp, err := http.Post(c.BaseURL+"/api/v1/log/entries", "application/json", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("v1 add: %d", resp.StatusCode)
+	}
+	e, _, err := c.V1Entry(context.Background(), 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyEntry(e, l); err != nil {
+		t.Fatalf("the genuine v1 entry: %v", err)
+	}
+	return e
 }
