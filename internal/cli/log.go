@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/tlog"
 	logclient "sigil.dev/sigil/tlog/client"
@@ -74,9 +77,14 @@ func newLogServe() *cobra.Command {
 Everything lives in --data-dir: the keys (keys/, mode 0600, generated on first
 start unless --v2-key/--v1-key are given), state.json (the key, creation time
 and tree ID each log was created with), the trees (v2/ and v1/, C2SP
-tlog-tiles layouts any static file server can also serve) and index.db (the v1
+tlog-tiles layouts: v2/ is what /api/v2/ serves, and any static file server can
+serve it too; v1/ is read through the v1 API only, its checkpoint file being
+internal, under a storage origin no client verifies) and index.db (the v1
 index). The public URLs are the logs' identity: the v2 checkpoint origin is the
 host of --v2-public-url, the v1 origin "<host of --v1-public-url> - <tree ID>".
+A request already logged gets 409 with the entry's index: on v1 always (from
+index.db); on v2 until a restart, as rekor-tiles does by default (its
+duplicate check is in memory), after which it is logged again.
 SIGINT or SIGTERM shuts down gracefully: writes in flight are answered and
 nothing acknowledged is lost.`,
 		Example: `  # A log on this machine; its two trusted-root entries go to log-trust.json
@@ -252,7 +260,11 @@ func (f *logFlags) resolve(ctx context.Context) (*target, error) {
 		if err != nil {
 			return nil, fmt.Errorf("no log given and %w; pass --rekor-url", err)
 		}
-		s, err := trust.SelectService(sc.Rekors, []uint32{2, 1}, time.Now())
+		versions := []uint32{2, 1}
+		if f.api != 0 {
+			versions = []uint32{uint32(f.api)}
+		}
+		s, err := trust.SelectService(sc.Rekors, versions, time.Now())
 		if err != nil {
 			return nil, fmt.Errorf("couldn't pick a Rekor log from the signing config: %w; pass --rekor-url", err)
 		}
@@ -348,6 +360,12 @@ func (f *logFlags) latest(ctx context.Context, t *target) ([]byte, *checkpoint.C
 	if li != nil && (li.TreeSize != cp.Size || li.RootHash != hex.EncodeToString(cp.Hash)) {
 		return nil, nil, nil, fmt.Errorf("%w: the log info (size %d) does not match its checkpoint (size %d)", logclient.ErrVerification, li.TreeSize, cp.Size)
 	}
+	if li != nil {
+		// The tree ID is shown as the log's; only the origin is signed.
+		if _, id, ok := strings.Cut(cp.Origin, " - "); !ok || id != li.TreeID {
+			return nil, nil, nil, fmt.Errorf("%w: the log info's tree ID %q is not the one its signed checkpoint names (origin %q)", logclient.ErrVerification, li.TreeID, cp.Origin)
+		}
+	}
 	return signed, cp, li, nil
 }
 
@@ -377,7 +395,7 @@ func newLogInfo() *cobra.Command {
 				return err
 			}
 			if save != "" {
-				if err := os.WriteFile(save, signed, 0o644); err != nil {
+				if err := fsutil.WriteFileAtomic(save, signed, 0o644); err != nil {
 					return fmt.Errorf("couldn't save the checkpoint: %w", err)
 				}
 			}
@@ -453,6 +471,9 @@ entry is printed as a bundle's TransparencyLogEntry (protojson).`,
 				if cp, err = logclient.VerifyEntry(e, k); err != nil {
 					return err
 				}
+				if err := checkV1Answer(e, id, cp, hasIndex, index, uuid); err != nil {
+					return err
+				}
 			} else {
 				if uuid != "" {
 					return errors.New("Rekor v2 logs have no UUID lookup: pass --index")
@@ -477,6 +498,40 @@ entry is printed as a bundle's TransparencyLogEntry (protojson).`,
 	return c
 }
 
+// checkV1Answer checks that a Rekor v1 log answered what was asked: the
+// entry at the index, or with the UUID (leaf hash, after a 16-hex tree ID
+// in the 80-hex entry ID form), under an entry ID naming the same leaf;
+// and with a SET, without which its integrated time is unverifiable
+// (rekor-cli refuses such an answer too).
+func checkV1Answer(e *protorekor.TransparencyLogEntry, id string, cp *checkpoint.Checkpoint, hasIndex bool, index int64, uuid string) error {
+	leaf := fmt.Sprintf("%x", rekor.LeafHash(e.GetCanonicalizedBody()))
+	if len(e.GetInclusionPromise().GetSignedEntryTimestamp()) == 0 {
+		return fmt.Errorf("%w: the log returned entry %d without a SET (signed entry timestamp), so its integrated time is unverifiable", logclient.ErrVerification, e.GetLogIndex())
+	}
+	if hasIndex && e.GetLogIndex() != index {
+		return fmt.Errorf("%w: asked for index %d, the log returned entry %d", logclient.ErrVerification, index, e.GetLogIndex())
+	}
+	names := func(ref string) bool {
+		ref = strings.ToLower(ref)
+		switch len(ref) {
+		case 64:
+			return ref == leaf
+		case 80:
+			_, tree, _ := strings.Cut(cp.Origin, " - ")
+			t, err := strconv.ParseInt(tree, 10, 64)
+			return ref[16:] == leaf && (err != nil || ref[:16] == fmt.Sprintf("%016x", t))
+		}
+		return false
+	}
+	if uuid != "" && !names(uuid) {
+		return fmt.Errorf("%w: asked for UUID %s, the log returned entry %d whose leaf hash is %s", logclient.ErrVerification, uuid, e.GetLogIndex(), leaf)
+	}
+	if id != "" && !names(id) {
+		return fmt.Errorf("%w: the log returned entry %d under the entry ID %s, which does not name its leaf hash %s", logclient.ErrVerification, e.GetLogIndex(), id, leaf)
+	}
+	return nil
+}
+
 func printEntry(w io.Writer, output string, e *protorekor.TransparencyLogEntry, id string, cp *checkpoint.Checkpoint) error {
 	if output == "json" {
 		b, err := protojson.Marshal(e)
@@ -494,7 +549,11 @@ func printEntry(w io.Writer, output string, e *protorekor.TransparencyLogEntry, 
 	fmt.Fprintf(w, "UUID (leaf hash) %x\n", leaf)
 	fmt.Fprintf(w, "kind             %s %s\n", e.GetKindVersion().GetKind(), e.GetKindVersion().GetVersion())
 	if it := e.GetIntegratedTime(); it != 0 {
-		fmt.Fprintf(w, "integrated time  %s (SET verified)\n", time.Unix(it, 0).UTC().Format(time.RFC3339))
+		how := "SET verified"
+		if len(e.GetInclusionPromise().GetSignedEntryTimestamp()) == 0 {
+			how = "not signed: no SET"
+		}
+		fmt.Fprintf(w, "integrated time  %s (%s)\n", time.Unix(it, 0).UTC().Format(time.RFC3339), how)
 	}
 	fmt.Fprintf(w, "inclusion        proven in the tree of size %d (checkpoint %q verified)\n", cp.Size, cp.Origin)
 	var body any
@@ -530,34 +589,42 @@ checkpoint in place of the old one, as a monitor does between runs.`,
 			if err != nil {
 				return fmt.Errorf("%w (pass --from FILE)", err)
 			}
+			old = normalizeNote(old)
 			t, err := f.resolve(ctx)
 			if err != nil {
 				return err
 			}
-			k, err := f.keyFor(t, old)
-			if err != nil {
-				return err
-			}
-			oldCP, err := logclient.OpenCheckpoint(old, k)
-			if err != nil {
-				return fmt.Errorf("the checkpoint in %s: %w", from, err)
-			}
+			// The log's newest checkpoint names its key; the saved one
+			// must be of the same log.
 			signed, cp, _, err := f.latest(ctx, t)
 			if err != nil {
 				return err
+			}
+			oldCP, err := logclient.OpenCheckpoint(old, t.key)
+			if err != nil {
+				if text, ok := checkpoint.Split(old); ok {
+					if origin, _, _ := strings.Cut(string(text), "\n"); origin != cp.Origin {
+						return fmt.Errorf("the checkpoint in %s is of the log %q, not of the log at %s (Rekor v%d, origin %q)", from, origin, t.c.BaseURL, t.api, cp.Origin)
+					}
+				}
+				return fmt.Errorf("the checkpoint in %s: %w", from, err)
 			}
 			if err := t.c.ProveConsistency(ctx, t.api == 1, oldCP, cp); err != nil {
 				return err
 			}
 			if update {
-				if err := os.WriteFile(from, signed, 0o644); err != nil {
+				if err := fsutil.WriteFileAtomic(from, signed, 0o644); err != nil {
 					return fmt.Errorf("couldn't update %s: %w", from, err)
 				}
 			}
 			if f.output == "json" {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"consistent": true, "origin": cp.Origin, "fromSize": oldCP.Size, "toSize": cp.Size, "rootHash": hex.EncodeToString(cp.Hash), "updated": update})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "consistent: %s grew from %d to %d entries without rewriting any (root %x)\n", cp.Origin, oldCP.Size, cp.Size, cp.Hash)
+			if oldCP.Size == cp.Size {
+				fmt.Fprintf(cmd.OutOrStdout(), "consistent: %s is unchanged at %d entries (root %x)\n", cp.Origin, cp.Size, cp.Hash)
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "consistent: %s grew from %d to %d entries without rewriting any (root %x)\n", cp.Origin, oldCP.Size, cp.Size, cp.Hash)
+			}
 			if update {
 				fmt.Fprintf(cmd.OutOrStdout(), "saved the newest checkpoint to %s\n", from)
 			}
@@ -599,8 +666,8 @@ ID the entry names, at its base URL unless --rekor-url is given.`,
 				}
 				results = append(results, r)
 				if f.output == "text" {
-					fmt.Fprintf(cmd.OutOrStdout(), "entry %d: log index %d of %s is included in the tree of size %d, consistent with the log's newest checkpoint (size %d)\n",
-						i, e.GetLogIndex(), r["url"], r["entryTreeSize"], r["treeSize"])
+					fmt.Fprintf(cmd.OutOrStdout(), "entry %d: log index %d of %s (Rekor v%d) is included in the tree of size %d, consistent with the log's newest checkpoint (size %d)\n",
+						i, e.GetLogIndex(), r["url"], r["api"], r["entryTreeSize"], r["treeSize"])
 				}
 			}
 			if f.output == "json" {
@@ -691,6 +758,14 @@ func verifyInclusionOnline(ctx context.Context, f *logFlags, e *protorekor.Trans
 	if err := t.c.ProveConsistency(ctx, t.api == 1, entryCP, cp); err != nil {
 		return nil, err
 	}
-	return map[string]any{"url": t.c.BaseURL, "logIndex": e.GetLogIndex(), "entryTreeSize": entryCP.Size, "treeSize": cp.Size,
+	return map[string]any{"url": t.c.BaseURL, "api": t.api, "logIndex": e.GetLogIndex(), "entryTreeSize": entryCP.Size, "treeSize": cp.Size,
 		"rootHash": hex.EncodeToString(cp.Hash), "included": true, "leafHash": fmt.Sprintf("%x", rekor.LeafHash(e.GetCanonicalizedBody()))}, nil
+}
+
+// normalizeNote undoes what copying a signed note through other tools
+// does (CRLF line ends, a missing or an extra final newline, as "jq -r"
+// adds): a signed note ends in exactly one newline.
+func normalizeNote(b []byte) []byte {
+	s := strings.ReplaceAll(string(b), "\r\n", "\n")
+	return []byte(strings.TrimRight(s, "\n") + "\n")
 }

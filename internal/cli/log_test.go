@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -285,4 +287,121 @@ func signatureOf(t *testing.T, body []byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Signatures[0].Signature
+}
+
+// A log that answers something other than what was asked, or leaves out
+// what makes an answer verifiable, is caught by the log commands (rekor-cli
+// catches the first two too).
+func TestLogCatchesALyingLog(t *testing.T) {
+	f := newLogFixture(t)
+	up, _ := url.Parse(f.url)
+	var mode string
+	proxy := httputil.NewSingleHostReverseProxy(up)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		var m map[string]map[string]any
+		switch {
+		case mode == "noset" && strings.HasPrefix(resp.Request.URL.Path, "/api/v1/log/entries"):
+			json.Unmarshal(body, &m) //nolint:errcheck
+			for _, e := range m {
+				delete(e["verification"].(map[string]any), "signedEntryTimestamp")
+			}
+			body, _ = json.Marshal(m)
+		case mode == "other" && strings.HasPrefix(resp.Request.URL.Path, "/api/v1/log/entries"):
+			// Always entry 0, whatever was asked.
+			r, err := http.Get(f.url + "/api/v1/log/entries?logIndex=0")
+			if err != nil {
+				return err
+			}
+			body, _ = io.ReadAll(r.Body)
+			r.Body.Close()
+		case mode == "treeid" && resp.Request.URL.Path == "/api/v1/log":
+			var li map[string]any
+			json.Unmarshal(body, &li) //nolint:errcheck
+			li["treeID"] = "1193050959916656506"
+			body, _ = json.Marshal(li)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Del("Content-Length")
+		return nil
+	}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	_, v1 := f.write(t, []byte("lie about me"))
+	var m map[string]json.RawMessage
+	json.Unmarshal(v1, &m) //nolint:errcheck
+	var id string
+	for k := range m {
+		id = k
+	}
+	get := func(args ...string) (int, string) {
+		code, _, errOut := run(append([]string{"log", "get", "--rekor-url", srv.URL, "--api", "1", "--trusted-root", f.root}, args...)...)
+		return code, errOut
+	}
+	mode = ""
+	if code, errOut := get("--uuid", id); code != 0 {
+		t.Fatalf("an honest answer through the proxy: %s", errOut)
+	}
+	for _, tc := range []struct{ mode, want string }{
+		{"noset", "without a SET"},
+		{"other", "asked for"},
+	} {
+		mode = tc.mode
+		for _, args := range [][]string{{"--uuid", id}, {"--uuid", id[16:]}, {"--index", "3"}} {
+			if code, errOut := get(args...); code == 0 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("%s %v: exit %d: %s", tc.mode, args, code, errOut)
+			}
+		}
+	}
+	mode = "treeid"
+	if code, _, errOut := run("log", "info", "--rekor-url", srv.URL, "--api", "1", "--trusted-root", f.root); code == 0 || !strings.Contains(errOut, "tree ID") {
+		t.Errorf("a tree ID the checkpoint does not name: exit %d: %s", code, errOut)
+	}
+}
+
+// Saved checkpoints survive being copied through other tools; one of the
+// other log is named as such; --api 1 picks the signing config's v1 log.
+func TestLogCheckpointFiles(t *testing.T) {
+	f := newLogFixture(t)
+	saved := map[string]string{}
+	for _, api := range []string{"1", "2"} {
+		saved[api] = filepath.Join(f.dir, "cp"+api)
+		if code, _, errOut := run("log", "info", "--rekor-url", f.url, "--api", api, "--trusted-root", f.root, "--save", saved[api]); code != 0 {
+			t.Fatal(errOut)
+		}
+	}
+	raw, _ := os.ReadFile(saved["2"])
+	mangled := filepath.Join(f.dir, "mangled")
+	os.WriteFile(mangled, []byte(strings.ReplaceAll(string(raw), "\n", "\r\n")+"\r\n"), 0o644) //nolint:errcheck
+	code, out, errOut := run("log", "verify-consistency", "--rekor-url", f.url, "--api", "2", "--trusted-root", f.root, "--from", mangled)
+	if code != 0 || !strings.Contains(out, "unchanged at 3 entries") {
+		t.Errorf("a checkpoint with CRLF and an extra newline: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = run("log", "verify-consistency", "--rekor-url", f.url, "--api", "2", "--trusted-root", f.root, "--from", saved["1"])
+	if code == 0 || !strings.Contains(errOut, "is of the log") || !strings.Contains(errOut, "Rekor v2") {
+		t.Errorf("a v1 checkpoint against the v2 log: exit %d: %s", code, errOut)
+	}
+
+	start := trust.Window{Start: time.Now().Add(-time.Hour)}
+	sc := &trust.SigningConfig{
+		Rekors: []trust.Service{
+			{URL: "http://127.0.0.1:1", MajorAPIVersion: 2, Valid: start},
+			{URL: f.url, MajorAPIVersion: 1, Valid: start},
+		},
+		RekorConfig: trust.ServiceConfig{Selector: trust.SelectAny},
+	}
+	b, _ := sc.Marshal()
+	scPath := filepath.Join(f.dir, "sc.json")
+	os.WriteFile(scPath, b, 0o644) //nolint:errcheck
+	if code, out, errOut := run("log", "info", "--api", "1", "--trusted-root", f.root, "--signing-config", scPath); code != 0 || !strings.Contains(out, f.url+" (Rekor v1)") {
+		t.Errorf("--api 1 from a signing config whose v2 log is elsewhere: exit %d\n%s%s", code, out, errOut)
+	}
 }
