@@ -577,8 +577,10 @@ func newLogVerifyConsistency() *cobra.Command {
 --save", or a bundle's checkpoint), verifies it and the log's newest checkpoint
 with the log's key, and verifies a consistency proof between them: from the v1
 API (/api/v1/log/proof) on Rekor v1, from the tiles on Rekor v2. A log that
-shrank, forked or rewrote an entry fails. --update then saves the newest
-checkpoint in place of the old one, as a monitor does between runs.`,
+shrank, forked or rewrote an entry fails, and its newest checkpoint is saved
+beside the old one (FILE.newest): the two signed checkpoints are the evidence.
+--update then saves the newest checkpoint in place of the old one, as a monitor
+does between runs.`,
 		Example: `  sigil log info --rekor-url https://rekor.sigstore.dev --api 1 --save rekor.checkpoint
   # … later …
   sigil log verify-consistency --rekor-url https://rekor.sigstore.dev --api 1 --from rekor.checkpoint --update`,
@@ -610,7 +612,17 @@ checkpoint in place of the old one, as a monitor does between runs.`,
 				return fmt.Errorf("the checkpoint in %s: %w", from, err)
 			}
 			if err := t.c.ProveConsistency(ctx, t.api == 1, oldCP, cp); err != nil {
-				return err
+				if !errors.Is(err, logclient.ErrVerification) {
+					return err
+				}
+				// Two checkpoints the log signed that cannot both be true
+				// are the evidence of its misbehaviour: keep the newest
+				// beside the saved one, which stays untouched.
+				evidence := from + ".newest"
+				if werr := fsutil.WriteFileAtomic(evidence, signed, 0o644); werr != nil {
+					return fmt.Errorf("%w (and couldn't keep the log's newest checkpoint as evidence: %v)", err, werr)
+				}
+				return fmt.Errorf("%w; the log signed both %s and the checkpoint now saved in %s: keep them, together they prove it", err, from, evidence)
 			}
 			if update {
 				if err := fsutil.WriteFileAtomic(from, signed, 0o644); err != nil {

@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +28,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/checkpoint"
 	"sigil.dev/sigil/internal/testpki"
 	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/tlog"
@@ -38,13 +41,20 @@ type logFixture struct {
 	url, root, v1Key, v2Key, dir string
 	pki                          *testpki.PKI
 	key                          crypto.Signer
+	// v2Signer is the v2 log's own key, to forge what only a
+	// misbehaving log could sign.
+	v2Signer ed25519.PrivateKey
 }
 
 func newLogFixture(t *testing.T) *logFixture {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	u := "http://" + srv.Listener.Addr().String()
-	svc, err := tlog.New(context.Background(), tlog.Config{DataDir: t.TempDir(), V2PublicURL: u, V1PublicURL: u, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	_, v2Signer, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(v2Signer)
+	v2KeyFile := filepath.Join(t.TempDir(), "v2.pem")
+	os.WriteFile(v2KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600) //nolint:errcheck
+	svc, err := tlog.New(context.Background(), tlog.Config{DataDir: t.TempDir(), V2PublicURL: u, V1PublicURL: u, V2KeyFile: v2KeyFile, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +76,7 @@ func newLogFixture(t *testing.T) *logFixture {
 	}
 	raw, _ := tr.Marshal()
 	dir := t.TempDir()
-	f := &logFixture{url: u, root: filepath.Join(dir, "trusted_root.json"), v1Key: filepath.Join(dir, "v1.pub"), v2Key: filepath.Join(dir, "v2.pub"), dir: dir, pki: p}
+	f := &logFixture{url: u, root: filepath.Join(dir, "trusted_root.json"), v1Key: filepath.Join(dir, "v1.pub"), v2Key: filepath.Join(dir, "v2.pub"), dir: dir, pki: p, v2Signer: v2Signer}
 	os.WriteFile(f.root, raw, 0o644)                                      //nolint:errcheck
 	os.WriteFile(f.v1Key, testpki.PublicKeyPEM(logs[1].PublicKey), 0o644) //nolint:errcheck
 	os.WriteFile(f.v2Key, testpki.PublicKeyPEM(logs[0].PublicKey), 0o644) //nolint:errcheck
@@ -403,5 +413,43 @@ func TestLogCheckpointFiles(t *testing.T) {
 	os.WriteFile(scPath, b, 0o644) //nolint:errcheck
 	if code, out, errOut := run("log", "info", "--api", "1", "--trusted-root", f.root, "--signing-config", scPath); code != 0 || !strings.Contains(out, f.url+" (Rekor v1)") {
 		t.Errorf("--api 1 from a signing config whose v2 log is elsewhere: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// A fork: the log signed two different trees of one size. verify-consistency
+// fails and keeps the log's newest checkpoint beside the saved one, the
+// two together being the evidence.
+func TestLogForkEvidence(t *testing.T) {
+	f := newLogFixture(t)
+	saved := filepath.Join(f.dir, "cp")
+	if code, _, errOut := run("log", "info", "--rekor-url", f.url, "--api", "2", "--trusted-root", f.root, "--save", saved); code != 0 {
+		t.Fatal(errOut)
+	}
+	raw, _ := os.ReadFile(saved)
+	text, _ := checkpoint.Split(raw)
+	cp, err := checkpoint.Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.Hash = bytes.Repeat([]byte{7}, 32)
+	signer, err := checkpoint.NewSigner(cp.Origin, f.v2Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := checkpoint.Sign(cp, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(saved, forged, 0o644) //nolint:errcheck
+	code, _, errOut := run("log", "verify-consistency", "--rekor-url", f.url, "--api", "2", "--trusted-root", f.root, "--from", saved, "--update")
+	if code == 0 || !strings.Contains(errOut, "forked") || !strings.Contains(errOut, saved+".newest") {
+		t.Fatalf("a fork: exit %d: %s", code, errOut)
+	}
+	if kept, _ := os.ReadFile(saved); !bytes.Equal(kept, forged) {
+		t.Error("--update replaced the saved checkpoint of a forked log")
+	}
+	newest, _ := os.ReadFile(saved + ".newest")
+	if !bytes.Equal(newest, raw) {
+		t.Errorf("evidence:\n%s\nwant the log's newest checkpoint:\n%s", newest, raw)
 	}
 }
