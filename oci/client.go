@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -211,13 +212,41 @@ func (c *Client) Children(ctx context.Context, d name.Digest) ([]Child, error) {
 	return out, nil
 }
 
+// ParsePlatform parses a platform as --platform takes it: os/arch or
+// os/arch/variant ("linux/amd64", "linux/arm64/v8"), each part non-empty;
+// an OS version may follow a colon ("windows/amd64:10.0.17763.1234"), as
+// go-containerregistry reads it. Anything else is refused here, before a
+// registry is asked: go-containerregistry takes "bogus" for the OS bogus
+// on no architecture, so a typo read as "no manifest for the platform".
+func ParsePlatform(s string) (*v1.Platform, error) {
+	malformed := fmt.Errorf("couldn't parse platform %q: malformed, want os/arch[/variant], for example linux/amd64 or linux/arm64/v8", s)
+	spec, osVersion, hasVersion := strings.Cut(s, ":")
+	if hasVersion && (osVersion == "" || strings.Contains(osVersion, ":")) {
+		return nil, malformed
+	}
+	parts := strings.Split(spec, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return nil, malformed
+	}
+	for _, p := range parts {
+		if p == "" || strings.ContainsFunc(p, unicode.IsSpace) {
+			return nil, malformed
+		}
+	}
+	p := &v1.Platform{OS: parts[0], Architecture: parts[1], OSVersion: osVersion}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
 // Platform returns the manifest of an index for a platform ("linux/amd64",
-// "linux/arm64/v8"). An image manifest is returned as is when it is not an
-// index.
+// "linux/arm64/v8"; see ParsePlatform). An image manifest is returned as
+// is when it is not an index.
 func (c *Client) Platform(ctx context.Context, d name.Digest, platform string) (name.Digest, error) {
-	want, err := v1.ParsePlatform(platform)
+	want, err := ParsePlatform(platform)
 	if err != nil {
-		return name.Digest{}, fmt.Errorf("couldn't parse platform %q: %w", platform, err)
+		return name.Digest{}, err
 	}
 	kids, err := c.Children(ctx, d)
 	if err != nil {

@@ -96,6 +96,25 @@ func TestLegacyTag(t *testing.T) {
 	}
 }
 
+func TestParsePlatform(t *testing.T) {
+	for in, want := range map[string]v1.Platform{
+		"linux/amd64":                   {OS: "linux", Architecture: "amd64"},
+		"linux/arm64/v8":                {OS: "linux", Architecture: "arm64", Variant: "v8"},
+		"windows/amd64:10.0.17763.1234": {OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.1234"},
+	} {
+		got, err := oci.ParsePlatform(in)
+		if err != nil || !got.Equals(want) {
+			t.Errorf("%q: got %+v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"bogus", "linux", "linux/", "/amd64", "linux//v8", "linux/arm64/v8/x", "linux/amd64:", "linux/amd 64", "linux/amd64:1:2", ""} {
+		_, err := oci.ParsePlatform(in)
+		if err == nil || !strings.Contains(err.Error(), "malformed, want os/arch[/variant]") {
+			t.Errorf("%q: got %v", in, err)
+		}
+	}
+}
+
 func FuzzParseSimpleSigning(f *testing.F) {
 	p, _ := oci.NewSimpleSigning("reg/app", "sha256:"+strings.Repeat("0", 64), map[string]string{"a": "b"}).Marshal()
 	f.Add(p)

@@ -342,6 +342,20 @@ func (f *imageVerifyFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.workers, "max-workers", 10, "images verified at once")
 }
 
+// check refuses malformed flag values before any registry is asked.
+func (f *imageVerifyFlags) check() error {
+	return checkPlatform(f.platform)
+}
+
+// checkPlatform refuses a malformed --platform (an empty one means none).
+func checkPlatform(platform string) error {
+	if platform == "" {
+		return nil
+	}
+	_, err := oci.ParsePlatform(platform)
+	return err
+}
+
 // imageResult is the JSON output for one verified signature or attestation.
 type imageResult struct {
 	Image         string          `json:"image"`
@@ -502,6 +516,9 @@ platform's manifest instead. Several images are verified concurrently
   sigil verify --key cosign.pub --trusted-root trusted_root.json reg.example/app@sha256:4f5e… reg.example/db@sha256:9a8b…`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
 			ann, err := parseAnnotations(annotations)
 			if err != nil {
 				return err
@@ -567,6 +584,9 @@ With --output json the verified statements are printed.`,
   sigil verify-attestation ghcr.io/org/app:v1.2.3 --policy provenance-policy.yaml --trusted-root trusted_root.json -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.check(); err != nil {
+				return err
+			}
 			pt := ""
 			if typ != "" {
 				var err error
@@ -783,6 +803,9 @@ or verify-attestation for that.`,
   sigil download ` + string(kind) + ` ghcr.io/org/app:v1.2.3 --platform linux/amd64 | jq .bundle`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkPlatform(platform); err != nil {
+				return err
+			}
 			ctx, cancel := rf.context(cmd)
 			defer cancel()
 			cl := rf.client()

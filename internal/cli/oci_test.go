@@ -242,3 +242,22 @@ func TestSignAllReportsPartialFailure(t *testing.T) {
 		t.Fatalf("the signed manifest was not reported: %q", errOut.String())
 	}
 }
+
+// A malformed --platform is refused as such, before any registry is asked
+// (it used to read as "index … has no manifest for platform bogus").
+func TestImagePlatformMalformedCLI(t *testing.T) {
+	e := newImageEnv(t, true)
+	idx, _ := ocitest.PushIndex(t, e.host, "app", "v1", "linux/amd64", "linux/arm64")
+	for _, args := range [][]string{
+		append([]string{"verify", idx.String(), "--platform", "bogus"}, e.idArgs...),
+		append([]string{"verify-attestation", idx.String(), "--platform", "linux/"}, e.idArgs...),
+		{"download", "signature", idx.String(), "--platform", "bogus"},
+		// No registry answers here: the flag is checked first.
+		append([]string{"verify", "127.0.0.1:1/app@" + idx.DigestStr(), "--platform", "linux//v8"}, e.idArgs...),
+	} {
+		_, stderr := e.sigil(t, 1, args...)
+		if !strings.Contains(stderr, "malformed, want os/arch[/variant]") || strings.Contains(stderr, "not found") || strings.Contains(stderr, "127.0.0.1:1") {
+			t.Errorf("sigil %s:\n%s", strings.Join(args[:4], " "), stderr)
+		}
+	}
+}
