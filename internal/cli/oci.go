@@ -342,8 +342,14 @@ func (f *imageVerifyFlags) register(c *cobra.Command) {
 	c.Flags().IntVar(&f.workers, "max-workers", 10, "images verified at once")
 }
 
-// check refuses malformed flag values before any registry is asked.
+// check refuses malformed flag values before any registry is asked (an
+// unknown --output found after verifying hid the outcome).
 func (f *imageVerifyFlags) check() error {
+	switch f.verify.output {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("unknown --output %q: use text or json", f.verify.output)
+	}
 	return checkPlatform(f.platform)
 }
 
@@ -431,8 +437,6 @@ func (f *imageVerifyFlags) forEachImage(cmd *cobra.Command, c *oci.Client, args 
 		if err := enc.Encode(results); err != nil {
 			return err
 		}
-	} else if f.verify.output != "text" && f.verify.output != "" {
-		return fmt.Errorf("unknown --output %q: use text or json", f.verify.output)
 	}
 	switch {
 	case failed == 0:

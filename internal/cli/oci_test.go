@@ -261,3 +261,20 @@ func TestImagePlatformMalformedCLI(t *testing.T) {
 		}
 	}
 }
+
+// An unknown --output is refused before verifying: it used to be noticed
+// after "Verified OK" was printed, and to hide a failure's real error.
+func TestImageOutputCheckedFirstCLI(t *testing.T) {
+	e := newImageEnv(t, true)
+	signed := ocitest.PushImage(t, e.host, "app", "signed").String()
+	unsigned := ocitest.PushImage(t, e.host, "app", "unsigned").String()
+	e.sigil(t, 0, append([]string{"sign", signed}, e.signArgs...)...)
+	for _, cmd := range []string{"verify", "verify-attestation"} {
+		for _, img := range []string{signed, unsigned} {
+			_, stderr := e.sigil(t, 1, append([]string{cmd, img, "-o", "yaml"}, e.idArgs...)...)
+			if strings.TrimSpace(stderr) != `Error: unknown --output "yaml": use text or json` {
+				t.Errorf("%s %s -o yaml:\n%s", cmd, img, stderr)
+			}
+		}
+	}
+}
