@@ -17,6 +17,7 @@ import (
 	"sigil.dev/sigil/intoto"
 	"sigil.dev/sigil/oci"
 	"sigil.dev/sigil/policy"
+	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/sign"
 	"sigil.dev/sigil/verify"
 )
@@ -195,7 +196,13 @@ func printWritten(cmd *cobra.Command, written []oci.Written) {
 		fmt.Fprintf(w, "Signed %s%s; %s %s", x.Image, who, where, x.Location)
 		if x.Result != nil && x.Result.Verified != nil {
 			for _, e := range x.Result.Verified.TlogEntries {
-				fmt.Fprintf(w, "; log %s index %d", e.LogURL, e.LogIndex)
+				// One URL may serve both APIs, each with its own
+				// indices (as sign-blob says).
+				api := "v1"
+				if rekor.IsV2Entry(e.Kind, e.Version) {
+					api = "v2"
+				}
+				fmt.Fprintf(w, "; Rekor %s log %s index %d", api, e.LogURL, e.LogIndex)
 			}
 		}
 		fmt.Fprintln(w)

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,9 @@ import (
 
 	"sigil.dev/sigil/oci"
 	"sigil.dev/sigil/oci/ocitest"
+	"sigil.dev/sigil/rekor"
+	"sigil.dev/sigil/sign"
+	"sigil.dev/sigil/verify"
 )
 
 // imageEnv is a registry and fake signing services, with the flags that
@@ -29,7 +33,14 @@ type imageEnv struct {
 
 func newImageEnv(t *testing.T, referrersAPI bool) *imageEnv {
 	t.Helper()
-	_, dir, root, sc := signFixture(t, 1)
+	return newImageEnvRekor(t, referrersAPI, 1)
+}
+
+// newImageEnvRekor is newImageEnv with a signing config naming a Rekor log
+// of the given major API version.
+func newImageEnvRekor(t *testing.T, referrersAPI bool, rekorVersion uint32) *imageEnv {
+	t.Helper()
+	_, dir, root, sc := signFixture(t, rekorVersion)
 	reg := ocitest.NewRegistry(t, referrersAPI)
 	e := &imageEnv{host: reg.Host, dir: dir, root: root, identity: "alice@sigil.test", issuer: "https://issuer.sigil.test", registryReferrers: referrersAPI}
 	e.signArgs = []string{"--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}
@@ -276,5 +287,32 @@ func TestImageOutputCheckedFirstCLI(t *testing.T) {
 				t.Errorf("%s %s -o yaml:\n%s", cmd, img, stderr)
 			}
 		}
+	}
+}
+
+// Rekor v1 and v2 logs may share a URL, each with its own indices: sign
+// says which API an index belongs to, as sign-blob does.
+func TestImageSignNamesRekorAPICLI(t *testing.T) {
+	for _, v := range []uint32{1, 2} {
+		e := newImageEnvRekor(t, true, v)
+		d := ocitest.PushImage(t, e.host, "app", "v1").String()
+		_, stderr := e.sigil(t, 0, append([]string{"sign", d}, e.signArgs...)...)
+		want := fmt.Sprintf("; Rekor v%d log https://", v)
+		if !strings.Contains(stderr, want) {
+			t.Errorf("Rekor v%d: sign said:\n%s\nwant %q", v, stderr, want)
+		}
+	}
+	// Both in one signature, from one URL.
+	d, _ := name.NewDigest("reg.test/app@sha256:" + strings.Repeat("1", 64))
+	res := &sign.Result{Verified: &verify.Result{TlogEntries: []verify.VerifiedLogEntry{
+		{LogURL: "http://127.0.0.1:18080", LogIndex: 7, Kind: rekor.KindHashedRekord, Version: rekor.VersionHashedRekordV1},
+		{LogURL: "http://127.0.0.1:18080", LogIndex: 3, Kind: rekor.KindHashedRekord, Version: rekor.VersionHashedRekordV2},
+	}}}
+	cmd := &cobra.Command{}
+	var errOut strings.Builder
+	cmd.SetErr(&errOut)
+	printWritten(cmd, []oci.Written{{Image: d, Scheme: oci.SchemeReferrers, Location: "reg.test/app@sha256:" + strings.Repeat("f", 64), Result: res}})
+	if !strings.HasSuffix(errOut.String(), "; Rekor v1 log http://127.0.0.1:18080 index 7; Rekor v2 log http://127.0.0.1:18080 index 3\n") {
+		t.Errorf("printed %q", errOut.String())
 	}
 }
