@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,10 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
+	"sigil.dev/sigil/internal/fakesvc"
+	"sigil.dev/sigil/intoto"
 	"sigil.dev/sigil/oci"
 	"sigil.dev/sigil/oci/ocitest"
 	"sigil.dev/sigil/rekor"
@@ -29,6 +33,7 @@ type imageEnv struct {
 	root              string
 	identity, issuer  string
 	registryReferrers bool
+	svc               *fakesvc.Services // nil with a real sigil server
 }
 
 func newImageEnv(t *testing.T, referrersAPI bool) *imageEnv {
@@ -40,9 +45,9 @@ func newImageEnv(t *testing.T, referrersAPI bool) *imageEnv {
 // of the given major API version.
 func newImageEnvRekor(t *testing.T, referrersAPI bool, rekorVersion uint32) *imageEnv {
 	t.Helper()
-	_, dir, root, sc := signFixture(t, rekorVersion)
+	svc, dir, root, sc := signFixture(t, rekorVersion)
 	reg := ocitest.NewRegistry(t, referrersAPI)
-	e := &imageEnv{host: reg.Host, dir: dir, root: root, identity: "alice@sigil.test", issuer: "https://issuer.sigil.test", registryReferrers: referrersAPI}
+	e := &imageEnv{host: reg.Host, dir: dir, root: root, identity: "alice@sigil.test", issuer: "https://issuer.sigil.test", registryReferrers: referrersAPI, svc: svc}
 	e.signArgs = []string{"--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}
 	e.idArgs = []string{"--certificate-identity", e.identity, "--certificate-oidc-issuer", e.issuer, "--trusted-root", root}
 	return e
@@ -314,5 +319,65 @@ func TestImageSignNamesRekorAPICLI(t *testing.T) {
 	printWritten(cmd, []oci.Written{{Image: d, Scheme: oci.SchemeReferrers, Location: "reg.test/app@sha256:" + strings.Repeat("f", 64), Result: res}})
 	if !strings.HasSuffix(errOut.String(), "; Rekor v1 log http://127.0.0.1:18080 index 7; Rekor v2 log http://127.0.0.1:18080 index 3\n") {
 		t.Errorf("printed %q", errOut.String())
+	}
+}
+
+// -o json prints the statement twice, at the top level and in the
+// verification result; both are the statement as signed, subject
+// annotations included (the verification's copy used to drop them).
+func TestImageJSONStatementCLI(t *testing.T) {
+	e := newImageEnv(t, true)
+	ctx := context.Background()
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	e.sigil(t, 0, append([]string{"sign", d.String(), "-a", "env=prod"}, e.signArgs...)...)
+	// An attestation whose subject is annotated (sigil attest, like cosign
+	// attest, annotates none).
+	const pt = "https://example.com/annotated/v1"
+	s := &sign.Signer{CA: &sign.CAClient{URL: e.svc.URL}, Logs: []sign.LogClient{&sign.RekorV1{BaseURL: e.svc.URL}}, TrustedRoot: e.svc.TrustedRoot,
+		Token: func(context.Context) (string, error) { return testToken(), nil }}
+	st, err := oci.Statement(d, pt, json.RawMessage(`{"x":1}`), map[string]string{"env": "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.SignDSSE(ctx, intoto.PayloadType, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := res.Bundle.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := oci.New(oci.Options{})
+	desc, err := c.Describe(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WriteReferrer(ctx, d, desc, raw, "dsse-envelope", pt, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"verify", d.String(), "-a", "env=prod"},
+		{"verify-attestation", d.String(), "--type", pt},
+	} {
+		out, _ := e.sigil(t, 0, append(append(args, "-o", "json"), e.idArgs...)...)
+		var got []struct {
+			Statement    json.RawMessage `json:"statement"`
+			Verification struct {
+				Statement json.RawMessage `json:"statement"`
+			} `json:"verification"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 1 {
+			t.Fatalf("%s: %d results, %v\n%s", args[0], len(got), err, out)
+		}
+		for _, st := range []json.RawMessage{got[0].Statement, got[0].Verification.Statement} {
+			var s struct {
+				Subject []struct {
+					Annotations map[string]string `json:"annotations"`
+				} `json:"subject"`
+			}
+			if err := json.Unmarshal(st, &s); err != nil || len(s.Subject) != 1 || s.Subject[0].Annotations["env"] != "prod" {
+				t.Errorf("%s: a statement without the subject's annotations (%v):\n%s", args[0], err, out)
+			}
+		}
 	}
 }
