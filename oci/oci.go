@@ -160,9 +160,29 @@ var (
 	// ErrRejected: the registry refused what was written (for example
 	// MANIFEST_INVALID for a media type it does not accept).
 	ErrRejected = errors.New("the registry rejected the write")
-	// ErrNoSignatures: nothing of the requested kind is attached.
+	// ErrNoSignatures: nothing of the requested kind is attached. For
+	// attestations the error is ErrNoAttestations, which matches this
+	// too.
 	ErrNoSignatures = errors.New("no signatures found")
 	// ErrNoMatchingSignatures: something is attached, but none of it
-	// verified against the policy.
+	// verified against the policy. For attestations the error is
+	// ErrNoMatchingAttestations, which matches this too.
 	ErrNoMatchingSignatures = errors.New("no matching signatures")
+	// ErrNoAttestations: no attestation (of the requested predicate type)
+	// is attached.
+	ErrNoAttestations error = &kindError{"no attestations found", ErrNoSignatures}
+	// ErrNoMatchingAttestations: attestations are attached, but none of
+	// them verified against the policy.
+	ErrNoMatchingAttestations error = &kindError{"no matching attestations", ErrNoMatchingSignatures}
 )
+
+// kindError is a sentinel for attestations that also matches the
+// signatures' sentinel (errors.Is), so that callers branching on "nothing
+// attached" need not know the kind.
+type kindError struct {
+	msg     string
+	general error
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.general }

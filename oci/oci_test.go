@@ -165,13 +165,31 @@ func TestAttestVerify(t *testing.T) {
 			if !strings.Contains(string(got[0].Statement), `"buildType":"x"`) {
 				t.Fatalf("statement %s", got[0].Statement)
 			}
+			// Only other types attached: nothing failed to be searched,
+			// and the error says what is there, as attestations.
 			p.PredicateType = "https://openvex.dev/ns"
 			_, err = v.VerifyAttestations(context.Background(), d, p)
-			if !errors.Is(err, oci.ErrNoSignatures) || !strings.Contains(err.Error(), "https://slsa.dev/provenance/v1") {
-				t.Fatalf("missing type: %v", err)
+			want := "no attestations found: none of type https://openvex.dev/ns is attached to " + d.String() +
+				"; attached predicate types: https://slsa.dev/provenance/v1, https://spdx.dev/Document"
+			if !errors.Is(err, oci.ErrNoAttestations) || !errors.Is(err, oci.ErrNoSignatures) || err.Error() != want {
+				t.Fatalf("missing type: %v\nwant %s", err, want)
+			}
+			// Attestations that do not verify are worded as attestations.
+			p = alicePolicy()
+			p.Identities[0].SubjectAlternativeName.Exact = "mallory@sigil.test"
+			_, err = v.VerifyAttestations(context.Background(), d, p)
+			if !errors.Is(err, oci.ErrNoMatchingAttestations) || !errors.Is(err, oci.ErrNoMatchingSignatures) ||
+				!strings.HasPrefix(err.Error(), "no matching attestations for "+d.String()+": 2 attestations found, none verified: ") {
+				t.Fatalf("wrong identity: %v", err)
+			}
+			bare := ocitest.PushImage(t, e.host, "app", "bare")
+			_, err = v.VerifyAttestations(context.Background(), bare, alicePolicy())
+			want = "no attestations found: no attestations are attached to " + bare.String() + ", neither under " + oci.LegacyTag(bare, oci.KindAttestation).TagStr() + " nor as referrers"
+			if !errors.Is(err, oci.ErrNoAttestations) || err.Error() != want {
+				t.Fatalf("nothing attached: %v\nwant %s", err, want)
 			}
 			// An attestation is not a signature.
-			if _, err := v.VerifySignatures(context.Background(), d, alicePolicy(), nil); !errors.Is(err, oci.ErrNoSignatures) {
+			if _, err := v.VerifySignatures(context.Background(), d, alicePolicy(), nil); !errors.Is(err, oci.ErrNoSignatures) || errors.Is(err, oci.ErrNoAttestations) {
 				t.Fatalf("attestations taken for signatures: %v", err)
 			}
 		})

@@ -51,7 +51,7 @@ func (v *Verifier) VerifySignatures(ctx context.Context, d name.Digest, p verify
 	if err != nil {
 		return nil, err
 	}
-	return v.verifyAll(d, found, listErrs, "signatures", func(f *Found) (*Verified, error) {
+	return v.verifyAll(d, KindSignature, found, listErrs, "signatures", func(f *Found) (*Verified, error) {
 		return v.verifySignature(d, f, p, annotations)
 	})
 }
@@ -69,26 +69,49 @@ func (v *Verifier) VerifyAttestations(ctx context.Context, d name.Digest, p veri
 	what := "attestations"
 	if p.PredicateType != "" {
 		var keep []*Found
-		var types []string
+		var others []string
 		for _, f := range found {
 			if f.Err == nil && f.PredicateType != p.PredicateType {
-				types = append(types, f.PredicateType)
+				others = append(others, f.PredicateType)
 				continue
 			}
 			keep = append(keep, f)
 		}
-		what = fmt.Sprintf("attestations of type %s", p.PredicateType)
-		if len(keep) == 0 && len(types) > 0 {
-			listErrs = append(listErrs, fmt.Errorf("attestations of other types are attached: %s", strings.Join(uniq(types), ", ")))
+		if len(keep) == 0 && len(others) > 0 {
+			return nil, NoneOfType(d, p.PredicateType, others, listErrs)
 		}
+		what = fmt.Sprintf("attestations of type %s", p.PredicateType)
 		found = keep
 	}
-	return v.verifyAll(d, found, listErrs, what, func(f *Found) (*Verified, error) {
+	return v.verifyAll(d, KindAttestation, found, listErrs, what, func(f *Found) (*Verified, error) {
 		return v.verifyAttestation(d, f, p)
 	})
 }
 
-func (v *Verifier) verifyAll(d name.Digest, found []*Found, listErrs []error, what string, check func(*Found) (*Verified, error)) ([]*Verified, error) {
+// NoneOfType is the error for an image with attestations of other
+// predicate types than the one wanted: others are their types, as found,
+// and listErrs the places that could not be searched. It wraps
+// ErrNoAttestations and names the types that are attached.
+func NoneOfType(d name.Digest, predicateType string, others []string, listErrs []error) error {
+	var types []string
+	for _, t := range others {
+		if t == "" {
+			t = "(unknown)"
+		}
+		types = append(types, t)
+	}
+	err := fmt.Errorf("%w: none of type %s is attached to %s; attached predicate types: %s", ErrNoAttestations, predicateType, d, strings.Join(uniq(types), ", "))
+	if len(listErrs) > 0 {
+		err = fmt.Errorf("%w (and some places could not be searched: %w)", err, oneLine{errors.Join(listErrs...)})
+	}
+	return err
+}
+
+func (v *Verifier) verifyAll(d name.Digest, kind Kind, found []*Found, listErrs []error, what string, check func(*Found) (*Verified, error)) ([]*Verified, error) {
+	errNone, errNoMatch := ErrNoSignatures, ErrNoMatchingSignatures
+	if kind == KindAttestation {
+		errNone, errNoMatch = ErrNoAttestations, ErrNoMatchingAttestations
+	}
 	jobs := v.Jobs
 	if jobs <= 0 {
 		jobs = 4
@@ -129,24 +152,17 @@ func (v *Verifier) verifyAll(d name.Digest, found []*Found, listErrs []error, wh
 	if len(found) == 0 {
 		if listErr != nil {
 			return nil, fmt.Errorf("%w: none attached to %s where sigil could look, and some places could not be searched: %w",
-				ErrNoSignatures, d, oneLine{listErr})
+				errNone, d, oneLine{listErr})
 		}
 		return nil, fmt.Errorf("%w: no %s are attached to %s, neither under %s nor as referrers",
-			ErrNoSignatures, what, d, LegacyTag(d, kindOf(what)).TagStr())
+			errNone, what, d, LegacyTag(d, kind).TagStr())
 	}
 	sort.Strings(why)
 	if listErr != nil {
 		return nil, fmt.Errorf("%w for %s: %s found, none verified: %s (and some places could not be searched: %w)",
-			ErrNoMatchingSignatures, d, count(len(found), what), strings.Join(why, "; "), oneLine{listErr})
+			errNoMatch, d, count(len(found), what), strings.Join(why, "; "), oneLine{listErr})
 	}
-	return nil, fmt.Errorf("%w for %s: %s found, none verified: %s", ErrNoMatchingSignatures, d, count(len(found), what), strings.Join(why, "; "))
-}
-
-func kindOf(what string) Kind {
-	if strings.HasPrefix(what, "attestation") {
-		return KindAttestation
-	}
-	return KindSignature
+	return nil, fmt.Errorf("%w for %s: %s found, none verified: %s", errNoMatch, d, count(len(found), what), strings.Join(why, "; "))
 }
 
 func (v *Verifier) verifySignature(d name.Digest, f *Found, p verify.Policy, annotations map[string]string) (*Verified, error) {

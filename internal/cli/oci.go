@@ -846,8 +846,10 @@ or verify-attestation for that.`,
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			n := 0
+			var others []string
 			for _, f := range found {
 				if pt != "" && f.PredicateType != pt {
+					others = append(others, f.PredicateType)
 					continue
 				}
 				o := downloaded{Scheme: f.Scheme, Source: f.Source, PredicateType: f.PredicateType, MediaType: f.MediaType}
@@ -871,8 +873,14 @@ or verify-attestation for that.`,
 			for _, e := range listErrs {
 				fmt.Fprintf(cmd.ErrOrStderr(), "Warning: %v\n", e)
 			}
-			if n == 0 {
-				return fmt.Errorf("%w: no %ss are attached to %s", oci.ErrNoSignatures, kind, d)
+			switch {
+			case n > 0:
+			case len(others) > 0:
+				return oci.NoneOfType(d, pt, others, nil)
+			case kind == oci.KindAttestation:
+				return fmt.Errorf("%w: no attestations are attached to %s", oci.ErrNoAttestations, d)
+			default:
+				return fmt.Errorf("%w: no signatures are attached to %s", oci.ErrNoSignatures, d)
 			}
 			return nil
 		},

@@ -141,8 +141,19 @@ func TestImageAttestCLI(t *testing.T) {
 		t.Fatalf("%d results, %v\n%s", len(res), err, out)
 	}
 	_, stderr := e.sigil(t, 1, append([]string{"verify-attestation", d, "--type", "spdxjson"}, e.idArgs...)...)
-	if !strings.Contains(stderr, "https://slsa.dev/provenance/v1") {
-		t.Fatalf("missing type should name what is there:\n%s", stderr)
+	want := "Error: no attestations found: none of type https://spdx.dev/Document is attached to " + d + "; attached predicate types: https://slsa.dev/provenance/v1\n"
+	if stderr != want {
+		t.Fatalf("missing type should name what is there:\n%s\nwant %s", stderr, want)
+	}
+	_, stderr = e.sigil(t, 1, "download", "attestation", d, "--predicate-type", "spdxjson")
+	if !strings.HasSuffix(stderr, want) {
+		t.Fatalf("download of a missing type:\n%s\nwant %s", stderr, want)
+	}
+	wrong := append([]string{"verify-attestation", d, "--type", "slsaprovenance1"}, e.idArgs...)
+	wrong[5] = "mallory@sigil.test"
+	_, stderr = e.sigil(t, 1, wrong...)
+	if !strings.HasPrefix(stderr, "Error: no matching attestations for "+d+": 2 attestations of type https://slsa.dev/provenance/v1 found, none verified: ") {
+		t.Fatalf("wrong identity:\n%s", stderr)
 	}
 
 	good := filepath.Join(e.dir, "good.yaml")
