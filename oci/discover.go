@@ -34,11 +34,16 @@ type Attached struct {
 	ArtifactType  string        `json:"artifactType,omitempty"`
 	PredicateType string        `json:"predicateType,omitempty"`
 	// Manifest is the manifest: always for legacy tags, for referrers when
-	// fetched (Discover with manifests, or once Find has read it).
+	// fetched (Discover with manifests, when the listing's entry does not
+	// tell what the referrer is, or once Find has read it).
 	Manifest *v1.Manifest `json:"manifest,omitempty"`
+	// Error says why the referrer's manifest could not be read; Kind is
+	// then only what the listing tells ("" or other when it does not).
+	Error string `json:"error,omitempty"`
 
 	subject name.Digest
 	bundle  bool
+	err     error
 }
 
 // Location names where the manifest is, for messages.
@@ -149,26 +154,78 @@ func (c *Client) referrers(ctx context.Context, subject name.Digest, manifests b
 	if len(im.Manifests) > MaxReferrers {
 		return nil, fmt.Errorf("couldn't list the referrers of %s: %d referrers, more than %d", subject, len(im.Manifests), MaxReferrers)
 	}
-	var out []*Attached
+	var out, fetch []*Attached
 	for _, d := range im.Manifests {
 		ref := subject.Context().Digest(d.Digest.String())
 		a := &Attached{Scheme: SchemeReferrers, Ref: ref, Where: ref.String(), Descriptor: d, ArtifactType: d.ArtifactType, subject: subject}
 		a.Kind, a.PredicateType, a.bundle = classify(d.ArtifactType, d.Annotations)
 		out = append(out, a)
-	}
-	if !manifests {
-		return out, nil
-	}
-	var errs []error
-	for _, a := range out {
-		m, _, err := c.manifest(ctx, a.Ref)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		if manifests || untold(a) {
+			fetch = append(fetch, a)
 		}
-		a.Manifest = m
 	}
-	return out, errors.Join(errs...)
+	c.fetchReferrers(ctx, fetch)
+	return out, nil
+}
+
+// untold reports whether a referrer's listing entry leaves open what it is:
+// a bundle without the predicate type annotation, or no artifact type but
+// the empty config's. cosign v3 lists its referrers in the referrers tag
+// schema index with the artifact type and no annotations, and a listing
+// may name a manifest by its config media type; the manifest tells.
+func untold(a *Attached) bool {
+	return a.Kind == "" || a.Kind == KindOther && (a.ArtifactType == "" || a.ArtifactType == MediaTypeEmptyConfig)
+}
+
+// fetchReferrers fetches the manifests of referrers, a few at a time (the
+// listing holds at most MaxReferrers), and classifies those whose listing
+// entry does not tell what they are by the manifest's artifact type (or
+// config media type), annotations and layers. A referrer that cannot be
+// read keeps what its entry told, with Error set; the others are still
+// read.
+func (c *Client) fetchReferrers(ctx context.Context, as []*Attached) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, a := range as {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			m, _, err := c.manifest(ctx, a.Ref)
+			if err == nil && m == nil {
+				err = fmt.Errorf("couldn't fetch referrer %s: it is listed but does not exist", a.Location())
+			}
+			if err != nil {
+				a.err, a.Error = err, err.Error()
+				return
+			}
+			a.Manifest = m
+			if untold(a) {
+				a.Kind, a.PredicateType, a.bundle = classifyManifest(m)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// classifyManifest tells a referrer's kind from its manifest, as
+// classify does from a listing entry (which go-containerregistry makes
+// from the manifest's artifact type, or else its config media type, and
+// its annotations). A manifest with a bundle layer holds a bundle.
+func classifyManifest(m *v1.Manifest) (kind Kind, predicateType string, isBundle bool) {
+	at := m.ArtifactType
+	if at == "" {
+		at = string(m.Config.MediaType)
+	}
+	kind, predicateType, isBundle = classify(at, m.Annotations)
+	if !isBundle && kind == KindOther {
+		for _, l := range m.Layers {
+			if isBundleMediaType(string(l.MediaType)) {
+				return "", "", true
+			}
+		}
+	}
+	return kind, predicateType, isBundle
 }
 
 // classify tells a referrer's kind from its artifact type and annotations,
@@ -247,6 +304,9 @@ func (c *Client) Find(ctx context.Context, subject name.Digest, kind Kind) (foun
 			jobs = append(jobs, job{a, -1})
 		case a.Scheme == SchemeReferrers && a.Kind == kind && (a.ArtifactType == ArtifactTypeLegacySignature || a.ArtifactType == ArtifactTypeInToto):
 			jobs = append(jobs, job{a, -2})
+		case a.Scheme == SchemeReferrers && a.err != nil:
+			// Unread, and its entry does not say it is not one.
+			atts.Errors = append(atts.Errors, a.err)
 		}
 	}
 	var mu sync.Mutex
@@ -278,8 +338,12 @@ func (c *Client) Find(ctx context.Context, subject name.Digest, kind Kind) (foun
 				errs = append(errs, err)
 			}
 			for _, f := range fs {
-				if f.Kind == kind {
+				switch {
+				case f.Kind == kind:
 					found = append(found, f)
+				case f.Kind == "" && f.Err != nil:
+					// A bundle that could not be read, nor told apart.
+					errs = append(errs, fmt.Errorf("couldn't read referrer %s: %w", f.Source, f.Err))
 				}
 			}
 		}()
@@ -348,16 +412,23 @@ func (c *Client) readLegacyReferrer(ctx context.Context, a *Attached, kind Kind)
 // readBundleReferrer reads a referrer holding a Sigstore bundle.
 func (c *Client) readBundleReferrer(ctx context.Context, a *Attached) (*Found, error) {
 	f := &Found{Scheme: SchemeReferrers, Kind: a.Kind, Source: a.Location(), PredicateType: a.PredicateType}
-	m, _, err := c.manifest(ctx, a.Ref)
-	if err != nil {
-		f.Err = err
+	if a.err != nil {
+		f.Err = a.err
 		return f, nil
 	}
+	m := a.Manifest
+	var err error
 	if m == nil {
-		f.Err = errors.New("it is listed as a referrer but does not exist")
-		return f, nil
+		if m, _, err = c.manifest(ctx, a.Ref); err != nil {
+			f.Err = err
+			return f, nil
+		}
+		if m == nil {
+			f.Err = errors.New("it is listed as a referrer but does not exist")
+			return f, nil
+		}
+		a.Manifest = m
 	}
-	a.Manifest = m
 	if m.Subject == nil || m.Subject.Digest.String() != a.subject.DigestStr() {
 		f.Err = errors.New("its subject is not the image")
 		return f, nil

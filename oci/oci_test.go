@@ -471,3 +471,109 @@ func TestLegacyNeedsRekorV1(t *testing.T) {
 		t.Fatal("a signature was written")
 	}
 }
+
+// stripFallbackAnnotations rewrites the referrers tag schema index of d with
+// its entries' annotations removed, as cosign v3 lists its referrers there.
+func stripFallbackAnnotations(t *testing.T, d name.Digest) {
+	t.Helper()
+	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
+	idx, err := remote.Index(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range im.Manifests {
+		if im.Manifests[i].ArtifactType != oci.MediaTypeBundle || im.Manifests[i].Annotations[oci.AnnotationBundlePredicateType] == "" {
+			t.Fatalf("the index was not written as expected: %+v", im.Manifests[i])
+		}
+		im.Manifests[i].Annotations = nil
+	}
+	raw, _ := json.Marshal(im)
+	if err := remote.Put(tag, rawIndex(raw)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type rawIndex []byte
+
+func (r rawIndex) RawManifest() ([]byte, error)        { return r, nil }
+func (r rawIndex) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }
+
+// A listing entry without annotations (cosign v3's referrers tag schema
+// index) does not say what the referrer is: its manifest does, and is
+// fetched. One that cannot be fetched is left unknown without failing the
+// rest.
+func TestDiscoverUntoldReferrers(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, false)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	s := e.signer(oci.FormatReferrers, false, false)
+	sig, err := s.Sign(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, err := s.Attest(ctx, d, "https://slsa.dev/provenance/v1", json.RawMessage(`{"builder":{"id":"x"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spdx, err := s.Attest(ctx, d, "https://spdx.dev/Document", json.RawMessage(`{"spdxVersion":"SPDX-2.3"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripFallbackAnnotations(t, d)
+	type seen struct {
+		kind oci.Kind
+		pt   string
+		err  bool
+	}
+	want := map[string]seen{
+		sig[0].Location:  {oci.KindSignature, oci.SignPredicateType, false},
+		att[0].Location:  {oci.KindAttestation, "https://slsa.dev/provenance/v1", false},
+		spdx[0].Location: {oci.KindAttestation, "https://spdx.dev/Document", false},
+	}
+	check := func(manifests bool) {
+		t.Helper()
+		atts, err := e.client.Discover(ctx, d, manifests)
+		if err != nil || len(atts.Errors) > 0 {
+			t.Fatal(err, atts.Errors)
+		}
+		got := map[string]seen{}
+		for _, a := range atts.Items {
+			got[a.Location()] = seen{a.Kind, a.PredicateType, a.Error != ""}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("manifests %v: got %v, want %v", manifests, got, want)
+		}
+		for loc, w := range want {
+			if got[loc] != w {
+				t.Errorf("manifests %v: %s is %+v, want %+v", manifests, loc, got[loc], w)
+			}
+		}
+	}
+	check(false)
+	check(true)
+	// Verification reads them all as before.
+	p := alicePolicy()
+	p.PredicateType = "https://spdx.dev/Document"
+	if got, err := e.verifier().VerifyAttestations(ctx, d, p); err != nil || len(got) != 1 {
+		t.Fatalf("%d verified, %v", len(got), err)
+	}
+
+	// The spdx referrer's manifest cannot be fetched.
+	gone, _ := name.NewDigest(spdx[0].Location)
+	e.reg.Fail(http.MethodGet, "/manifests/"+gone.DigestStr(), 1000, http.StatusInternalServerError, "")
+	want[spdx[0].Location] = seen{"", "", true}
+	check(false)
+	check(true)
+	// Verifying signatures says it could not be read, rather than that
+	// nothing is there.
+	p = alicePolicy()
+	p.Identities[0].SubjectAlternativeName.Exact = "mallory@sigil.test"
+	_, err = e.verifier().VerifySignatures(ctx, d, p, nil)
+	if !errors.Is(err, oci.ErrNoMatchingSignatures) || !strings.Contains(err.Error(), "could not be searched: couldn't read referrer "+gone.String()) {
+		t.Fatalf("got %v", err)
+	}
+}

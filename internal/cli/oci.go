@@ -735,7 +735,10 @@ func printTree(w io.Writer, t *oci.Attachments) {
 	for _, a := range t.Items {
 		b, pad := branch()
 		kind := string(a.Kind)
-		if kind == "" {
+		switch {
+		case a.Error != "" && (a.Kind == "" || a.Kind == oci.KindOther):
+			kind = "unknown"
+		case kind == "":
 			kind = "bundle"
 		}
 		switch a.Scheme {
@@ -757,15 +760,27 @@ func printTree(w io.Writer, t *oci.Attachments) {
 			}
 		default:
 			at := a.ArtifactType
-			if a.Manifest != nil && a.Manifest.ArtifactType != "" {
-				at = a.Manifest.ArtifactType
+			created := a.Descriptor.Annotations[oci.AnnotationCreated]
+			if m := a.Manifest; m != nil {
+				if m.ArtifactType != "" {
+					at = m.ArtifactType
+				}
+				if created == "" {
+					created = m.Annotations[oci.AnnotationCreated]
+				}
+			}
+			if at == "" {
+				at = "no artifact type"
 			}
 			extra := ""
 			if a.PredicateType != "" {
 				extra = " " + a.PredicateType
 			}
-			if c := a.Descriptor.Annotations[oci.AnnotationCreated]; c != "" {
-				extra += " created " + c
+			if created != "" {
+				extra += " created " + created
+			}
+			if a.Error != "" {
+				extra += ": " + strings.ReplaceAll(a.Error, "\n", "; ")
 			}
 			fmt.Fprintf(w, "%s%s referrer %s (%s)%s\n", b, kind, a.Descriptor.Digest, at, extra)
 		}

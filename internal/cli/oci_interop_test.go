@@ -249,11 +249,24 @@ func TestSigilVerifiesCosignV3(t *testing.T) {
 	cosign.must(t, append(append([]string{"attest", "--predicate", pred, "--type", "slsaprovenance1"}, common...), d)...)
 
 	dumpGolden(t, e, "cosign-v3.1.3", d)
+	// The distribution registry has no referrers API, and cosign v3's
+	// entries in the referrers tag schema index carry no annotations:
+	// tree reads what each referrer is from its manifest, as cosign tree
+	// does.
+	out, _ := e.sigil(t, 0, "tree", d)
+	for _, want := range []string{
+		"signature referrer sha256:", oci.SignPredicateType,
+		"attestation referrer sha256:", "https://slsa.dev/provenance/v1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("tree does not say %q:\n%s", want, out)
+		}
+	}
 	_, stderr := e.sigil(t, 0, append([]string{"verify", d}, e.idArgs...)...)
 	if !strings.Contains(stderr, "[referrers]") {
 		t.Fatalf("verify said:\n%s", stderr)
 	}
-	out, _ := e.sigil(t, 0, append([]string{"verify-attestation", d, "--type", "slsaprovenance1", "-o", "json"}, e.idArgs...)...)
+	out, _ = e.sigil(t, 0, append([]string{"verify-attestation", d, "--type", "slsaprovenance1", "-o", "json"}, e.idArgs...)...)
 	if !strings.Contains(out, "https://github.com/actions/runner") {
 		t.Fatalf("statement not printed:\n%s", out)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 
 	"sigil.dev/sigil/internal/fakesvc"
@@ -34,6 +37,7 @@ type imageEnv struct {
 	identity, issuer  string
 	registryReferrers bool
 	svc               *fakesvc.Services // nil with a real sigil server
+	reg               *ocitest.Registry // nil with the distribution registry
 }
 
 func newImageEnv(t *testing.T, referrersAPI bool) *imageEnv {
@@ -47,7 +51,7 @@ func newImageEnvRekor(t *testing.T, referrersAPI bool, rekorVersion uint32) *ima
 	t.Helper()
 	svc, dir, root, sc := signFixture(t, rekorVersion)
 	reg := ocitest.NewRegistry(t, referrersAPI)
-	e := &imageEnv{host: reg.Host, dir: dir, root: root, identity: "alice@sigil.test", issuer: "https://issuer.sigil.test", registryReferrers: referrersAPI, svc: svc}
+	e := &imageEnv{host: reg.Host, dir: dir, root: root, identity: "alice@sigil.test", issuer: "https://issuer.sigil.test", registryReferrers: referrersAPI, svc: svc, reg: reg}
 	e.signArgs = []string{"--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}
 	e.idArgs = []string{"--certificate-identity", e.identity, "--certificate-oidc-issuer", e.issuer, "--trusted-root", root}
 	return e
@@ -389,6 +393,91 @@ func TestImageJSONStatementCLI(t *testing.T) {
 			if err := json.Unmarshal(st, &s); err != nil || len(s.Subject) != 1 || s.Subject[0].Annotations["env"] != "prod" {
 				t.Errorf("%s: a statement without the subject's annotations (%v):\n%s", args[0], err, out)
 			}
+		}
+	}
+}
+
+// stripReferrersIndex removes the annotations from the entries of d's
+// referrers tag schema index, as cosign v3 lists its referrers there, and
+// returns each referrer's digest by the predicate type they named.
+func stripReferrersIndex(t *testing.T, d name.Digest) map[string]string {
+	t.Helper()
+	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
+	idx, err := remote.Index(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for i := range im.Manifests {
+		out[im.Manifests[i].Annotations[oci.AnnotationBundlePredicateType]] = im.Manifests[i].Digest.String()
+		im.Manifests[i].Annotations = nil
+	}
+	raw, _ := json.Marshal(im)
+	if err := remote.Put(tag, rawIndexManifest(raw)); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type rawIndexManifest []byte
+
+func (r rawIndexManifest) RawManifest() ([]byte, error)        { return r, nil }
+func (r rawIndexManifest) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }
+
+// tree shows what a referrer is when its listing entry does not say
+// (cosign v3's referrers tag schema entries carry no annotations), from its
+// manifest; a referrer whose manifest cannot be read is shown as unknown
+// and the rest still are.
+func TestImageTreeUntoldCLI(t *testing.T) {
+	e := newImageEnv(t, false)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	pred := filepath.Join(e.dir, "provenance.json")
+	os.WriteFile(pred, []byte(`{"buildDefinition":{"buildType":"https://example.com/build/v1"}}`), 0o644)
+	e.sigil(t, 0, append([]string{"sign", d.String()}, e.signArgs...)...)
+	e.sigil(t, 0, append([]string{"attest", d.String(), "--predicate", pred, "--type", "slsaprovenance1"}, e.signArgs...)...)
+	refs := stripReferrersIndex(t, d)
+	sig, att := refs[oci.SignPredicateType], refs["https://slsa.dev/provenance/v1"]
+	if sig == "" || att == "" {
+		t.Fatalf("referrers %v", refs)
+	}
+	out, _ := e.sigil(t, 0, "tree", d.String())
+	for _, want := range []string{
+		"signature referrer " + sig + " (" + oci.MediaTypeBundle + ") " + oci.SignPredicateType + " created ",
+		"attestation referrer " + att + " (" + oci.MediaTypeBundle + ") https://slsa.dev/provenance/v1 created ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tree does not say %q:\n%s", want, out)
+		}
+	}
+	// (A 5xx would be retried for seconds; oci's tests cover it.)
+	e.reg.Fail(http.MethodGet, "/manifests/"+att, 1000, http.StatusNotFound, ocitest.ErrorBody("MANIFEST_UNKNOWN", "manifest unknown"))
+	out, _ = e.sigil(t, 0, "tree", d.String())
+	if !strings.Contains(out, "signature referrer "+sig+" ("+oci.MediaTypeBundle+") "+oci.SignPredicateType) ||
+		!strings.Contains(out, "unknown referrer "+att+" ("+oci.MediaTypeBundle+"): couldn't fetch referrer") {
+		t.Errorf("tree with an unreadable referrer:\n%s", out)
+	}
+	out, _ = e.sigil(t, 0, "tree", d.String(), "-o", "json")
+	var res []struct {
+		Attached []struct {
+			Kind          string `json:"kind"`
+			PredicateType string `json:"predicateType"`
+			Error         string `json:"error"`
+			Descriptor    struct {
+				Digest string `json:"digest"`
+			} `json:"descriptor"`
+		} `json:"attached"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res) != 1 || len(res[0].Attached) != 2 {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	for _, a := range res[0].Attached {
+		if a.Descriptor.Digest == sig && (a.Kind != "signature" || a.PredicateType != oci.SignPredicateType || a.Error != "") ||
+			a.Descriptor.Digest == att && (a.Kind != "" || !strings.Contains(a.Error, "it is listed but does not exist")) {
+			t.Errorf("json: %+v", a)
 		}
 	}
 }
