@@ -168,6 +168,9 @@ var (
 	// verified against the policy. For attestations the error is
 	// ErrNoMatchingAttestations, which matches this too.
 	ErrNoMatchingSignatures = errors.New("no matching signatures")
+	// ErrLostWrite: a signature was written, and a concurrent writer of
+	// the same tag dropped it every time it was written again.
+	ErrLostWrite = errors.New("the signature was lost to a concurrent writer")
 	// ErrNoAttestations: no attestation (of the requested predicate type)
 	// is attached.
 	ErrNoAttestations error = &kindError{"no attestations found", ErrNoSignatures}

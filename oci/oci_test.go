@@ -1,12 +1,16 @@
 package oci_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -575,5 +579,124 @@ func TestDiscoverUntoldReferrers(t *testing.T) {
 	_, err = e.verifier().VerifySignatures(ctx, d, p, nil)
 	if !errors.Is(err, oci.ErrNoMatchingSignatures) || !strings.Contains(err.Error(), "could not be searched: couldn't read referrer "+gone.String()) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// clobberer stands for a concurrent writer that read a tag before this
+// client wrote it and writes it after: after each successful PUT to a path
+// ending in path, while times lasts (-1: always), it PUTs body there.
+type clobberer struct {
+	base      http.RoundTripper
+	path      string
+	body      []byte
+	mediaType types.MediaType
+
+	mu    sync.Mutex
+	times int
+	done  int
+}
+
+func (c *clobberer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if err != nil || req.Method != http.MethodPut || !strings.HasSuffix(req.URL.Path, c.path) || resp.StatusCode >= 300 {
+		return resp, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.times == 0 {
+		return resp, nil
+	}
+	c.times--
+	put, err := http.NewRequest(http.MethodPut, req.URL.String(), bytes.NewReader(c.body))
+	if err != nil {
+		return nil, err
+	}
+	put.Header.Set("Content-Type", string(c.mediaType))
+	cr, err := c.base.RoundTrip(put)
+	if err != nil {
+		return nil, err
+	}
+	cr.Body.Close()
+	if cr.StatusCode >= 300 {
+		return nil, fmt.Errorf("the clobbering PUT got %s", cr.Status)
+	}
+	c.done++
+	return resp, nil
+}
+
+// A signature dropped by a concurrent writer of its tag right after it was
+// written is written again; one dropped every time is an error, never a
+// success.
+func TestLostWrite(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range []oci.Format{oci.FormatLegacy, oci.FormatReferrers} {
+		for _, times := range []int{1, -1} {
+			t.Run(fmt.Sprintf("%s/%d", f, times), func(t *testing.T) {
+				e := newEnv(t, false)
+				d := ocitest.PushImage(t, e.host, "app", "v1")
+				// What the other writer writes: another signature's
+				// manifest, or a referrers index without ours.
+				c := &clobberer{base: http.DefaultTransport, times: times}
+				other := e.signer(f, false, false)
+				if _, err := other.Sign(ctx, d); err != nil {
+					t.Fatal(err)
+				}
+				var tag name.Tag
+				if f == oci.FormatLegacy {
+					tag = oci.LegacyTag(d, oci.KindSignature)
+					c.path = "/manifests/" + tag.TagStr()
+				} else {
+					tag = d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
+					c.path = "/manifests/" + tag.TagStr()
+				}
+				got, err := remote.Get(tag)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.body, c.mediaType = got.Manifest, got.MediaType
+
+				s := e.signer(f, false, false)
+				s.Client = oci.New(oci.Options{Transport: c, Retry: oci.Retry{Attempts: 3, Wait: time.Millisecond}})
+				w, err := s.Sign(ctx, d)
+				if c.done == 0 {
+					t.Fatal("nothing was clobbered")
+				}
+				key := func(a *oci.Attached) []string {
+					if a.Scheme == oci.SchemeReferrers {
+						return []string{a.Location()}
+					}
+					var sigs []string
+					for _, l := range a.Manifest.Layers {
+						sigs = append(sigs, l.Annotations[oci.AnnotationSignature])
+					}
+					return sigs
+				}
+				atts, derr := e.client.Discover(ctx, d, true)
+				if derr != nil {
+					t.Fatal(derr)
+				}
+				var listed []string
+				for _, a := range atts.Items {
+					listed = append(listed, key(a)...)
+				}
+				if times == -1 {
+					if !errors.Is(err, oci.ErrLostWrite) || len(listed) != 1 {
+						t.Fatalf("dropped every time: %v (listed %v)", err, listed)
+					}
+					t.Log(err)
+					return
+				}
+				if err != nil {
+					t.Fatalf("dropped once: %v", err)
+				}
+				mine := w[0].Location
+				if f == oci.FormatLegacy {
+					mine = base64.StdEncoding.EncodeToString(w[0].Result.Bundle.MessageSignature.Signature)
+				}
+				if !slices.Contains(listed, mine) || len(listed) != 2 {
+					t.Fatalf("dropped once: %v; listed %v, want the other signature and %s", err, listed, mine)
+				}
+			})
+		}
 	}
 }

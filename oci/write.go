@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -30,48 +33,141 @@ func emptyLegacyImage() v1.Image {
 // AppendLegacy adds a layer to the legacy manifest of kind for subject
 // (sha256-<hex>.sig or .att), creating the manifest if there is none. An
 // identical layer (same blob and signature material) is not added twice.
-// The write is read-modify-write: a concurrent signer can overwrite it, as
-// with cosign. It returns the tag written.
+// The write is read-modify-write, which a concurrent signer can undo: the
+// tag is read back and the layer added again when it was dropped (see
+// keepWritten); when it stays dropped the error wraps ErrLostWrite. It
+// returns the tag written.
 func (c *Client) AppendLegacy(ctx context.Context, subject name.Digest, kind Kind, l *LegacyLayer) (name.Tag, error) {
 	if err := c.init(); err != nil {
 		return name.Tag{}, err
 	}
 	tag := LegacyTag(subject, kind)
+	sum := sha256.Sum256(l.Payload)
+	digest := hex.EncodeToString(sum[:])
+	write := func() error { return c.appendLegacy(ctx, tag, l, digest) }
+	present := func() (bool, error) {
+		m, _, err := c.manifest(ctx, tag)
+		if err != nil {
+			return false, fmt.Errorf("couldn't read back %s after writing it: %w", tag, err)
+		}
+		return m != nil && hasLayer(m, digest, l.Annotations), nil
+	}
+	start := time.Now()
+	if err := write(); err != nil {
+		return tag, err
+	}
+	if err := keepWritten(ctx, time.Since(start), write, present); err != nil {
+		if errors.Is(err, ErrLostWrite) {
+			return tag, fmt.Errorf("couldn't add the signature to %s: %w: each of %d times it was written, another writer rewrote the tag without it; sign again",
+				tag, err, writeAttempts)
+		}
+		return tag, err
+	}
+	return tag, nil
+}
+
+// appendLegacy reads the legacy manifest at tag, adds the layer (whose
+// blob has the hex digest) unless it is there, and writes the manifest.
+func (c *Client) appendLegacy(ctx context.Context, tag name.Tag, l *LegacyLayer, digest string) error {
 	base := emptyLegacyImage()
 	got, err := c.puller.Get(ctx, tag)
 	switch {
 	case err == nil:
 		if !got.MediaType.IsImage() {
-			return tag, fmt.Errorf("couldn't add to %s: it is a %s, not an image manifest; remove the tag or sign with --format referrers", tag, got.MediaType)
+			return fmt.Errorf("couldn't add to %s: it is a %s, not an image manifest; remove the tag or sign with --format referrers", tag, got.MediaType)
 		}
 		if base, err = got.Image(); err != nil {
-			return tag, registryError("couldn't read", tag.String(), err)
+			return registryError("couldn't read", tag.String(), err)
 		}
 		m, err := base.Manifest()
 		if err != nil {
-			return tag, registryError("couldn't read", tag.String(), err)
+			return registryError("couldn't read", tag.String(), err)
 		}
 		if len(m.Layers) >= MaxLayers {
-			return tag, fmt.Errorf("couldn't add to %s: it has %d layers already, the most cosign reads", tag, len(m.Layers))
+			return fmt.Errorf("couldn't add to %s: it has %d layers already, the most cosign reads", tag, len(m.Layers))
 		}
-		d := sha256.Sum256(l.Payload)
-		for _, have := range m.Layers {
-			if have.Digest.Hex == hex.EncodeToString(d[:]) && sameMaterial(have.Annotations, l.Annotations) {
-				return tag, nil
-			}
+		if hasLayer(m, digest, l.Annotations) {
+			return nil
 		}
 	case isStatus(err, http.StatusNotFound):
 	default:
-		return tag, registryError("couldn't read", tag.String(), err)
+		return registryError("couldn't read", tag.String(), err)
 	}
 	img, err := mutate.Append(base, mutate.Addendum{Layer: static.NewLayer(l.Payload, types.MediaType(l.MediaType)), Annotations: l.Annotations})
 	if err != nil {
-		return tag, fmt.Errorf("couldn't build the signature manifest: %w", err)
+		return fmt.Errorf("couldn't build the signature manifest: %w", err)
 	}
 	if err := c.pusher.Push(ctx, tag, img); err != nil {
-		return tag, registryError("couldn't write", tag.String(), err)
+		return registryError("couldn't write", tag.String(), err)
 	}
-	return tag, nil
+	return nil
+}
+
+// hasLayer reports whether a legacy manifest has a layer with the blob
+// digest (hex) and the signature material of ann.
+func hasLayer(m *v1.Manifest, digest string, ann map[string]string) bool {
+	for _, have := range m.Layers {
+		if have.Digest.Hex == digest && sameMaterial(have.Annotations, ann) {
+			return true
+		}
+	}
+	return false
+}
+
+// Concurrent writers. Adding a layer to a legacy tag, or a referrer to the
+// referrers tag schema index, reads the tag, adds to it and writes it
+// back. Registries offer no conditional write, so of two writers that read
+// the same version the later write drops what the earlier one added
+// (cosign has the same race, and the distribution spec admits it). So after
+// writing, a writer waits until read-modify-writes in flight have landed
+// (settle: twice as long as its own took, and a random part more), reads
+// the tag again and, if what it added is gone, adds it again to what is
+// there now, up to writeAttempts writes in all; then it gives up with
+// ErrLostWrite rather than report a signature that is not there. This
+// narrows the race to writers more than twice as slow as this one; without
+// conditional writes it cannot be closed.
+const writeAttempts = 5
+
+// settle is how long to wait after a read-modify-write that took window
+// before reading the tag back.
+func settle(window time.Duration) time.Duration {
+	window = min(max(window, 25*time.Millisecond), 2*time.Second)
+	return 2*window + rand.N(window)
+}
+
+// keepWritten checks, once writes in flight have landed, that what a
+// read-modify-write that took window added is still present, and writes
+// again (write, which merges with what is there) while it is not. It
+// returns ErrLostWrite after writeAttempts writes in all.
+func keepWritten(ctx context.Context, window time.Duration, write func() error, present func() (bool, error)) error {
+	for attempt := 1; ; attempt++ {
+		if err := sleep(ctx, settle(window)); err != nil {
+			return err
+		}
+		ok, err := present()
+		if err != nil || ok {
+			return err
+		}
+		if attempt == writeAttempts {
+			return ErrLostWrite
+		}
+		start := time.Now()
+		if err := write(); err != nil {
+			return err
+		}
+		window = time.Since(start)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // sameMaterial reports whether two legacy layers carry the same
@@ -151,16 +247,25 @@ func (c *Client) WriteReferrer(ctx context.Context, subject name.Digest, subject
 		return name.Digest{}, err
 	}
 	ref := repo.Digest(h.String())
-	err = c.pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1})
-	if err != nil && isCode(err, transport.ManifestBlobUnknownErrorCode, transport.ManifestUnknownErrorCode) {
-		// A registry that checks index entries (the distribution
-		// registry does) refuses a referrers tag index listing a deleted
-		// referrer. Drop the dangling entries and try once more.
-		if pruned, perr := c.pruneFallback(ctx, subject); perr == nil && pruned > 0 {
-			err = c.pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1})
+	// The PUT of a manifest with a subject also adds it to the referrers
+	// tag schema index when the registry has no referrers API (a
+	// read-modify-write in go-containerregistry; a PUT again adds it again
+	// if it is missing).
+	put := func() error {
+		err := c.pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1})
+		if err != nil && isCode(err, transport.ManifestBlobUnknownErrorCode, transport.ManifestUnknownErrorCode) {
+			// A registry that checks index entries (the distribution
+			// registry does) refuses a referrers tag index listing a
+			// deleted referrer. Drop the dangling entries and try once
+			// more.
+			if pruned, perr := c.pruneFallback(ctx, subject); perr == nil && pruned > 0 {
+				err = c.pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1})
+			}
 		}
+		return err
 	}
-	if err != nil {
+	start := time.Now()
+	if err := put(); err != nil {
 		werr := registryError("couldn't write the referrer manifest", ref.String(), err)
 		// The manifest PUT and the referrers tag update are one call: say
 		// which half happened.
@@ -170,7 +275,55 @@ func (c *Client) WriteReferrer(ctx context.Context, subject name.Digest, subject
 		}
 		return ref, werr
 	}
-	return ref, nil
+	return ref, c.keepListed(ctx, subject, ref, time.Since(start), put)
+}
+
+// keepListed checks that the referrer ref, whose PUT took window, stays
+// listed in the referrers tag schema index of subject, and PUTs it again
+// while a concurrent writer of the index has dropped it (see keepWritten).
+// A registry with the referrers API keeps the listing itself (and
+// go-containerregistry then writes no index), so there is nothing to
+// check.
+func (c *Client) keepListed(ctx context.Context, subject, ref name.Digest, window time.Duration, put func() error) error {
+	tag := fallbackTag(subject)
+	if _, err := c.puller.Head(ctx, tag); isStatus(err, http.StatusNotFound) {
+		return nil
+	} else if err != nil {
+		return registryError("couldn't check that it is listed as a referrer: couldn't read", tag.String(), err)
+	}
+	present := func() (bool, error) {
+		// The listing, rather than the index: a registry with the API
+		// may have an index from before it had the API.
+		idx, err := remote.Referrers(subject, remote.Reuse(c.puller), remote.WithContext(ctx))
+		if err != nil {
+			return false, registryError("couldn't check that it is listed as a referrer: couldn't list the referrers of", subject.String(), err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return false, registryError("couldn't check that it is listed as a referrer: couldn't list the referrers of", subject.String(), err)
+		}
+		for _, d := range im.Manifests {
+			if d.Digest.String() == ref.DigestStr() {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	write := func() error {
+		if err := put(); err != nil {
+			return registryError("couldn't write the referrer manifest", ref.String(), err)
+		}
+		return nil
+	}
+	err := keepWritten(ctx, window, write, present)
+	if errors.Is(err, ErrLostWrite) {
+		return fmt.Errorf("couldn't list %s as a referrer of %s: %w: the manifest is stored, but each of %d times it was added to the referrers tag %s, another writer rewrote the tag without it; sign again",
+			ref, subject, err, writeAttempts, tag)
+	}
+	if err != nil {
+		return fmt.Errorf("the manifest %s was stored: %w", ref, err)
+	}
+	return nil
 }
 
 // fallbackTag is the referrers tag schema tag of a digest.
