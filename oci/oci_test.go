@@ -408,6 +408,29 @@ func TestRegistryErrors(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	// Concurrent uploads of one blob (every signer uploads the same
+	// simple-signing payload, and the empty config) make the distribution
+	// registry answer DIGEST_INVALID or MANIFEST_BLOB_UNKNOWN to some.
+	t.Run("blob upload race is retried", func(t *testing.T) {
+		for _, f := range []oci.Format{oci.FormatLegacy, oci.FormatReferrers} {
+			t.Run(string(f), func(t *testing.T) {
+				e := newEnv(t, false)
+				d := ocitest.PushImage(t, e.host, "app", "v1")
+				race := ocitest.ErrorBody("DIGEST_INVALID", "provided digest did not match uploaded content")
+				if f == oci.FormatLegacy {
+					e.reg.Fail(http.MethodPut, "/manifests/"+oci.LegacyTag(d, oci.KindSignature).TagStr(), 2, http.StatusBadRequest, race)
+				} else {
+					e.reg.Fail(http.MethodPut, "/blobs/uploads/", 2, http.StatusBadRequest, race)
+				}
+				if _, err := e.signer(f, false, false).Sign(ctx, d); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := e.verifier().VerifySignatures(ctx, d, alicePolicy(), nil); err != nil || len(got) != 1 {
+					t.Fatalf("%d verified, %v", len(got), err)
+				}
+			})
+		}
+	})
 	t.Run("half-written referrer is reported", func(t *testing.T) {
 		e := newEnv(t, false)
 		d := ocitest.PushImage(t, e.host, "app", "v1")

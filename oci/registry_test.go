@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,5 +137,70 @@ func TestFallbackIndexRepair(t *testing.T) {
 	got, err := e.verifier().VerifySignatures(ctx, d, alicePolicy(), nil)
 	if err != nil || len(got) != 1 {
 		t.Fatalf("%d verified, %v", len(got), err)
+	}
+}
+
+// Signers of one image at once (separate processes, here clients) each
+// read, modify and write one tag: the legacy .sig manifest, or the
+// referrers tag schema index of a registry without the referrers API. A
+// signer that returns without error has its signature listed when all are
+// done.
+func TestConcurrentSigners(t *testing.T) {
+	host := ocitest.StartRegistry(t, ocitest.RegistryOptions{})
+	ctx := context.Background()
+	for _, f := range []oci.Format{oci.FormatReferrers, oci.FormatLegacy} {
+		t.Run(string(f), func(t *testing.T) {
+			e := newEnv(t, true)
+			d := ocitest.PushImage(t, host, "app", string(f))
+			const n = 6
+			written := make([][]oci.Written, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				s := e.signer(f, false, false)
+				s.Client = oci.New(oci.Options{Retry: oci.Retry{Attempts: 3, Wait: time.Millisecond}})
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					written[i], errs[i] = s.Sign(ctx, d)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			atts, err := e.client.Discover(ctx, d, true)
+			if err != nil || len(atts.Errors) > 0 {
+				t.Fatal(err, atts.Errors)
+			}
+			listed := map[string]bool{}
+			for _, a := range atts.Items {
+				if a.Scheme == oci.SchemeReferrers {
+					listed[a.Location()] = true
+					continue
+				}
+				for _, l := range a.Manifest.Layers {
+					listed[l.Annotations[oci.AnnotationSignature]] = true
+				}
+			}
+			ok := 0
+			for i := range n {
+				if errs[i] != nil {
+					t.Errorf("signer %d: %v", i, errs[i])
+					continue
+				}
+				ok++
+				key := written[i][0].Location
+				if f == oci.FormatLegacy {
+					key = base64.StdEncoding.EncodeToString(written[i][0].Result.Bundle.MessageSignature.Signature)
+				}
+				if !listed[key] {
+					t.Errorf("signer %d returned without error, and its signature is not listed", i)
+				}
+			}
+			if len(listed) != ok {
+				t.Errorf("%d signatures listed, %d signers succeeded", len(listed), ok)
+			}
+		})
 	}
 }

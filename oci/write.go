@@ -97,7 +97,8 @@ func (c *Client) appendLegacy(ctx context.Context, tag name.Tag, l *LegacyLayer,
 	if err != nil {
 		return fmt.Errorf("couldn't build the signature manifest: %w", err)
 	}
-	if err := c.pusher.Push(ctx, tag, img); err != nil {
+	// Every signer of an image uploads the same simple-signing payload.
+	if err := retryUploadRace(ctx, func() error { return c.pusher.Push(ctx, tag, img) }); err != nil {
 		return registryError("couldn't write", tag.String(), err)
 	}
 	return nil
@@ -156,6 +157,25 @@ func keepWritten(ctx context.Context, window time.Duration, write func() error, 
 			return err
 		}
 		window = time.Since(start)
+	}
+}
+
+// retryUploadRace runs write again, after a randomized wait, when the
+// registry failed it for a blob that another writer was uploading at the
+// same time (the distribution registry then answers DIGEST_INVALID or
+// MANIFEST_BLOB_UNKNOWN to some of them); up to writeAttempts runs in
+// all. write must return the registry's error unwrapped.
+func retryUploadRace(ctx context.Context, write func() error) error {
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := write()
+		if err == nil || attempt == writeAttempts || !isCode(err, transport.DigestInvalidErrorCode, transport.BlobUnknownErrorCode,
+			transport.ManifestBlobUnknownErrorCode, transport.BlobUploadUnknownErrorCode, transport.BlobUploadInvalidErrorCode) {
+			return err
+		}
+		if err := sleep(ctx, settle(time.Since(start))); err != nil {
+			return err
+		}
 	}
 }
 
@@ -238,7 +258,8 @@ func (c *Client) WriteReferrer(ctx context.Context, subject name.Digest, subject
 		b  []byte
 		mt types.MediaType
 	}{{[]byte("{}"), MediaTypeEmptyConfig}, {bundleJSON, MediaTypeBundle}} {
-		if err := c.pusher.Upload(ctx, repo, static.NewLayer(blob.b, blob.mt)); err != nil {
+		// Every signer uploads the empty config.
+		if err := retryUploadRace(ctx, func() error { return c.pusher.Upload(ctx, repo, static.NewLayer(blob.b, blob.mt)) }); err != nil {
 			return name.Digest{}, registryError("couldn't upload a blob to", repo.String(), err)
 		}
 	}
