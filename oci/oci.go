@@ -11,7 +11,8 @@
 // reg/repo:sha256-<hex>.sig, attestations in …​.att and SBOMs in …​.sbom,
 // in the same repository. Every signature is one layer of that manifest
 // (appending is read-modify-write, so concurrent signers can lose a layer;
-// the spec admits it). A signature layer's blob is the simple-signing
+// the spec admits it, and sigil reads the tag back and adds its layer
+// again, see keepWritten). A signature layer's blob is the simple-signing
 // payload
 //
 //	{"critical":{"identity":{"docker-reference":"reg/repo"},"image":{"docker-manifest-digest":"sha256:<hex>"},"type":"cosign container image signature"},"optional":null}
@@ -43,7 +44,9 @@
 // the given predicate. A registry without the referrers API gets the
 // referrers tag schema instead: an OCI index tagged sha256-<hex> (no
 // suffix) listing the referrers, maintained by go-containerregistry
-// (opencontainers/distribution-spec spec.md, "Referrers Tag Schema").
+// (opencontainers/distribution-spec spec.md, "Referrers Tag Schema"), read
+// back in the same way. cosign v3 lists its referrers there without their
+// annotations, so what such a referrer is comes from its manifest.
 //
 // Reading, both schemes are searched (the legacy tags and the referrers
 // listing, concurrently), and a failed listing is reported rather than taken
