@@ -441,6 +441,17 @@ func TestRegistryErrors(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("unreadable referrers tag after writing is reported", func(t *testing.T) {
+		e := newEnv(t, false)
+		d := ocitest.PushImage(t, e.host, "app", "v1")
+		tag := strings.Replace(d.DigestStr(), ":", "-", 1)
+		e.reg.Fail(http.MethodHead, "/manifests/"+tag, 100, http.StatusInternalServerError, "")
+		_, err := e.signer(oci.FormatReferrers, false, false).Sign(ctx, d)
+		if err == nil || !strings.HasPrefix(err.Error(), "the manifest "+e.host+"/app@sha256:") ||
+			!strings.Contains(err.Error(), " was stored: couldn't check that it is listed as a referrer: couldn't read "+e.host+"/app:"+tag) {
+			t.Fatalf("got %v", err)
+		}
+	})
 	t.Run("missing image", func(t *testing.T) {
 		e := newEnv(t, true)
 		ref, _ := name.NewTag(e.host + "/app:nope")

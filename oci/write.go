@@ -310,7 +310,7 @@ func (c *Client) keepListed(ctx context.Context, subject, ref name.Digest, windo
 	if _, err := c.puller.Head(ctx, tag); isStatus(err, http.StatusNotFound) {
 		return nil
 	} else if err != nil {
-		return registryError("couldn't check that it is listed as a referrer: couldn't read", tag.String(), err)
+		return fmt.Errorf("the manifest %s was stored: %w", ref, registryError("couldn't check that it is listed as a referrer: couldn't read", tag.String(), err))
 	}
 	present := func() (bool, error) {
 		// The listing, rather than the index: a registry with the API
