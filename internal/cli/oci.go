@@ -250,6 +250,13 @@ index (sha256-<hex>). --format legacy stores a simple-signing signature as a
 layer of the sha256-<hex>.sig tag, cosign v2's format (it needs a Rekor v1
 log). --format both writes both, for verifiers of either generation.
 
+The .sig tag and the referrers tag schema index are read, added to and
+written back, so signers of one image at once can drop each other's
+signatures (cosign has the same race). sigil reads the tag back a moment
+after writing and adds its signature again if it was dropped; if it keeps
+being dropped, sign fails ("lost to a concurrent writer") rather than
+report it stored.
+
 Keyless by default, like sign-blob; --key signs with a key file. Registry
 credentials come from the docker config and its credential helpers
 (docker login).`,
