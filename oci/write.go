@@ -125,14 +125,20 @@ func hasLayer(m *v1.Manifest, digest string, ann map[string]string) bool {
 // the tag again and, if what it added is gone, adds it again to what is
 // there now, up to writeAttempts writes in all; then it gives up with
 // ErrLostWrite rather than report a signature that is not there. This
-// narrows the race to writers more than twice as slow as this one; without
-// conditional writes it cannot be closed.
+// narrows the race to writers more than twice as slow as this one (or
+// slower than maxSettle); without conditional writes it cannot be closed.
+// The wait is the price every write to such a tag pays, at most about
+// 1.5 s against a slow registry.
 const writeAttempts = 5
+
+// maxSettle bounds the window settle waits on, so that a slow registry
+// does not make every signature seconds slower.
+const maxSettle = 500 * time.Millisecond
 
 // settle is how long to wait after a read-modify-write that took window
 // before reading the tag back.
 func settle(window time.Duration) time.Duration {
-	window = min(max(window, 25*time.Millisecond), 2*time.Second)
+	window = min(max(window, 25*time.Millisecond), maxSettle)
 	return 2*window + rand.N(window)
 }
 
