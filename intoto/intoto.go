@@ -42,6 +42,20 @@ type Statement struct {
 	Subject       []Subject       `json:"subject"`
 	PredicateType string          `json:"predicateType"`
 	Predicate     json.RawMessage `json:"predicate,omitempty"`
+
+	// raw is the statement as Parse read it (as signed).
+	raw []byte
+}
+
+// MarshalJSON encodes a parsed statement as it was signed, with what the
+// struct does not model (a subject's uri, mediaType, annotations, …); a
+// statement built in code from its fields.
+func (s Statement) MarshalJSON() ([]byte, error) {
+	if s.raw != nil {
+		return s.raw, nil
+	}
+	type fields Statement
+	return json.Marshal(fields(s))
 }
 
 // Subject is one subject (a ResourceDescriptor restricted to name and digest).
@@ -60,6 +74,7 @@ func Parse(payload []byte) (*Statement, error) {
 	if err := d.Decode(&s); err != nil {
 		return nil, fmt.Errorf("couldn't parse in-toto statement: %w", err)
 	}
+	s.raw = bytes.Clone(bytes.TrimSpace(payload[:d.InputOffset()]))
 	if s.Type != StatementV1 && s.Type != StatementV01 {
 		return nil, fmt.Errorf("couldn't parse in-toto statement: unknown _type %q", s.Type)
 	}

@@ -2,6 +2,8 @@ package intoto
 
 import (
 	"encoding/hex"
+	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -60,4 +62,26 @@ func FuzzParse(f *testing.F) {
 			s.MatchDigest("sha256", []byte{0})
 		}
 	})
+}
+
+// A parsed statement is encoded as signed, with the subject fields the
+// struct does not model; a statement built in code from its fields.
+func TestMarshalAsSigned(t *testing.T) {
+	signed := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","uri":"pkg:x/a","digest":{"sha256":"` + strings.Repeat("ab", 32) + `"},"annotations":{"git-sha":"abc"}}],"predicateType":"https://example/p","predicate":{"k":1}}`
+	st, err := Parse([]byte("  " + signed + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(map[string]any{"statement": st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"statement":` + signed + `}`; string(out) != want {
+		t.Errorf("got  %s\nwant %s", out, want)
+	}
+	built := Statement{Type: StatementV1, Subject: []Subject{{Name: "b", Digest: map[string]string{"sha256": "00"}}}, PredicateType: "p"}
+	out, _ = json.Marshal(built)
+	if !strings.Contains(string(out), `"name":"b"`) || !strings.Contains(string(out), `"predicateType":"p"`) {
+		t.Errorf("built: %s", out)
+	}
 }

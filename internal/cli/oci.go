@@ -384,16 +384,7 @@ type imageResult struct {
 	PredicateType string          `json:"predicateType,omitempty"`
 	Payload       json.RawMessage `json:"payload,omitempty"` // simple-signing payload
 	Statement     json.RawMessage `json:"statement,omitempty"`
-	Result        verification    `json:"verification"`
-}
-
-// verification is the verification result with the statement as signed.
-// verify.Result's parsed statement models only a subject's name and
-// digest, so its copy dropped the subject annotations (-a) that the
-// top-level statement shows.
-type verification struct {
-	*verify.Result
-	Statement json.RawMessage `json:"statement,omitempty"`
+	Result        *verify.Result  `json:"verification"`
 }
 
 // forEachImage runs check for every image argument with bounded
@@ -445,7 +436,7 @@ func (f *imageVerifyFlags) forEachImage(cmd *cobra.Command, c *oci.Client, args 
 		}
 		for _, v := range o.vs {
 			results = append(results, imageResult{Image: o.d.String(), Scheme: v.Scheme, Source: v.Source, PredicateType: v.PredicateType,
-				Payload: rawIf(v.SimpleSigning != nil, v.Raw), Statement: v.Statement, Result: verification{v.Result, v.Statement}})
+				Payload: rawIf(v.SimpleSigning != nil, v.Raw), Statement: v.Statement, Result: v.Result})
 		}
 		if f.verify.output != "json" {
 			fmt.Fprintf(cmd.ErrOrStderr(), "Verified OK: %s: %s\n", o.d, describeVerified(o.vs, what))
