@@ -105,9 +105,14 @@ type Issuer struct {
 
 	// ClaimPolicy (sigil) restricts which tokens of this issuer get a
 	// certificate: every listed claim must be present and match one of
-	// its patterns. Patterns are regular expressions anchored at both
-	// ends; a claim holding a list matches when any element does. Numbers
-	// and booleans match as their JSON text (12, true).
+	// its patterns. Names are top-level claims, matched exactly (a nested
+	// claim such as kubernetes.io's namespace is not addressable; a dotted
+	// name is a top-level claim of that name). Patterns are regular
+	// expressions anchored at both ends and case-sensitive (write (?i) for
+	// an email domain); a claim holding a list (groups) matches when any
+	// element does, and such a claim cannot fill a certificate field.
+	// Numbers and booleans match as their JSON text (12, true). A token
+	// with two claim names that differ only in case is refused.
 	//
 	//	claim-policy:
 	//	  repository: ["my-org/.*"]

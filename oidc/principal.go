@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"text/template"
+	"unicode"
 
 	"sigil.dev/sigil/cert"
 )
@@ -93,6 +95,12 @@ func principalFor(iss *Issuer, meta map[string]CIMetadata, issuer, subject strin
 		if ns == "" || name == "" {
 			return nil, errors.New("token lacks kubernetes.io namespace or serviceaccount name")
 		}
+		// Kubernetes names: a namespace is a DNS label, a service
+		// account a DNS subdomain; anything else would change the
+		// path the SAN names.
+		if !dnsLabel.MatchString(ns) || len(ns) > 63 || !dnsSubdomain.MatchString(name) || len(name) > 253 {
+			return nil, fmt.Errorf("kubernetes.io namespace %q or serviceaccount name %q is not a Kubernetes name", ns, name)
+		}
 		p.SANType, p.SAN = SANURI, "https://kubernetes.io/namespaces/"+ns+"/serviceaccounts/"+name
 	case TypeSPIFFE:
 		if err := checkSPIFFEID(subject, iss.SPIFFETrustDomain); err != nil {
@@ -134,6 +142,13 @@ func principalFor(iss *Issuer, meta map[string]CIMetadata, issuer, subject strin
 		if err != nil {
 			return nil, fmt.Errorf("issuer %q is not a URL: %v", issuer, err)
 		}
+		// JoinPath cleans "..": a sub must not name a path outside the
+		// issuer's.
+		for _, seg := range strings.Split(subject, "/") {
+			if seg == "." || seg == ".." {
+				return nil, fmt.Errorf("sub %q has a %q path segment", subject, seg)
+			}
+		}
 		p.SANType, p.SAN = SANURI, u.JoinPath(subject).String()
 	case TypeGitHubWorkflow, TypeGitLabPipeline, TypeBuildkiteJob, TypeCodefreshWorkflow, TypeCIProvider:
 		m, ok := meta[iss.CIProvider]
@@ -149,7 +164,38 @@ func principalFor(iss *Issuer, meta map[string]CIMetadata, issuer, subject strin
 	if p.SAN == "" {
 		return nil, errors.New("identity has an empty subject alternative name")
 	}
+	for _, f := range []struct{ what, v string }{{"subject alternative name", p.SAN}, {"sub", subject}, {"issuer", p.Extensions.Issuer}} {
+		if err := checkIdentityText(f.what, f.v); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+var (
+	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+)
+
+// MaxClaimValue is the longest claim value a certificate carries (a SAN,
+// the subject, the issuer, a CI extension): the token may be up to
+// MaxTokenSize, and every byte of a value would be in the certificate, the
+// CT log and every bundle.
+const MaxClaimValue = 2048
+
+// checkIdentityText refuses an identity value that is too long for a
+// certificate or that could display as another one: control characters
+// (NUL, newlines) and bidirectional-text controls.
+func checkIdentityText(what, v string) error {
+	if len(v) > MaxClaimValue {
+		return fmt.Errorf("%s is %d bytes, more than the %d a certificate carries", what, len(v), MaxClaimValue)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return fmt.Errorf("%s %q contains the control character %U", what, v, r)
+		}
+	}
+	return nil
 }
 
 // emailVerified accepts a JSON true or the strings "true"/"True" (sigstore/sigstore
@@ -284,7 +330,7 @@ func applyTemplate(t string, data map[string]string) (string, error) {
 	if !strings.Contains(t, "{{") {
 		v, ok := data[t]
 		if !ok {
-			return "", fmt.Errorf("claim %q is not in the token or the defaults", t)
+			return "", fmt.Errorf("claim %q is not in the token or the defaults, or is not a single value (a string, number or boolean)", t)
 		}
 		return v, nil
 	}
@@ -314,7 +360,15 @@ func (m CIMetadata) render(p *Principal, claims map[string]any) error {
 		data[k] = v
 	}
 	for k, v := range claims {
-		data[k] = stringify(v)
+		switch v.(type) {
+		case string, json.Number, bool:
+			data[k] = stringify(v)
+		default:
+			// A list or an object is no value for a certificate field:
+			// a claim policy accepts a list when one element matches,
+			// and the certificate must not then record the others.
+			delete(data, k)
+		}
 	}
 	san, err := applyTemplate(m.SubjectAlternativeNameTemplate, data)
 	if err != nil {
@@ -333,6 +387,9 @@ func (m CIMetadata) render(p *Principal, claims map[string]any) error {
 		v, err := applyTemplate(*f.tmpl, data)
 		if err != nil {
 			return err
+		}
+		if len(v) > MaxClaimValue {
+			return fmt.Errorf("extension from %q is %d bytes, more than the %d a certificate carries", *f.tmpl, len(v), MaxClaimValue)
 		}
 		f.set(&p.Extensions, v)
 	}

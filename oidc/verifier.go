@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -187,18 +188,30 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	// claims were decoded from the payload go-oidc has now verified: the
 	// same bytes of raw, which the key set checked the signature over.
 	if nbf, ok := claims["nbf"]; ok {
-		f, isNum := nbf.(float64)
-		if !isNum {
+		n, isNum := nbf.(json.Number)
+		f, err := n.Float64()
+		if !isNum || err != nil {
 			return nil, fmt.Errorf("couldn't verify identity token: %w: nbf is not a number", ErrInvalidToken)
 		}
-		if at := time.Unix(int64(f), 0); at.After(v.opts.Now().Add(v.opts.NotBeforeLeeway)) {
-			return nil, fmt.Errorf("couldn't verify identity token: %w: not valid before %s", ErrInvalidToken, at.UTC().Format(time.RFC3339))
+		// Compared as a float: a huge nbf must not wrap around to the
+		// past in a conversion to int64 (go-oidc's own check does).
+		limit := v.opts.Now().Add(v.opts.NotBeforeLeeway)
+		if f > float64(limit.Unix()) {
+			return nil, fmt.Errorf("couldn't verify identity token: %w: not valid before %s", ErrInvalidToken, n)
 		}
 	}
-	if tok.Subject == "" {
-		return nil, fmt.Errorf("couldn't verify identity token: %w: no sub claim", ErrInvalidToken)
+	// The identity comes from the claims the policy checks, never from a
+	// second decoding of them: go-oidc's fills Subject from "SUB" or "Sub"
+	// too (encoding/json matches field names case-insensitively), which
+	// unverifiedClaims refuses, and this check makes sure of.
+	sub, _ := claims["sub"].(string)
+	if sub == "" {
+		return nil, fmt.Errorf("couldn't verify identity token: %w: no sub claim (a string)", ErrInvalidToken)
 	}
-	p, err := principalFor(st.conf, v.cfg.CIIssuerMetadata, tok.Issuer, tok.Subject, claims)
+	if sub != tok.Subject || claims["iss"] != tok.Issuer {
+		return nil, fmt.Errorf("couldn't verify identity token: %w: its sub or iss claim decodes two ways", ErrInvalidToken)
+	}
+	p, err := principalFor(st.conf, v.cfg.CIIssuerMetadata, tok.Issuer, sub, claims)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't build identity from token of %s: %w: %v", tok.Issuer, ErrIdentity, err)
 	}
@@ -229,12 +242,28 @@ func unverifiedClaims(raw string) (string, map[string]any, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("couldn't read identity token: %w: payload is not base64url: %v", ErrInvalidToken, err)
 	}
+	// Numbers keep their JSON text (a claim policy and a certificate see
+	// 9007199254740993, not the nearest float64).
 	var claims map[string]any
-	if err := json.Unmarshal(b, &claims); err != nil {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&claims); err != nil {
 		return "", nil, fmt.Errorf("couldn't read identity token: %w: payload is not a JSON object: %v", ErrInvalidToken, err)
 	}
 	if claims == nil {
 		return "", nil, fmt.Errorf("couldn't read identity token: %w: payload is null, not a JSON object", ErrInvalidToken)
+	}
+	// Claim names that differ only in case ("sub" and "SUB") would be one
+	// claim to go-oidc and two to a claim policy: refuse them.
+	folded := make(map[string]string, len(claims))
+	for k := range claims {
+		// encoding/json folds as bytes.EqualFold does ("ſub" is "sub"
+		// to it): fold through upper case, which maps ſ to S and K to K.
+		l := strings.ToLower(strings.ToUpper(k))
+		if other, dup := folded[l]; dup {
+			return "", nil, fmt.Errorf("couldn't read identity token: %w: claims %q and %q differ only in case", ErrInvalidToken, other, k)
+		}
+		folded[l] = k
 	}
 	iss, _ := claims["iss"].(string)
 	if iss == "" {
@@ -250,10 +279,19 @@ func (v *Verifier) state(iss string) (*issuerState, error) {
 	if st, ok := v.cache.Get(iss); ok {
 		return st, nil
 	}
-	for _, m := range v.meta {
+	var match *metaIssuer
+	for i, m := range v.meta {
 		if !m.re.MatchString(iss) {
 			continue
 		}
+		if match != nil {
+			// Which pattern's policy applies must not depend on their
+			// order: refuse until the operator makes them disjoint.
+			return nil, fmt.Errorf("couldn't match issuer %q: it matches the meta-issuers %q and %q, whose configurations may differ; make the patterns disjoint: %w", iss, match.pattern, m.pattern, ErrUnknownIssuer)
+		}
+		match = &v.meta[i]
+	}
+	if m := match; m != nil {
 		conf := m.conf
 		conf.IssuerURL = iss
 		st, err := v.newState(iss, conf)

@@ -1,0 +1,97 @@
+package oidc_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"sigil.dev/sigil/oidc"
+	"sigil.dev/sigil/oidc/oidctest"
+)
+
+// Tokens a trusted issuer might sign with unusual claims, each of which
+// got a certificate whose identity the claim policy had not checked, or a
+// certificate it should not carry (found by an audit of the CA).
+func TestPolicyBypasses(t *testing.T) {
+	iss := newIssuer(t, oidctest.Options{})
+	host := strings.Split(strings.TrimPrefix(iss.URL, "http://"), ":")[0]
+	username := oidc.Issuer{Type: oidc.TypeUsername, SubjectDomain: host, ClaimPolicy: map[string][]string{"sub": {"svc-.*"}, "org": {"9007199254740992"}}}
+	github := oidc.Issuer{Type: oidc.TypeGitHubWorkflow, ClaimPolicy: map[string][]string{"ref": {"refs/heads/main"}}}
+	for _, tc := range []struct {
+		name string
+		conf oidc.Issuer
+		mod  func(map[string]any)
+		want error // nil: issued
+	}{
+		{"username as the policy allows", username, func(map[string]any) {}, nil},
+		{"SUB beside sub", username, func(c map[string]any) { c["SUB"] = "root" }, oidc.ErrInvalidToken},
+		{"ſub (long s) beside sub", username, func(c map[string]any) { c["ſub"] = "root" }, oidc.ErrInvalidToken},
+		{"a number beyond float64 precision", username, func(c map[string]any) { c["org"] = json.Number("9007199254740993") }, oidc.ErrPolicy},
+		{"nbf that wraps around int64", username, func(c map[string]any) { c["nbf"] = json.Number("1e300") }, oidc.ErrInvalidToken},
+		{"NUL in the username", username, func(c map[string]any) { c["sub"] = "svc-a\x00" }, oidc.ErrIdentity},
+		{"right-to-left override in the username", username, func(c map[string]any) { c["sub"] = "svc-\u202eoor" }, oidc.ErrIdentity},
+		{"github as the policy allows", github, func(map[string]any) {}, nil},
+		{"ref as a list with one allowed element", github, func(c map[string]any) { c["ref"] = []any{"refs/heads/evil", "refs/heads/main"} }, oidc.ErrIdentity},
+		{"a claim too long for a certificate", github, func(c map[string]any) { c["workflow_ref"] = strings.Repeat("a", oidc.MaxClaimValue+1) }, oidc.ErrIdentity},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newVerifier(t, &oidc.Config{OIDCIssuers: map[string]oidc.Issuer{iss.URL: tc.conf}})
+			c := iss.Claims("svc-a", "")
+			c["org"] = json.Number("9007199254740992")
+			if tc.conf.Type == oidc.TypeGitHubWorkflow {
+				c = githubClaims(iss)
+			}
+			tc.mod(c)
+			p, err := v.Verify(context.Background(), mustToken(t, iss, c))
+			switch {
+			case tc.want == nil && err != nil:
+				t.Fatal(err)
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Fatalf("got %+v, %v; want %v", p, err, tc.want)
+			}
+		})
+	}
+}
+
+// An issuer that two meta-issuer patterns match is refused: which
+// configuration (and claim policy) applied depended on their order.
+func TestOverlappingMetaIssuers(t *testing.T) {
+	iss := newIssuer(t, oidctest.Options{})
+	port := iss.URL[strings.LastIndex(iss.URL, ":")+1:]
+	v := newVerifier(t, &oidc.Config{MetaIssuers: map[string]oidc.Issuer{
+		"http://127.0.0.1:*":     {Type: oidc.TypeEmail, ClaimPolicy: map[string][]string{"email": {"ok@example.com"}}},
+		"http://*.0.0.1:" + port: {Type: oidc.TypeEmail},
+	}})
+	_, err := v.Verify(context.Background(), mustToken(t, iss, iss.Claims("u", "evil@example.com")))
+	if !errors.Is(err, oidc.ErrUnknownIssuer) || !strings.Contains(err.Error(), "disjoint") {
+		t.Fatalf("%v, want a refusal naming both patterns", err)
+	}
+}
+
+// Kubernetes names and chainguard subjects cannot move the SAN's path.
+func TestIdentityPaths(t *testing.T) {
+	iss := newIssuer(t, oidctest.Options{})
+	for _, tc := range []struct {
+		name string
+		conf oidc.Issuer
+		sub  string
+		k8s  map[string]any
+	}{
+		{"service account with a path", oidc.Issuer{Type: oidc.TypeKubernetes}, "x", map[string]any{"namespace": "prod", "serviceaccount": map[string]any{"name": "a/serviceaccounts/b"}}},
+		{"namespace ..", oidc.Issuer{Type: oidc.TypeKubernetes}, "x", map[string]any{"namespace": "..", "serviceaccount": map[string]any{"name": "a"}}},
+		{"chainguard sub with ..", oidc.Issuer{Type: oidc.TypeChainguard}, "../../evil.example/x", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newVerifier(t, &oidc.Config{OIDCIssuers: map[string]oidc.Issuer{iss.URL: tc.conf}})
+			c := iss.Claims(tc.sub, "")
+			if tc.k8s != nil {
+				c["kubernetes.io"] = tc.k8s
+			}
+			if p, err := v.Verify(context.Background(), mustToken(t, iss, c)); !errors.Is(err, oidc.ErrIdentity) {
+				t.Fatalf("got %+v, %v; want ErrIdentity", p, err)
+			}
+		})
+	}
+}
