@@ -159,6 +159,18 @@ func URLToPath(u string) string {
 	return strings.ToLower(u)
 }
 
+// mirrorDir returns the cache directory of a mirror: URLToPath's name,
+// which must be one plain entry of cacheDir. A name such as ".." (from
+// the mirror http://..) would make Init replace cacheDir's parent, and
+// "config.json" or a dot name would collide with the cache's own files.
+func mirrorDir(cacheDir, mirror string) (string, error) {
+	name := URLToPath(mirror)
+	if name == "" || strings.HasPrefix(name, ".") || name == "config.json" || name != filepath.Base(name) {
+		return "", fmt.Errorf("couldn't use mirror %q: it names no usable cache directory (%q)", mirror, name)
+	}
+	return filepath.Join(cacheDir, name), nil
+}
+
 // settings is config.json in the cache directory.
 type settings struct {
 	Mirror      string    `json:"mirror"`
@@ -205,7 +217,10 @@ func Init(opts Options, mirror string, rootJSON []byte) (*Status, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("couldn't use mirror %q: want an http(s) URL", mirror)
 	}
-	mirror = strings.TrimSuffix(mirror, "/")
+	mirror = strings.TrimRight(mirror, "/")
+	if _, err := mirrorDir("", mirror); err != nil {
+		return nil, err
+	}
 	if _, err := metadata.Root().FromBytes(rootJSON); err != nil {
 		if looksLikeTrustedRoot(rootJSON) {
 			return nil, errors.New("couldn't parse TUF root: this is a Sigstore trusted root (trusted_root.json), not a TUF root.json; pass the TUF repository's root.json (sigil server prints its path), or use the trusted root directly with --trusted-root")
@@ -248,7 +263,10 @@ func (c *Client) initLocked(rootJSON []byte) error {
 	if _, err := c.target(TargetSigningConfig); err != nil && !errors.Is(err, errNoSuchTarget) {
 		return err
 	}
-	final := filepath.Join(c.cacheDir, URLToPath(c.set.Mirror))
+	final, err := mirrorDir(c.cacheDir, c.set.Mirror)
+	if err != nil {
+		return err
+	}
 	if err := os.RemoveAll(final); err != nil {
 		return fmt.Errorf("couldn't replace TUF cache: %w", err)
 	}
@@ -280,7 +298,9 @@ func Open(opts Options) (*Client, error) {
 	if err := json.Unmarshal(raw, &c.set); err != nil || c.set.Mirror == "" {
 		return nil, fmt.Errorf("couldn't read TUF settings %s: invalid (run sigil trust init again): %v", filepath.Join(cacheDir, "config.json"), err)
 	}
-	c.dir = filepath.Join(cacheDir, URLToPath(c.set.Mirror))
+	if c.dir, err = mirrorDir(cacheDir, c.set.Mirror); err != nil {
+		return nil, fmt.Errorf("%w (run sigil trust init again)", err)
+	}
 	return c, nil
 }
 
@@ -371,6 +391,14 @@ func (c *Client) update(root []byte) error {
 		}
 		if strings.Contains(err.Error(), "certificate signed by unknown authority") {
 			return fmt.Errorf("couldn't update TUF metadata from %s: %w (the mirror's TLS certificate comes from a CA this machine does not trust: for a private CA, set SSL_CERT_FILE to its PEM certificate)", c.set.Mirror, err)
+		}
+		if errors.Is(err, &metadata.ErrRepository{}) {
+			// Not a network problem: what the mirror served failed
+			// verification (rollback, expiry, signatures, hashes).
+			if c.initializing {
+				return fmt.Errorf("couldn't update TUF metadata from %s: the mirror served metadata that does not verify against the given root: %w (is --root this repository's root.json?)", c.set.Mirror, err)
+			}
+			return fmt.Errorf("couldn't update TUF metadata from %s: the mirror served metadata that does not verify, which was refused (the cache keeps the last verified state): %w (a repository that was rebuilt needs `sigil trust init` with its new root; otherwise tell its operator)", c.set.Mirror, err)
 		}
 		if c.initializing {
 			return fmt.Errorf("couldn't update TUF metadata from %s: %w (check that the mirror is reachable and that --mirror is the repository's URL, where root.json and timestamp.json are)", c.set.Mirror, err)

@@ -514,3 +514,46 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// A mirror URL whose cache name is not a plain entry of the cache
+// directory ("http://.." names "..") is refused before anything is
+// fetched or removed: init used to replace the cache's parent directory.
+func TestMirrorNamesStayInCache(t *testing.T) {
+	w := newWorld(t)
+	parent := t.TempDir()
+	precious := filepath.Join(parent, "precious.txt")
+	os.WriteFile(precious, []byte("keep"), 0o644) //nolint:errcheck
+	opts := w.opts
+	opts.CacheDir = filepath.Join(parent, "cache")
+	for _, m := range []string{"http://..", "http://.", "http://./", "https://config.json", "http://.lock"} {
+		if _, err := Init(opts, m, w.rootJSON()); err == nil || !strings.Contains(err.Error(), "no usable cache directory") {
+			t.Errorf("mirror %q: %v", m, err)
+		}
+	}
+	if _, err := os.Stat(precious); err != nil {
+		t.Fatalf("a file beside the cache is gone: %v", err)
+	}
+	if _, err := mirrorDir(opts.CacheDir, w.mirror); err != nil {
+		t.Errorf("the test mirror: %v", err)
+	}
+}
+
+// A mirror that serves metadata failing verification is reported as such,
+// not as a network problem.
+func TestRefusedMetadataSaysSo(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	ts := filepath.Join(w.svc.Repo().PublishedPath(), "timestamp.json")
+	good := mustRead(t, ts)
+	bad := strings.Replace(string(good), `"version": `, `"version": 9`, 1)
+	if bad == string(good) {
+		t.Fatalf("no version in %s", good)
+	}
+	if err := os.WriteFile(ts, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadTrustedRoot(w.opts)
+	if err == nil || !strings.Contains(err.Error(), "does not verify, which was refused") || strings.Contains(err.Error(), "reachable") {
+		t.Fatalf("a timestamp with a forged version: %v", err)
+	}
+}
