@@ -296,6 +296,12 @@ func (r *Repo) Init(o InitOptions) error {
 		if o.TargetsExpires.IsZero() {
 			o.TargetsExpires = expiry(now, DefaultTargetsExpiry)
 		}
+		if err := checkLifetime("root", o.RootExpires, now); err != nil {
+			return fmt.Errorf("couldn't initialize repository: %w", err)
+		}
+		if err := checkLifetime("targets", o.TargetsExpires, now); err != nil {
+			return fmt.Errorf("couldn't initialize repository: %w", err)
+		}
 		root := metadata.Root(o.RootExpires.UTC().Truncate(time.Second))
 		root.Signed.ConsistentSnapshot = true
 		for role, ks := range map[string][]*Key{RoleRoot: o.RootKeys, RoleTargets: o.TargetsKeys, RoleSnapshot: o.SnapshotKeys, RoleTimestamp: o.TimestampKeys} {
@@ -341,6 +347,33 @@ func validateRoot(root *metadata.RootType) error {
 	}
 	if !root.ConsistentSnapshot {
 		return errors.New("consistent snapshots must be on")
+	}
+	// The server holds the snapshot and timestamp keys: a key of root or
+	// targets among them would put an offline role's key online.
+	offline := map[string]string{}
+	for _, role := range []string{RoleRoot, RoleTargets} {
+		for _, id := range root.Roles[role].KeyIDs {
+			offline[id] = role
+		}
+	}
+	for _, role := range []string{RoleSnapshot, RoleTimestamp} {
+		for _, id := range root.Roles[role].KeyIDs {
+			if o, ok := offline[id]; ok {
+				return fmt.Errorf("key %s is both a %s key (online: the server holds it) and a %s key (offline): give the online roles keys of their own", short(id), role, o)
+			}
+		}
+	}
+	return nil
+}
+
+// MinOfflineLifetime is the shortest lifetime a root or targets version may
+// be staged with: they are signed offline, so one expiring sooner locks
+// every client out before a ceremony can follow.
+const MinOfflineLifetime = 24 * time.Hour
+
+func checkLifetime(what string, exp, now time.Time) error {
+	if exp.Before(now.Add(MinOfflineLifetime)) {
+		return fmt.Errorf("%s would expire at %s, less than %s from now: clients would be locked out before the next ceremony; give a longer lifetime", what, exp.UTC().Format(time.RFC3339), MinOfflineLifetime)
 	}
 	return nil
 }
@@ -405,6 +438,9 @@ func (r *Repo) StageTargets(files map[string][]byte, remove []string, expires ti
 		}
 		if expires.IsZero() {
 			expires = expiry(r.now(), DefaultTargetsExpiry)
+		}
+		if err := checkLifetime("targets", expires, r.now()); err != nil {
+			return fmt.Errorf("couldn't stage targets: %w", err)
 		}
 		t.Signed.Expires = expires.UTC().Truncate(time.Second)
 		t.ClearSignatures()
@@ -482,6 +518,9 @@ func (r *Repo) RotateRoot(c RootChange) error {
 		}
 		if c.Expires.IsZero() {
 			c.Expires = expiry(r.now(), DefaultRootExpiry)
+		}
+		if err := checkLifetime("the new root", c.Expires, r.now()); err != nil {
+			return fmt.Errorf("couldn't rotate root: %w", err)
 		}
 		next.Signed.Expires = c.Expires.UTC().Truncate(time.Second)
 		if err := validateRoot(&next.Signed); err != nil {
@@ -870,6 +909,17 @@ func (r *Repo) SignOnline(o OnlineOptions) (*OnlineResult, error) {
 		}
 		now := r.now()
 		hw := r.highWater()
+		// A repository copied over this one must not take clients
+		// backwards or point them at files that are not here: refuse to
+		// sign for it (the service then reports not ready).
+		if st.targets.Signed.Version < hw.Targets || st.root.Signed.Version < hw.Root {
+			return fmt.Errorf("couldn't sign snapshot: the repository went back to root v%d and targets v%d after v%d and v%d were published here; clients would refuse it as a rollback (copy the newest ceremony repository)",
+				st.root.Signed.Version, st.targets.Signed.Version, hw.Root, hw.Targets)
+		}
+		if err := r.checkTargetFiles(st.targets); err != nil {
+			return fmt.Errorf("couldn't sign snapshot: %w", err)
+		}
+		hw.Targets, hw.Root = st.targets.Signed.Version, st.root.Signed.Version
 		snap := st.snapshot
 		if o.Force || snap == nil || snap.Signed.Version < hw.Snapshot || snap.Signed.Meta["targets.json"] == nil ||
 			snap.Signed.Meta["targets.json"].Version != st.targets.Signed.Version ||
@@ -951,6 +1001,27 @@ func (r *Repo) SignOnline(o OnlineOptions) (*OnlineResult, error) {
 type highWater struct {
 	Snapshot  int64 `json:"snapshot"`
 	Timestamp int64 `json:"timestamp"`
+	// Targets and Root are the newest versions a snapshot here was
+	// signed for.
+	Targets int64 `json:"targets,omitempty"`
+	Root    int64 `json:"root,omitempty"`
+}
+
+// checkTargetFiles checks that every target of t is published, with its
+// length and hash (a repository copied without its targets/ directory
+// would otherwise be signed and served, and fail every client).
+func (r *Repo) checkTargetFiles(t *metadata.Metadata[metadata.TargetsType]) error {
+	for name, tf := range t.Signed.Targets {
+		p := r.pub(filepath.Join("targets", hex.EncodeToString(tf.Hashes["sha256"])+"."+name))
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("target %s of targets v%d is not published (%w)", name, t.Signed.Version, err)
+		}
+		if err := tf.VerifyLengthHashes(data); err != nil {
+			return fmt.Errorf("target %s of targets v%d does not match its file %s: %w", name, t.Signed.Version, p, err)
+		}
+	}
+	return nil
 }
 
 func (r *Repo) highWater() highWater {
@@ -1023,6 +1094,23 @@ func (r *Repo) Export(dir string) error {
 		}
 		if st.timestamp == nil || st.snapshot == nil {
 			return errors.New("couldn't publish: no valid snapshot and timestamp; sign them with the online keys first")
+		}
+		now := r.now()
+		for _, m := range []struct {
+			role    string
+			expires time.Time
+		}{{RoleRoot, st.root.Signed.Expires}, {RoleTargets, st.targets.Signed.Expires}, {RoleSnapshot, st.snapshot.Signed.Expires}, {RoleTimestamp, st.timestamp.Signed.Expires}} {
+			if !now.Before(m.expires) {
+				return fmt.Errorf("couldn't publish: %s.json expired at %s; clients refuse it (sign a new version first)", m.role, m.expires.UTC().Format(time.RFC3339))
+			}
+		}
+		// A mirror that clients already read must not go back: they
+		// refuse a lower version as a rollback and stay broken.
+		if old, err := metadata.Timestamp().FromFile(filepath.Join(dir, "timestamp.json")); err == nil && old.Signed.Version > st.timestamp.Signed.Version {
+			return fmt.Errorf("couldn't publish to %s: it holds timestamp v%d, newer than this repository's v%d (an older copy of the ceremony?)", dir, old.Signed.Version, st.timestamp.Signed.Version)
+		}
+		if old, err := metadata.Root().FromFile(filepath.Join(dir, "root.json")); err == nil && old.Signed.Version > st.root.Signed.Version {
+			return fmt.Errorf("couldn't publish to %s: it holds root v%d, newer than this repository's v%d (an older copy of the ceremony?)", dir, old.Signed.Version, st.root.Signed.Version)
 		}
 		src := r.PublishedPath()
 		var files []string

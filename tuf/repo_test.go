@@ -474,3 +474,90 @@ func TestNoRollbackAfterCopyOver(t *testing.T) {
 		t.Fatalf("client after the copy-over: %v", err)
 	}
 }
+
+// Unsafe ceremony operations an audit found accepted: an offline role's
+// key among the online ones, lifetimes that lock clients out, exporting
+// expired metadata or over a newer mirror, and signing a snapshot for a
+// repository that went back or lacks its target files.
+func TestCeremonyRefusesUnsafeOperations(t *testing.T) {
+	k := mustKey(t)
+	repo, err := OpenRepo(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := mustKey(t)
+	for name, o := range map[string]InitOptions{
+		"root key online":    {RootKeys: []*Key{k}, TargetsKeys: []*Key{other}, SnapshotKeys: []*Key{k}, TimestampKeys: []*Key{mustKey(t)}},
+		"targets key online": {RootKeys: []*Key{k}, TargetsKeys: []*Key{other}, SnapshotKeys: []*Key{mustKey(t)}, TimestampKeys: []*Key{other}},
+	} {
+		if err := repo.Init(o); err == nil || !strings.Contains(err.Error(), "online") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	short := InitOptions{RootKeys: []*Key{k}, TargetsKeys: []*Key{k}, SnapshotKeys: []*Key{other}, TimestampKeys: []*Key{other}, RootExpires: time.Now().Add(time.Minute)}
+	if err := repo.Init(short); err == nil || !strings.Contains(err.Error(), "locked out") {
+		t.Errorf("a root expiring in a minute: %v", err)
+	}
+
+	c := newCeremony(t)
+	if err := c.repo.StageTargets(map[string][]byte{"x": []byte("x")}, nil, c.now.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "locked out") {
+		t.Errorf("targets expiring in an hour: %v", err)
+	}
+	if err := c.repo.RotateRoot(RootChange{Add: map[string][]*Key{RoleSnapshot: {pubOnly(t, c.root[0])}}}); err == nil || !strings.Contains(err.Error(), "online") {
+		t.Errorf("a root key added to snapshot: %v", err)
+	}
+
+	// Export over a mirror that already has a newer timestamp.
+	out := t.TempDir()
+	if err := c.repo.Export(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.repo.SignOnline(OnlineOptions{SnapshotKeys: []*Key{c.snapshot}, TimestampKeys: []*Key{c.timestamp}, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	newer := t.TempDir()
+	if err := c.repo.Export(newer); err != nil {
+		t.Fatal(err)
+	}
+	old := newCeremony(t)
+	if err := old.repo.Export(newer); err == nil || !strings.Contains(err.Error(), "newer than this repository") {
+		t.Errorf("export over a newer mirror: %v", err)
+	}
+	// Export once the timestamp has expired.
+	c.now = c.now.Add(DefaultTimestampExpiry + time.Hour)
+	if err := c.repo.Export(out); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("export of an expired timestamp: %v", err)
+	}
+	c.now = c.now.Add(-DefaultTimestampExpiry - time.Hour)
+
+	// A published target file gone: no snapshot is signed for it.
+	files, _ := filepath.Glob(filepath.Join(c.repo.PublishedPath(), "targets", "*"))
+	if len(files) == 0 {
+		t.Fatal("no published targets")
+	}
+	data, _ := os.ReadFile(files[0])
+	os.Remove(files[0])
+	_, err = c.repo.SignOnline(OnlineOptions{SnapshotKeys: []*Key{c.snapshot}, TimestampKeys: []*Key{c.timestamp}, Force: true})
+	if err == nil || !strings.Contains(err.Error(), "not published") {
+		t.Errorf("a missing target file: %v", err)
+	}
+	os.WriteFile(files[0], data, 0o644) //nolint:errcheck
+
+	// Targets going back to an older version (an old copy of the
+	// ceremony's repository/): no snapshot is signed for it.
+	if err := c.repo.StageTargets(map[string][]byte{"y": []byte("y")}, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	c.sign(c.targets[0])
+	if _, err := c.repo.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	c.online()
+	if err := os.Remove(filepath.Join(c.repo.PublishedPath(), "2.targets.json")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.repo.SignOnline(OnlineOptions{SnapshotKeys: []*Key{c.snapshot}, TimestampKeys: []*Key{c.timestamp}, Force: true})
+	if err == nil || !strings.Contains(err.Error(), "rollback") {
+		t.Errorf("targets back to v1: %v", err)
+	}
+}

@@ -166,7 +166,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	}
 	d, err := parseLifetime(s)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, fmt.Errorf("expiry %q: want a lifetime such as 365d, 26w or 720h, or an RFC 3339 time", s)
 	}
 	return now.Add(d), nil
 }
@@ -185,7 +185,7 @@ func parseLifetime(s string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("expiry %q: want a lifetime such as 365d, 26w or 720h, or an RFC 3339 time", s)
+		return 0, fmt.Errorf("lifetime %q: want a lifetime such as 365d, 26w or 720h", s)
 	}
 	return d, nil
 }
@@ -820,6 +820,9 @@ func newTUFPublish() *cobra.Command {
 						return err
 					}
 				}
+				// Lifetimes asked for explicitly apply now, also when
+				// the current versions have more than half of theirs left.
+				o.Force = snapExp != "" || tsExp != ""
 				r, err := repo.SignOnline(o)
 				if err != nil {
 					return err

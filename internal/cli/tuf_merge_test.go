@@ -81,7 +81,8 @@ func TestSplitDeploymentMerge(t *testing.T) {
 
 	// The ceremony takes the merged root and refuses a part.
 	sigil(t, "tuf", "keygen", "--out", p("k.pem"), "--plain", "--type", "ecdsa-p256")
-	sigil(t, "tuf", "init", "--repo", p("ceremony"), "--root-key", p("k.pem.pub"), "--targets-key", p("k.pem.pub"), "--snapshot-key", p("k.pem.pub"), "--timestamp-key", p("k.pem.pub"))
+	sigil(t, "tuf", "keygen", "--out", p("online.pem"), "--plain", "--type", "ecdsa-p256")
+	sigil(t, "tuf", "init", "--repo", p("ceremony"), "--root-key", p("k.pem.pub"), "--targets-key", p("k.pem.pub"), "--snapshot-key", p("online.pem.pub"), "--timestamp-key", p("online.pem.pub"))
 	if e := sigilFails(t, "tuf", "add-target", "--repo", p("ceremony"), logHost.TrustedRootFile+"=trusted_root.json"); !strings.Contains(e, "sigil tuf merge") {
 		t.Errorf("add-target of a part: %s", e)
 	}
