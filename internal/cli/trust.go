@@ -139,7 +139,13 @@ trusted_root.json and signing_config.v0.2.json. A wrong root or an
 unreachable mirror fails here and leaves an earlier setup untouched.
 
 Get root.json from a channel you trust: sigil server prints its path on first
-start; a repository published with sigil tuf publish has it at its top.`,
+start; a repository published with sigil tuf publish has it at its top.
+
+The cache follows one mirror: trust init with another replaces it for every
+later command. To use several instances, give each its own cache directory
+(SIGIL_TUF_CACHE=~/.cache/sigil/tuf-staging sigil trust init …, and the same
+variable for the commands that use it). trust init starts over: the versions
+the cache had seen no longer hold a mirror back (as with cosign initialize).`,
 		Example: `  sigil trust init --mirror http://127.0.0.1:8080/tuf --root /var/lib/sigil/tuf/repository/root.json
   sigil trust init --mirror https://tuf.example.com --root root.json`,
 		Args: cobra.NoArgs,
@@ -233,6 +239,15 @@ func printTrust(w io.Writer, st *client.Status, tr *trust.TrustedRoot, sc *trust
 		keys := ""
 		if rk, ok := st.RootKeys[role]; ok {
 			keys = fmt.Sprintf("  %d of %d keys", rk.Threshold, len(rk.KeyIDs))
+			if role == "root" {
+				// What a user compares with the root keys they were
+				// given out of band.
+				ids := make([]string, len(rk.KeyIDs))
+				for i, id := range rk.KeyIDs {
+					ids[i] = id[:min(len(id), 12)]
+				}
+				keys += " (" + strings.Join(ids, ", ") + ")"
+			}
 		}
 		fmt.Fprintf(w, "  %-10s v%-5d expires %s%s\n", role, ri.Version, day(ri.Expires), keys)
 	}

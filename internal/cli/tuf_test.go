@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,9 @@ func TestTUFCeremonyAndTrust(t *testing.T) {
 	defer srv.Close()
 	sigil(t, "trust", "init", "--mirror", srv.URL, "--root", filepath.Join(www, "root.json"))
 	out, _ = sigil(t, "trust", "show")
+	if !regexp.MustCompile(`2 of 3 keys \([0-9a-f]{12}, [0-9a-f]{12}, [0-9a-f]{12}\)`).MatchString(out) {
+		t.Errorf("trust show does not name the root keys:\n%s", out)
+	}
 	for _, want := range []string{srv.URL, "root       v1", "2 of 3 keys", "https://rekor.sigil.test", "tsa    https://tsa.sigil.test/api/v1/timestamp", "tsa    https://tsa.example/api/v1/timestamp"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("trust show lacks %q:\n%s", want, out)
