@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -395,6 +396,11 @@ func (c *Config) validateIssuer(iss *Issuer, meta bool) error {
 		if d.Scheme != u.Scheme {
 			return fmt.Errorf("subject-domain scheme %q differs from the issuer's %q", d.Scheme, u.Scheme)
 		}
+		if strings.Trim(d.Path, "/") != "" || d.RawQuery != "" || d.User != nil {
+			// Only the scheme and host of a subject are checked: a path
+			// here would read as a restriction it is not.
+			return fmt.Errorf("subject-domain %q must be scheme://host: subjects are checked by scheme and host only", iss.SubjectDomain)
+		}
 		if err := sameRegisteredDomain(d.Hostname(), u.Hostname()); err != nil {
 			return err
 		}
@@ -463,6 +469,11 @@ func (t *ExtensionTemplates) list() []string {
 func sameRegisteredDomain(subject, issuer string) error {
 	if subject == issuer {
 		return nil
+	}
+	if net.ParseIP(subject) != nil || net.ParseIP(issuer) != nil {
+		// The last two "labels" of an address say nothing about who
+		// holds it (10.0.0.1 and 99.1.0.1).
+		return fmt.Errorf("subject-domain %q is not the issuer's address %q", subject, issuer)
 	}
 	s, i := strings.Split(subject, "."), strings.Split(issuer, ".")
 	if len(s) < 2 || len(i) < 2 {

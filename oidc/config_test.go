@@ -114,6 +114,8 @@ func TestConfigErrors(t *testing.T) {
 		{"spiffe meta-issuer", "meta-issuers:\n  https://*.example.com:\n    type: spiffe\n    spiffe-trust-domain: example.com\n", "not supported"},
 		{"uri without scheme", "oidc-issuers:\n  https://a.example.com:\n    type: uri\n    subject-domain: example.com\n", "with a scheme"},
 		{"uri other domain", "oidc-issuers:\n  https://a.example.com:\n    type: uri\n    subject-domain: https://evil.org\n", "not under the issuer's domain"},
+		{"uri subject-domain with a path", "oidc-issuers:\n  https://a.example.com:\n    type: uri\n    subject-domain: https://a.example.com/users\n", "scheme://host"},
+		{"username of another address", "oidc-issuers:\n  http://10.0.0.1:\n    type: username\n    subject-domain: 99.1.0.1\n", "not the issuer's address"},
 		{"username with scheme", "oidc-issuers:\n  https://a.example.com:\n    type: username\n    subject-domain: https://example.com\n", "without a scheme"},
 		{"ci-provider without metadata", "oidc-issuers:\n  https://a.example.com:\n    type: ci-provider\n    ci-provider: nope\n", "no ci-issuer-metadata"},
 		{"bad template", "oidc-issuers:\n  https://a.example.com:\n    type: email\nci-issuer-metadata:\n  x:\n    subject-alternative-name-template: \"{{ .a \"\n", "template"},
