@@ -1203,3 +1203,40 @@ func (r *Repo) RootJSON() ([]byte, error) {
 	})
 	return out, err
 }
+
+// OnlineKeyWarnings compares the online keys a sigil server keeps beside
+// this repository (Dir/keys/snapshot.pem.pub and timestamp.pem.pub, when
+// Dir is a server's DATA/tuf) with the roles of the staged root, or of
+// the committed one: a rotation that replaced them leaves the server
+// unable to sign, and every client then stuck, until the server has the
+// new private keys. It returns one warning per role that does not match.
+func (r *Repo) OnlineKeyWarnings() ([]string, error) {
+	var warnings []string
+	err := r.locked(func() error {
+		st, err := r.load()
+		if err != nil {
+			return err
+		}
+		root := st.effectiveRoot()
+		if root == nil {
+			return nil
+		}
+		for role, file := range map[string]string{RoleSnapshot: snapshotKeyFile, RoleTimestamp: timestampKeyFile} {
+			raw, err := os.ReadFile(filepath.Join(r.dir, keysDir, file+".pub"))
+			if err != nil {
+				continue // not a server's directory, or no key of its own
+			}
+			k, err := ParseKey(raw, nil)
+			if err != nil {
+				continue
+			}
+			if ids := roleKeyIDs(&root.Signed, role); !slices.Contains(ids, k.ID()) {
+				warnings = append(warnings, fmt.Sprintf("the server of this directory signs %s with key %s, which root v%d does not list (it lists %s): put the new %s private key in %s before publishing, or the server stops signing and clients stay on the old state",
+					role, short(k.ID()), root.Signed.Version, shortList(ids), role, filepath.Join(r.dir, keysDir, file)))
+			}
+		}
+		sort.Strings(warnings)
+		return nil
+	})
+	return warnings, err
+}

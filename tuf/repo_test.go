@@ -561,3 +561,26 @@ func TestCeremonyRefusesUnsafeOperations(t *testing.T) {
 		t.Errorf("targets back to v1: %v", err)
 	}
 }
+
+// A rotation run in a server's DATA/tuf that replaces the online keys
+// warns that the server's keys no longer match.
+func TestOnlineKeyWarnings(t *testing.T) {
+	c := newCeremony(t)
+	keys := filepath.Join(c.repo.Dir(), keysDir)
+	os.MkdirAll(keys, 0o700) //nolint:errcheck
+	for file, k := range map[string]*Key{snapshotKeyFile: c.snapshot, timestampKeyFile: c.timestamp} {
+		pub, _ := k.MarshalPublicKey()
+		os.WriteFile(filepath.Join(keys, file+".pub"), pub, 0o644) //nolint:errcheck
+	}
+	if ws, err := c.repo.OnlineKeyWarnings(); err != nil || len(ws) != 0 {
+		t.Fatalf("matching keys: %v %v", ws, err)
+	}
+	next := mustKey(t)
+	if err := c.repo.RotateRoot(RootChange{Add: map[string][]*Key{RoleTimestamp: {pubOnly(t, next)}}, Remove: map[string][]string{RoleTimestamp: {c.timestamp.ID()}}}); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := c.repo.OnlineKeyWarnings()
+	if err != nil || len(ws) != 1 || !strings.Contains(ws[0], "signs timestamp with key") {
+		t.Fatalf("rotated timestamp key: %v %v", ws, err)
+	}
+}

@@ -533,6 +533,19 @@ func newTUFRemoveTarget() *cobra.Command {
 	return c
 }
 
+// warnOnlineKeys prints the repository's OnlineKeyWarnings (a ceremony
+// run in a server's DATA/tuf that rotated the online keys away from the
+// server's).
+func warnOnlineKeys(cmd *cobra.Command, repo *tuf.Repo) {
+	ws, err := repo.OnlineKeyWarnings()
+	if err != nil {
+		return
+	}
+	for _, w := range ws {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Warning: %s\n", w)
+	}
+}
+
 func newTUFRotateRoot() *cobra.Command {
 	var repoDir, exp, snapKey, tsKey string
 	var addRoot, rmRoot, addTargets, rmTargets []string
@@ -597,6 +610,7 @@ sign targets with the new keys (add-target) before publishing.`,
 			if err := repo.RotateRoot(ch); err != nil {
 				return err
 			}
+			warnOnlineKeys(cmd, repo)
 			return printStaged(cmd, repo)
 		},
 	}
@@ -785,6 +799,7 @@ func newTUFPublish() *cobra.Command {
 				return err
 			}
 			w := cmd.ErrOrStderr()
+			warnOnlineKeys(cmd, repo)
 			res, err := repo.Commit()
 			switch {
 			case errors.Is(err, tuf.ErrNothingStaged):
