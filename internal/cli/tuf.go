@@ -757,7 +757,11 @@ func newTUFStatus() *cobra.Command {
 						fmt.Fprintf(w, "  %-10s none valid (the online keys must sign it)\n", x.role)
 						continue
 					}
-					fmt.Fprintf(w, "  %-10s v%-5d expires %s\n", x.role, x.mi.Version, x.mi.Expires.UTC().Format(time.RFC3339))
+					mark := ""
+					if !time.Now().Before(x.mi.Expires) {
+						mark = "  EXPIRED: clients refuse it"
+					}
+					fmt.Fprintf(w, "  %-10s v%-5d expires %s%s\n", x.role, x.mi.Version, x.mi.Expires.UTC().Format(time.RFC3339), mark)
 				}
 				for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
 					fmt.Fprintf(w, "  %s keys: %s\n", role, strings.Join(st.Keys[role], ", "))
