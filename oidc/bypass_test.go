@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"sigil.dev/sigil/oidc"
 	"sigil.dev/sigil/oidc/oidctest"
@@ -93,5 +95,38 @@ func TestIdentityPaths(t *testing.T) {
 				t.Fatalf("got %+v, %v; want ErrIdentity", p, err)
 			}
 		})
+	}
+}
+
+// Issuers not seen before that match a meta-issuer pattern cost a
+// discovery request each, before any signature is checked: they are taken
+// up at a bounded rate.
+func TestNewMetaIssuersBounded(t *testing.T) {
+	iss := newIssuer(t, oidctest.Options{})
+	now := time.Now()
+	v, err := oidc.NewVerifier(&oidc.Config{MetaIssuers: map[string]oidc.Issuer{"http://127.0.0.1:*": {Type: oidc.TypeEmail}}},
+		oidc.Options{NewMetaIssuersPerMinute: 2, Now: func() time.Time { return now }, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(port int) string {
+		c := iss.Claims("u", "a@example.com")
+		c["iss"] = fmt.Sprintf("http://127.0.0.1:%d", port)
+		return mustToken(t, iss, c)
+	}
+	for port := 1; port <= 2; port++ {
+		if _, err := v.Verify(context.Background(), token(port)); err == nil || strings.Contains(err.Error(), "new issuers a minute") {
+			t.Fatalf("new issuer %d within the bound: %v", port, err)
+		}
+	}
+	if _, err := v.Verify(context.Background(), token(3)); !errors.Is(err, oidc.ErrIssuerUnavailable) || !strings.Contains(err.Error(), "new issuers a minute") {
+		t.Fatalf("a third new issuer in the same minute: %v", err)
+	}
+	if _, err := v.Verify(context.Background(), token(1)); err != nil && strings.Contains(err.Error(), "new issuers a minute") {
+		t.Fatalf("an issuer already taken up: %v", err)
+	}
+	now = now.Add(30 * time.Second)
+	if _, err := v.Verify(context.Background(), token(4)); err != nil && strings.Contains(err.Error(), "new issuers a minute") {
+		t.Fatalf("after the bucket refilled: %v", err)
 	}
 }

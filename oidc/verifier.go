@@ -67,6 +67,13 @@ type Options struct {
 	// DiscoveryRetry is how long a failed discovery is remembered before
 	// the next token tries again; default 5 s.
 	DiscoveryRetry time.Duration
+	// NewMetaIssuersPerMinute bounds how many issuers not seen before
+	// that match a meta-issuer pattern are taken up (each costs a
+	// discovery request, before any signature can be checked), in a
+	// burst and per minute; default 30. Without a bound, tokens with
+	// garbage signatures and made-up iss values make the CA send one
+	// request per token (Fulcio has no bound).
+	NewMetaIssuersPerMinute int
 	// Now returns the current time; default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -92,6 +99,30 @@ type Verifier struct {
 	exact map[string]*issuerState
 	meta  []metaIssuer
 	cache *lru.Cache[string, *issuerState] // meta-issuer states by concrete URL
+
+	// newMeta is a token bucket of NewMetaIssuersPerMinute.
+	newMetaMu     sync.Mutex
+	newMetaTokens float64
+	newMetaAt     time.Time
+}
+
+// takeNewMeta takes a token for a meta-issuer not seen before.
+func (v *Verifier) takeNewMeta() bool {
+	v.newMetaMu.Lock()
+	defer v.newMetaMu.Unlock()
+	limit := float64(v.opts.NewMetaIssuersPerMinute)
+	now := v.opts.Now()
+	if v.newMetaAt.IsZero() {
+		v.newMetaTokens = limit
+	} else {
+		v.newMetaTokens = min(limit, v.newMetaTokens+now.Sub(v.newMetaAt).Minutes()*limit)
+	}
+	v.newMetaAt = now
+	if v.newMetaTokens < 1 {
+		return false
+	}
+	v.newMetaTokens--
+	return true
 }
 
 type metaIssuer struct {
@@ -124,6 +155,9 @@ func NewVerifier(cfg *Config, opts Options) (*Verifier, error) {
 	}
 	if opts.DiscoveryRetry == 0 {
 		opts.DiscoveryRetry = 5 * time.Second
+	}
+	if opts.NewMetaIssuersPerMinute <= 0 {
+		opts.NewMetaIssuersPerMinute = 30
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -292,6 +326,9 @@ func (v *Verifier) state(iss string) (*issuerState, error) {
 		match = &v.meta[i]
 	}
 	if m := match; m != nil {
+		if !v.takeNewMeta() {
+			return nil, fmt.Errorf("couldn't take up issuer %q of meta-issuer %q: %w: more than %d new issuers a minute (try again shortly)", iss, m.pattern, ErrIssuerUnavailable, v.opts.NewMetaIssuersPerMinute)
+		}
 		conf := m.conf
 		conf.IssuerURL = iss
 		st, err := v.newState(iss, conf)
