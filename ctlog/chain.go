@@ -89,6 +89,11 @@ func (v *validator) validate(ders [][]byte, precert, issued bool, now time.Time)
 	if err != nil {
 		return nil, err
 	}
+	// A certificate's issuer is named as well as signing it (RFC 5280
+	// §6.1.3 (a)(4)); the signature alone let a leaf name another issuer.
+	if !bytes.Equal(leaf.RawIssuer, issuers.certs[0].RawSubject) {
+		return nil, fmt.Errorf("%w: certificate 0 names the issuer %q, not the subject of the next certificate %q", ErrBadChain, leaf.Issuer, issuers.certs[0].Subject)
+	}
 	if !issued {
 		if err := leaf.CheckSignatureFrom(issuers.certs[0]); err != nil {
 			return nil, fmt.Errorf("%w: certificate 0 is not signed by its issuer %q: %v", ErrBadChain, issuers.certs[0].Subject, err)

@@ -229,6 +229,10 @@ func TestRefusals(t *testing.T) {
 	otherDomain, otherDomainKey := newCA(t, "example.com only", e.pki.Root, e.pki.RootKey, func(c *x509.Certificate) {
 		c.PermittedURIDomains = []string{"example.com"}
 	})
+	// A parent that names another issuer but holds the intermediate's key.
+	misnamed := *e.pki.Intermediate
+	misnamed.RawSubject = nil
+	misnamed.Subject.CommonName = "not the intermediate"
 	pre := func(o leafOpts) []byte { o.precert = true; l, _ := e.leaf(t, o); return l.Raw }
 	plain := func(o leafOpts) []byte { l, _ := e.leaf(t, o); return l.Raw }
 	inter, root := e.pki.Intermediate.Raw, e.pki.Root.Raw
@@ -258,6 +262,7 @@ func TestRefusals(t *testing.T) {
 		{"chain of one under an intermediate", true, [][]byte{pre(leafOpts{})}, ErrUnknownAnchor, 400, "unknownAnchor"},
 		{"issuers out of order", true, [][]byte{pre(leafOpts{}), root, inter}, ErrBadChain, 400, "badChain"},
 		{"leaf signature does not verify", true, [][]byte{pre(leafOpts{badSignature: true}), inter, root}, ErrBadChain, 400, "badChain"},
+		{"leaf naming another issuer than the one that signed it", true, [][]byte{pre(leafOpts{issuer: &misnamed, issuerKey: e.pki.IntermediateKey}), inter, root}, ErrBadChain, 400, "badChain"},
 		{"leaf issued by another intermediate", true, [][]byte{pre(leafOpts{issuer: other.Intermediate, issuerKey: other.IntermediateKey}), inter, root}, ErrBadChain, 400, "badChain"},
 		{"intermediate without codeSigning", true, [][]byte{pre(leafOpts{issuer: serverAuthInter, issuerKey: serverAuthKey}), serverAuthInter.Raw, root}, ErrBadChain, 400, "badChain"},
 		{"precertificate signing certificate", true, [][]byte{pre(leafOpts{issuer: precertSigner, issuerKey: precertSignerKey}), precertSigner.Raw, inter, root}, ErrBadChain, 400, "badChain"},

@@ -12,7 +12,11 @@
 // storage/posix/files.go sequenceBatch), and the SCT's extensions name that
 // index. A crash loses nothing an SCT was returned for. The checkpoint that
 // commits to an entry is published within CheckpointInterval afterwards
-// (default 1 s), so the log's maximum merge delay is that interval. The
+// (default 1 s). The SCT's timestamp is taken when the submission arrives,
+// before validation and sequencing, so measured from it, as RFC 6962
+// monitors measure the maximum merge delay, an entry is in a checkpoint
+// within CheckpointInterval when the log is idle and at most the request
+// timeout (30 s) plus CheckpointInterval under a queue of submissions. The
 // storage needs no trust beyond that: readers verify tiles against signed
 // checkpoints.
 //

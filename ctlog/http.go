@@ -76,7 +76,13 @@ func (s *Service) Handler() http.Handler {
 func (s *Service) serveAdd(w http.ResponseWriter, r *http.Request, precert bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 	var req AddChainRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	d := json.NewDecoder(r.Body)
+	err := d.Decode(&req)
+	if err == nil && d.More() {
+		// One JSON value, as the TSA's JSON form requires too.
+		err = errors.New("data after the JSON object")
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			s.writeError(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("%w: body exceeds %d bytes", ErrMalformed, tooBig.Limit))

@@ -334,6 +334,7 @@ func TestHTTPErrors(t *testing.T) {
 		{"not JSON", "POST", "/ct/ct/v1/add-pre-chain", "chain", 400, "malformed"},
 		{"chain not base64", "POST", "/ct/ct/v1/add-pre-chain", `{"chain":["%%%"]}`, 400, "malformed"},
 		{"no chain", "POST", "/ct/ct/v1/add-chain", `{}`, 400, "malformed"},
+		{"data after the object", "POST", "/ct/ct/v1/add-chain", `{"chain":["AAAA"]} x`, 400, "malformed"},
 		{"oversized", "POST", "/ct/ct/v1/add-chain", `{"chain":["` + strings.Repeat("A", maxRequestBody) + `"]}`, 413, "malformed"},
 		{"unknown path", "GET", "/ct/ct/v1/get-entries?start=0&end=1", "", 404, ""},
 	}
