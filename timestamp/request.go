@@ -21,6 +21,12 @@ type Request struct {
 	CertReq       bool     // ask the TSA to embed its certificates
 	Policy        asn1.ObjectIdentifier
 	Extensions    []pkix.Extension
+
+	// rawImprint is the request's messageImprint as sent (ParseRequest):
+	// the token echoes it byte for byte, as RFC 3161 §2.4.2 asks ("MUST
+	// have the same value"), also when the algorithm's NULL parameters
+	// were left out.
+	rawImprint []byte
 }
 
 // ParseRequest parses a DER TimeStampReq. A request with an unknown imprint
@@ -41,9 +47,11 @@ func ParseRequest(der []byte) (*Request, error) {
 		return nil, malformed("timestamp request: version %d, want 1", version)
 	}
 	r := &Request{}
+	before := req
 	if err := readMessageImprint(&req, &r.HashAlgorithm, &r.HashedMessage); err != nil {
 		return nil, err
 	}
+	r.rawImprint = append([]byte(nil), before[:len(before)-len(req)]...)
 	r.HashedMessage = append([]byte(nil), r.HashedMessage...)
 	if req.PeekASN1Tag(cbasn1.OBJECT_IDENTIFIER) && !req.ReadASN1ObjectIdentifier(&r.Policy) {
 		return nil, malformed("timestamp request reqPolicy")

@@ -246,7 +246,11 @@ func (s *Signer) issue(req *Request, hooks *issueHooks) ([]byte, error) {
 		}
 		b.AddASN1Int64(1)
 		b.AddASN1ObjectIdentifier(s.policy())
-		addMessageImprint(b, req.HashAlgorithm, req.HashedMessage)
+		if req.rawImprint != nil {
+			b.AddBytes(req.rawImprint)
+		} else {
+			addMessageImprint(b, req.HashAlgorithm, req.HashedMessage)
+		}
 		b.AddASN1BigInt(serial)
 		b.AddASN1GeneralizedTime(genTime)
 		addAccuracy(b, accuracy)

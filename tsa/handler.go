@@ -240,7 +240,19 @@ func parseOID(s string) (asn1.ObjectIdentifier, error) {
 	return oid, nil
 }
 
+// MaxNonceBytes bounds a request's nonce: a nonce is a large random
+// number (RFC 3161 §2.4.1), and every byte of it is echoed into the token.
+const MaxNonceBytes = 64
+
 func (s *Service) respond(req *timestamp.Request) ([]byte, *rejection) {
+	// Both request forms (the JSON one refuses a negative nonce as it
+	// parses): a nonce is a positive random number.
+	if req.Nonce != nil && req.Nonce.Sign() < 0 {
+		return nil, reject(timestamp.FailBadDataFormat, "couldn't accept timestamp request: negative nonce")
+	}
+	if req.Nonce != nil && len(req.Nonce.Bytes()) > MaxNonceBytes {
+		return nil, reject(timestamp.FailBadDataFormat, "couldn't accept timestamp request: nonce of %d bytes, more than %d", len(req.Nonce.Bytes()), MaxNonceBytes)
+	}
 	start := time.Now()
 	resp, err := s.signer.Respond(req)
 	if err != nil {

@@ -154,6 +154,38 @@ func TestDERRequests(t *testing.T) {
 	}
 }
 
+// RFC 3161 §2.4.2: the token's messageImprint has "the same value" as the
+// request's, also when the request leaves out the algorithm's NULL
+// parameters; and a nonce, in either request form, is a positive number of
+// bounded size (found by an audit: the DER form echoed -5 and 8,000 bytes).
+func TestRequestEchoedAsSent(t *testing.T) {
+	_, srv := newTestTSA(t, nil)
+	url := srv.URL + "/api/v1/timestamp"
+	type imprint struct {
+		Alg    pkix.AlgorithmIdentifier
+		Digest []byte
+	}
+	mi := imprint{pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}}, digest(crypto.SHA256, testMsg)}
+	miDER, _ := asn1.Marshal(mi)
+	req, _ := asn1.Marshal(struct {
+		Version int
+		Imprint imprint
+	}{1, mi})
+	code, _, reply := post(t, url, MediaTypeQuery, req)
+	if code != http.StatusOK {
+		t.Fatalf("status %d", code)
+	}
+	if !bytes.Contains(reply, miDER) {
+		t.Error("the token's messageImprint is not the request's (absent parameters became NULL)")
+	}
+	for name, n := range map[string]*big.Int{"negative nonce": big.NewInt(-5), "oversized nonce": new(big.Int).Lsh(big.NewInt(1), 8*MaxNonceBytes+8)} {
+		body := derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest(crypto.SHA256, testMsg), Nonce: n})
+		if code, _, _ := post(t, url, MediaTypeQuery, body); code != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", name, code)
+		}
+	}
+}
+
 // wrongLengthRequest is a TimeStampReq claiming SHA-256 with a 48-byte
 // digest, which Request.Marshal refuses to build.
 func wrongLengthRequest() []byte {
