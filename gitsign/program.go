@@ -203,6 +203,16 @@ func (p *Program) say(format string, args ...any) {
 	}
 }
 
+// Warn reports a problem that did not stop signing (a credential cache
+// that cannot be used, say): to Stderr and Log as say does, and to Alert,
+// since git before 2.41 hides the program's stderr.
+func (p *Program) Warn(msg string) {
+	p.say("%s", msg)
+	if p.Alert != nil {
+		fmt.Fprintf(p.Alert, "%s: %s\n", p.Name, msg)
+	}
+}
+
 // fail reports why signing failed, also to Alert.
 func (p *Program) fail(format string, args ...any) int {
 	p.say(format, args...)
@@ -307,7 +317,7 @@ func (p *Program) runVerify(ctx context.Context, g *gpgArgs, status *Status) int
 	res, err := v.Verify(ctx, payload, sig)
 	if err != nil {
 		switch {
-		case res == nil || res.Certificate == nil:
+		case res == nil || res.Certificate == nil || cannotCheck(err):
 			status.ErrSig(4)
 			p.say("couldn't check the signature: %v", err)
 		default:
@@ -323,6 +333,15 @@ func (p *Program) runVerify(ctx context.Context, g *gpgArgs, status *Status) int
 	status.GoodSig(res.Certificate, res.Identity, res.Time, trust)
 	p.describe(res)
 	return exitOK
+}
+
+// cannotCheck reports a verification that could not reach a verdict on
+// the signature itself: no log entry could be found (a log that was down,
+// or none to search), or its log is not one the trusted root lists. git
+// shows these as "can't check" (ERRSIG, %G? E), not as a BAD signature,
+// which reads as tampering. Either way verification fails.
+func cannotCheck(err error) bool {
+	return errors.Is(err, ErrNoLogEntry) || verify.CheckOf(err) == verify.CheckTrustedRoot
 }
 
 // describe writes what git shows under the signature (git verify-commit,

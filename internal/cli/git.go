@@ -282,11 +282,24 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 	gs := &gitsign.Signer{Signer: s, Mode: mode, Now: g.now}
 	if !g.noCache {
 		// The cached credentials depend on the CA and on who signs in:
-		// the issuer, the client, and an explicit token.
+		// the issuer, the client, and every token source that comes
+		// before an interactive sign-in (token.Default's order), so that
+		// a token from another identity never signs with the previous
+		// one's certificate.
 		h := sha256.New()
 		fmt.Fprintf(h, "%s\n%s\n%s\n", caURL, issuer, g.clientID)
-		if t := os.Getenv("SIGSTORE_ID_TOKEN"); t != "" {
-			fmt.Fprintf(h, "%s\n", t)
+		for _, name := range []string{"SIGSTORE_ID_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "SIGSTORE_ID_TOKEN_FILE"} {
+			if v := os.Getenv(name); v != "" {
+				fmt.Fprintf(h, "%s=%s\n", name, v)
+			}
+		}
+		tokenFile := os.Getenv("SIGSTORE_ID_TOKEN_FILE")
+		if tokenFile == "" {
+			tokenFile = token.DefaultTokenFile
+		}
+		if b, err := os.ReadFile(tokenFile); err == nil {
+			fmt.Fprintf(h, "file %s\n", tokenFile)
+			h.Write(b)
 		}
 		gs.Cache = &gitsign.Cache{Now: g.now}
 		gs.CacheKey = hex.EncodeToString(h.Sum(nil))
@@ -300,6 +313,10 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 func (g *gitSettings) verifier() (*gitsign.Verifier, error) {
 	tr, err := client.LoadTrustedRoot(g.trustOptions())
 	if err != nil {
+		if !g.offline && g.trustedRoot == "" {
+			// git verify-commit takes no --offline: name the setting.
+			return nil, fmt.Errorf("%w\n(under git, without the mirror: git -c sigil.offline=true verify-commit …, or sigil git verify --offline)", err)
+		}
 		return nil, err
 	}
 	ids, err := g.identities()
@@ -339,7 +356,8 @@ func runGitProgram(args []string, stdout, stderr io.Writer) (int, bool) {
 		return g.clockFromEnv()
 	}
 	tty, _ := terminal()
-	p := &gitsign.Program{
+	var p *gitsign.Program
+	p = &gitsign.Program{
 		Name: "sigil", Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Alert: tty,
 		Signer: func() (*gitsign.Signer, error) {
 			if err := load(); err != nil {
@@ -353,7 +371,9 @@ func runGitProgram(args []string, stdout, stderr io.Writer) (int, bool) {
 			if err != nil {
 				return nil, err
 			}
-			s.Notice = func(msg string) { fmt.Fprintf(stderr, "sigil: %s\n", msg) }
+			// git (before 2.41) hides the program's stderr: warnings go
+			// where failures go too, the terminal and SIGIL_GIT_LOG.
+			s.Notice = p.Warn
 			return s, nil
 		},
 		Verifier: func() (*gitsign.Verifier, error) {

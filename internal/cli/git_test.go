@@ -249,6 +249,11 @@ func TestGitVerifyFailures(t *testing.T) {
 		return string(payload[:i+1]) + "gpgsig " + strings.ReplaceAll(strings.TrimSuffix(string(p), "\n"), "\n", "\n ") + "\n" + string(payload[i+1:])
 	})
 	r.fails(nil, "no transparency log entry for the signature", "git", "verify-commit", stripped)
+	// git shows it as "can't check" (E), not as a BAD signature (B),
+	// which would read as tampering.
+	if got := strings.TrimSpace(r.ok("git", "log", "-1", "--format=%G?", stripped)); got != "E" {
+		t.Errorf("%%G? of a signature without a log entry: %q, want E", got)
+	}
 	r.fails(nil, "has no entry for object "+stripped, "sigil", append([]string{"git", "verify", stripped}, aliceID...)...)
 
 	// Another identity: bob signs; the repository requires alice.
@@ -437,5 +442,43 @@ func TestGitAgainstServer(t *testing.T) {
 	// Another identity is refused.
 	if code, out, errOut := r.run(nil, "sigil", "git", "verify", "HEAD", "--certificate-identity", "eve@sigil.test", "--certificate-oidc-issuer", srv.DevIssuerURL()); code == 0 || !strings.Contains(out+errOut, "identity mismatch") {
 		t.Fatalf("wrong identity (exit %d):\n%s%s", code, out, errOut)
+	}
+}
+
+// The certificate cache is keyed by every token source before an
+// interactive sign-in: a token for another identity from a file (or from
+// GitHub Actions) signs as that identity, not with the previous one's
+// cached certificate (found by an audit: it signed as the previous one).
+func TestGitCacheFollowsTheToken(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	r.setup()
+	for _, who := range []string{"alice", "bob"} {
+		file := filepath.Join(r.home, who+".jwt")
+		if err := os.WriteFile(file, []byte(gitToken(who+"@sigil.test")), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := r.run([]string{"SIGSTORE_ID_TOKEN=", "SIGSTORE_ID_TOKEN_FILE=" + file}, "git", "commit", "-q", "--allow-empty", "-m", "by "+who)
+		if code != 0 {
+			t.Fatalf("%s's commit: %s%s", who, out, errOut)
+		}
+	}
+	// A warning that does not stop signing reaches SIGIL_GIT_LOG too (git
+	// before 2.41 hides the program's stderr).
+	if err := os.Chmod(filepath.Join(r.home, ".cache", "sigil", "git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(r.home, "warnings.log")
+	if code, out, errOut := r.run([]string{"SIGIL_GIT_LOG=" + log}, "git", "commit", "-q", "--allow-empty", "-m", "cache unsafe"); code != 0 {
+		t.Fatalf("commit with an unsafe cache: %s%s", out, errOut)
+	}
+	if b, err := os.ReadFile(log); err != nil || !strings.Contains(string(b), "not using the credential cache") {
+		t.Errorf("SIGIL_GIT_LOG: %q %v", b, err)
+	}
+	for rev, want := range map[string]string{"HEAD~2": "alice@sigil.test", "HEAD~1": "bob@sigil.test"} {
+		s := r.signature(rev)
+		if len(s.Certificates) == 0 || len(s.Certificates[0].EmailAddresses) != 1 || s.Certificates[0].EmailAddresses[0] != want {
+			t.Errorf("%s not signed as %s", rev, want)
+		}
 	}
 }
