@@ -452,7 +452,9 @@ func TestGitAgainstServer(t *testing.T) {
 func TestGitCacheFollowsTheToken(t *testing.T) {
 	f := fakesvc.New(t)
 	r := newGitRepo(t, f)
-	r.setup()
+	if out := r.setup(); !strings.Contains(out, "Note: no identity to verify against") {
+		t.Errorf("setup without an identity says nothing about verification:\n%s", out)
+	}
 	for _, who := range []string{"alice", "bob"} {
 		file := filepath.Join(r.home, who+".jwt")
 		if err := os.WriteFile(file, []byte(gitToken(who+"@sigil.test")), 0o600); err != nil {
