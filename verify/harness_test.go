@@ -352,3 +352,56 @@ func TestUnknownCriticalExtension(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Rekor v2 entry is proven only by a checkpoint, so the log key must be
+// valid at the verified signing time: ending a retired or compromised log
+// key in the trusted root stops its checkpoints from vouching for later
+// signatures (before, only a SET's integrated time was held to the window).
+func TestLogKeyWindowWithoutSET(t *testing.T) {
+	p, tr := newPKI(t)
+	s, err := p.Sign(artifact, testpki.SignOptions{V2: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range map[string]trust.Window{
+		"ended":       {Start: p.Start, End: time.Now().Add(-time.Hour)},
+		"not started": {Start: time.Now().Add(time.Hour)},
+	} {
+		narrowed := *tr
+		narrowed.TLogs = map[string]*trust.Log{}
+		for id, l := range tr.TLogs {
+			c := *l
+			c.Valid = w
+			narrowed.TLogs[id] = &c
+		}
+		if _, err := New(&narrowed, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTlog || !strings.Contains(err.Error(), "not at the verified time") {
+			t.Errorf("log key %s: %v", name, err)
+		}
+	}
+}
+
+// A Rekor v2 entry's canonicalizedBody must be the entry the verifier
+// rebuilds from the bundle (the proof binds the rebuilt one): a bundle
+// carrying garbage or another body there no longer passes as verified.
+func TestV2BodyMustBeTheEntry(t *testing.T) {
+	p, tr := newPKI(t)
+	for name, edit := range map[string]func([]byte) []byte{
+		"garbage": func([]byte) []byte { return []byte("not json") },
+		"extra field": func(b []byte) []byte {
+			return append(bytes.TrimSuffix(bytes.TrimSpace(b), []byte("}")), []byte(`,"x":1}`)...)
+		},
+	} {
+		s, err := p.Sign(artifact, testpki.SignOptions{V2: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := s.Bundle.TlogEntries[0]
+		e.CanonicalizedBody = edit(e.CanonicalizedBody)
+		if _, err := New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckEntry {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

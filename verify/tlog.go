@@ -73,6 +73,7 @@ func (v *Verifier) verifyTlog(b *bundle.Bundle, key crypto.PublicKey) ([]logTime
 			LogURL: log.BaseURL, LogIndex: e.GetLogIndex(),
 			Kind: e.GetKindVersion().GetKind(), Version: e.GetKindVersion().GetVersion(),
 			IntegratedTime: e.GetIntegratedTime(), Checkpoint: e.GetInclusionProof() != nil, SET: setOK,
+			log: log,
 		})
 		if setOK && !timedLogs[id] {
 			timedLogs[id] = true
@@ -142,10 +143,14 @@ func (v *Verifier) verifyEntry(b *bundle.Bundle, key crypto.PublicKey, e *protor
 		if err != nil {
 			return false, err
 		}
-		if !bytes.Equal(entry, e.GetCanonicalizedBody()) {
-			// Not fatal by itself: the rebuilt leaf is what must be in
-			// the log. If it is not, this explains why.
-			mismatch = v2Mismatch(entry, e.GetCanonicalizedBody())
+		if body := e.GetCanonicalizedBody(); len(body) > 0 && !bytes.Equal(entry, body) {
+			// The rebuilt leaf is what the proof binds; a body that
+			// says something else must not pass as verified
+			// (protobuf-specs: "clients MUST verify that the signature
+			// referenced in the canonicalized_body matches"). The
+			// inclusion proof is checked first, so that its failure,
+			// explained by the difference, is what is reported.
+			mismatch = v2Mismatch(entry, body)
 		}
 		leaf = rekor.LeafHash(entry)
 	} else {
@@ -188,6 +193,9 @@ func (v *Verifier) verifyEntry(b *bundle.Bundle, key crypto.PublicKey, e *protor
 			return false, err
 		}
 	}
+	if mismatch != nil {
+		return false, mismatch
+	}
 	return setOK, nil
 }
 
@@ -218,15 +226,20 @@ func verifyInclusion(e *protorekor.TransparencyLogEntry, log *trust.Log, leaf [3
 		// pkg/verify VerifyLogEntryWithHash); v1 proofs a shard-local one.
 		index = e.GetLogIndex()
 	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(index), uint64(p.GetTreeSize()), leaf[:], p.GetHashes(), p.GetRootHash()); err != nil {
-		return fail(CheckInclusion, "entry %d of %s: the inclusion proof does not lead to root %x at tree size %d: %v", e.GetLogIndex(), log.BaseURL, p.GetRootHash(), p.GetTreeSize(), err)
+	// The root is computed and compared here so that the message names
+	// both roots in hex (the library's error prints byte lists).
+	root, err := proof.RootFromInclusionProof(rfc6962.DefaultHasher, uint64(index), uint64(p.GetTreeSize()), leaf[:], p.GetHashes())
+	if err != nil {
+		return fail(CheckInclusion, "entry %d of %s: the inclusion proof of index %d in a tree of %d is malformed: %v", e.GetLogIndex(), log.BaseURL, index, p.GetTreeSize(), err)
+	}
+	if !bytes.Equal(root, p.GetRootHash()) {
+		return fail(CheckInclusion, "entry %d of %s: the inclusion proof does not lead to root %x at tree size %d (it leads to %x)", e.GetLogIndex(), log.BaseURL, p.GetRootHash(), p.GetTreeSize(), root)
 	}
 	env := p.GetCheckpoint().GetEnvelope()
 	if env == "" {
 		return fail(CheckCheckpoint, "entry %d of %s: the inclusion proof has no checkpoint, so nothing signed commits to its root", e.GetLogIndex(), log.BaseURL)
 	}
 	var cp *checkpoint.Checkpoint
-	var err error
 	text, _ := checkpoint.Split([]byte(env))
 	firstLine, _, _ := strings.Cut(string(text), "\n")
 	if checkpoint.IsV1Origin(firstLine) {

@@ -159,6 +159,9 @@ type VerifiedLogEntry struct {
 	IntegratedTime int64  `json:"integratedTime,omitempty"`
 	Checkpoint     bool   `json:"inclusionProof"`
 	SET            bool   `json:"inclusionPromise"`
+
+	// log is the trusted root's instance that verified the entry.
+	log *trust.Log
 }
 
 // IdentitySummary is the identity policy that matched (as sigstore-go's
@@ -237,6 +240,9 @@ func (v *Verifier) Verify(b *bundle.Bundle, art Artifact, p Policy) (*Result, er
 		return nil, err
 	}
 	r.VerifiedTimestamps = times
+	if err := checkLogKeysAt(entries, times); err != nil {
+		return nil, err
+	}
 
 	// 4. Certificate chain at every verified time, and SCTs.
 	if b.Certificate != nil {
@@ -263,6 +269,26 @@ func (v *Verifier) threshold(value, def int) int {
 		return def
 	}
 	return value
+}
+
+// checkLogKeysAt requires the key of each log whose entry is proven only by
+// an inclusion proof (every Rekor v2 entry) to be valid at every verified
+// time: a log key the trusted root ended, or has not started yet, must not
+// vouch for a signature made outside its window. An entry with a SET was
+// already held to the window at its integrated time (verifySET).
+func checkLogKeysAt(entries []VerifiedLogEntry, times []VerifiedTime) error {
+	for _, e := range entries {
+		if e.SET || e.log == nil {
+			continue
+		}
+		for _, t := range times {
+			if !e.log.Valid.Contains(t.Timestamp) {
+				return fail(CheckTlog, "entry %d of %s: the log's key is valid %s in the trusted root, not at the verified time %s (%s)",
+					e.LogIndex, e.LogURL, e.log.Valid, t.Timestamp.UTC().Format(time.RFC3339), t.Type)
+			}
+		}
+	}
+	return nil
 }
 
 // certValidAt reports whether the leaf is within its validity at t.
