@@ -69,6 +69,9 @@ var ErrNoSubject = errors.New("in-toto statement has no subject")
 
 // Parse decodes a statement and checks its type, subjects and digests.
 func Parse(payload []byte) (*Statement, error) {
+	if err := checkStrict(payload); err != nil {
+		return nil, err
+	}
 	var s Statement
 	d := json.NewDecoder(bytes.NewReader(payload))
 	if err := d.Decode(&s); err != nil {

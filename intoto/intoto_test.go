@@ -85,3 +85,30 @@ func TestMarshalAsSigned(t *testing.T) {
 		t.Errorf("built: %s", out)
 	}
 }
+
+// Statements that encoding/json would read differently from protojson and
+// other JSON readers are refused (found by a differential audit against
+// sigstore-go): the subject verified here must be the one everyone sees.
+func TestParseIsStrict(t *testing.T) {
+	d := strings.Repeat("ab", 32)
+	sub := `[{"name":"a","digest":{"sha256":"` + d + `"}}]`
+	evil := `[{"name":"a","digest":{"sha256":"` + strings.Repeat("00", 32) + `"}}]`
+	head := `{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://example/p","predicate":{"Name":1,"name":2}`
+	if _, err := Parse([]byte(head + `,"subject":` + sub + `}`)); err != nil {
+		t.Fatalf("a plain statement (a predicate may use any keys): %v", err)
+	}
+	for name, payload := range map[string]string{
+		"subject and SUBJECT":      head + `,"subject":` + evil + `,"SUBJECT":` + sub + `}`,
+		"Subject alone":            head + `,"Subject":` + sub + `}`,
+		"two subject keys":         head + `,"subject":` + evil + `,"subject":` + sub + `}`,
+		"a subject's Digest":       head + `,"subject":[{"name":"a","Digest":{"sha256":"` + d + `"}}]}`,
+		"two digests in a subject": head + `,"subject":[{"name":"a","digest":{"sha256":"` + strings.Repeat("00", 32) + `"},"digest":{"sha256":"` + d + `"}}]}`,
+		"data after the statement": head + `,"subject":` + sub + `} {"subject":` + evil + `}`,
+		"garbage after":            head + `,"subject":` + sub + `}xyz`,
+		"invalid UTF-8":            head + `,"subject":` + sub + `,"x":"\xff"}`,
+	} {
+		if _, err := Parse([]byte(payload)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
