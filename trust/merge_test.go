@@ -2,6 +2,7 @@ package trust_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,28 @@ func TestMergeSigningConfigs(t *testing.T) {
 		"two selectors":  {Rekors: logHost.Rekors, RekorConfig: trust.ServiceConfig{Selector: trust.SelectAll}},
 	} {
 		if _, err := trust.MergeSigningConfigs(caHost, logHost, c); err == nil || !strings.Contains(err.Error(), "differ") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// A timestamp authority's chain must end in its anchor: a leaf alone (not
+// self-signed) or a chain given root first is refused, where it used to
+// make the leaf its own trust anchor (found by a differential audit).
+func TestTSAChainNeedsItsAnchor(t *testing.T) {
+	pki, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := trust.Window{Start: pki.Start}
+	if _, err := trust.NewCA([]*x509.Certificate{pki.TSACrt, pki.TSARoot}, w, true); err != nil {
+		t.Fatalf("leaf, root: %v", err)
+	}
+	for name, chain := range map[string][]*x509.Certificate{
+		"leaf alone": {pki.TSACrt},
+		"root first": {pki.TSARoot, pki.TSACrt},
+	} {
+		if _, err := trust.NewCA(chain, w, true); err == nil || !strings.Contains(err.Error(), "lacks its trust anchor") {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

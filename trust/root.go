@@ -22,6 +22,7 @@
 package trust
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -281,7 +282,12 @@ func parseCA(ca *prototrust.CertificateAuthority, tsa bool) (*CA, error) {
 		}
 	}
 	if tsa && c.Leaf == nil && !c.Root.IsCA {
-		// A single self-signed, non-CA TSA certificate is both.
+		// A single self-signed, non-CA TSA certificate is both. Anything
+		// else is a chain that lacks its anchor (a leaf alone, or a
+		// chain given root first), which sigstore-go refuses too.
+		if !bytes.Equal(c.Root.RawSubject, c.Root.RawIssuer) || c.Root.CheckSignature(c.Root.SignatureAlgorithm, c.Root.RawTBSCertificate, c.Root.Signature) != nil {
+			return nil, fmt.Errorf("the timestamp authority's last certificate %q is neither a CA nor self-signed: the chain lacks its trust anchor (or is not ordered leaf first)", c.Root.Subject)
+		}
 		c.Leaf = c.Root
 	}
 	c.roots = x509.NewCertPool()
