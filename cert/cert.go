@@ -153,6 +153,10 @@ func ParseExtensions(exts []pkix.Extension) (Extensions, error) {
 	}
 	if out.Issuer == "" {
 		out.Issuer = legacyIssuer
+	} else if legacyIssuer != "" && legacyIssuer != out.Issuer {
+		// Verifiers disagree on which one wins (sigstore-go takes the
+		// later extension): a certificate naming two issuers names none.
+		return Extensions{}, fmt.Errorf("couldn't parse certificate extensions: the issuer is %q in %s and %q in %s", legacyIssuer, OIDIssuer, out.Issuer, OIDIssuerV2)
 	}
 	return out, nil
 }

@@ -182,3 +182,20 @@ func FuzzParseExtensions(f *testing.F) {
 		_, _ = parseOtherNameSAN(val)
 	})
 }
+
+// A certificate naming one issuer in the raw .1 extension and another in
+// the DER .8 one is refused: sigil read .8 and sigstore-go the later one,
+// so the two verifiers saw different issuers (found by a differential
+// audit). The same issuer in both is fine.
+func TestConflictingIssuers(t *testing.T) {
+	v8, _ := asn1.MarshalWithParams("https://issuer.example", "utf8")
+	ext := func(raw string) []pkix.Extension {
+		return []pkix.Extension{{Id: OIDIssuerV2, Value: v8}, {Id: OIDIssuer, Value: []byte(raw)}}
+	}
+	if e, err := ParseExtensions(ext("https://issuer.example")); err != nil || e.Issuer != "https://issuer.example" {
+		t.Fatalf("the same issuer twice: %+v %v", e, err)
+	}
+	if _, err := ParseExtensions(ext("https://evil.example")); err == nil {
+		t.Fatal("two different issuers accepted")
+	}
+}
