@@ -510,36 +510,6 @@ func TestLegacyNeedsRekorV1(t *testing.T) {
 	}
 }
 
-// stripFallbackAnnotations rewrites the referrers tag schema index of d with
-// its entries' annotations removed, as cosign v3 lists its referrers there.
-func stripFallbackAnnotations(t *testing.T, d name.Digest) {
-	t.Helper()
-	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
-	idx, err := remote.Index(tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range im.Manifests {
-		if im.Manifests[i].ArtifactType != oci.MediaTypeBundle || im.Manifests[i].Annotations[oci.AnnotationBundlePredicateType] == "" {
-			t.Fatalf("the index was not written as expected: %+v", im.Manifests[i])
-		}
-		im.Manifests[i].Annotations = nil
-	}
-	raw, _ := json.Marshal(im)
-	if err := remote.Put(tag, rawIndex(raw)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-type rawIndex []byte
-
-func (r rawIndex) RawManifest() ([]byte, error)        { return r, nil }
-func (r rawIndex) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }
-
 // A listing entry without annotations (cosign v3's referrers tag schema
 // index) does not say what the referrer is: its manifest does, and is
 // fetched. One that cannot be fetched is left unknown without failing the
@@ -561,7 +531,11 @@ func TestDiscoverUntoldReferrers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stripFallbackAnnotations(t, d)
+	for _, m := range ocitest.StripReferrersAnnotations(t, d) {
+		if m.ArtifactType != oci.MediaTypeBundle || m.Annotations[oci.AnnotationBundlePredicateType] == "" {
+			t.Fatalf("the index was not written as expected: %+v", m)
+		}
+	}
 	type seen struct {
 		kind oci.Kind
 		pt   string

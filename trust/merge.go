@@ -78,16 +78,6 @@ func chainDigest(c *CA) [32]byte {
 	return d
 }
 
-// String shows a window as [start, end] in RFC 3339 (end "open" when
-// absent).
-func (w Window) String() string {
-	end := "open"
-	if !w.End.IsZero() {
-		end = w.End.UTC().Format("2006-01-02T15:04:05Z")
-	}
-	return "[" + w.Start.UTC().Format("2006-01-02T15:04:05Z") + ", " + end + "]"
-}
-
 // MergeSigningConfigs combines the signing configs that the hosts of a
 // split deployment publish into one. Services are matched by URL (a
 // trailing slash ignored) and major API version. A host describes a

@@ -76,6 +76,16 @@ func (w Window) Contains(t time.Time) bool {
 	return w.End.IsZero() || !t.After(w.End)
 }
 
+// String shows a window as [start, end] in RFC 3339 (end "open" when
+// absent).
+func (w Window) String() string {
+	end := "open"
+	if !w.End.IsZero() {
+		end = w.End.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	return "[" + w.Start.UTC().Format("2006-01-02T15:04:05Z") + ", " + end + "]"
+}
+
 // Log is a transparency or certificate-transparency log instance.
 type Log struct {
 	BaseURL    string

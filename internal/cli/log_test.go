@@ -116,6 +116,16 @@ func (f *logFixture) write(t *testing.T, art []byte) (v2, v1 []byte) {
 	return post("/api/v2/log/entries", req2), post("/api/v1/log/entries", req1)
 }
 
+// entryID returns the entry ID of a Rekor v1 create answer (its one key).
+func entryID(answer []byte) string {
+	var m map[string]json.RawMessage
+	json.Unmarshal(answer, &m) //nolint:errcheck
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
 func TestLogInfo(t *testing.T) {
 	f := newLogFixture(t)
 	for _, tc := range []struct {
@@ -158,12 +168,7 @@ func TestLogInfo(t *testing.T) {
 func TestLogGet(t *testing.T) {
 	f := newLogFixture(t)
 	v2, v1 := f.write(t, []byte("get me"))
-	var m map[string]json.RawMessage
-	json.Unmarshal(v1, &m) //nolint:errcheck
-	var id string
-	for k := range m {
-		id = k
-	}
+	id := entryID(v1)
 	code, out, errOut := run("log", "get", "--rekor-url", f.url, "--api", "1", "--trusted-root", f.root, "--uuid", id)
 	if code != 0 || !strings.Contains(out, "index            3") || !strings.Contains(out, "SET verified") || !strings.Contains(out, `"kind": "hashedrekord"`) {
 		t.Errorf("get --uuid: exit %d\n%s%s", code, out, errOut)
@@ -346,12 +351,7 @@ func TestLogCatchesALyingLog(t *testing.T) {
 	srv := httptest.NewServer(proxy)
 	defer srv.Close()
 	_, v1 := f.write(t, []byte("lie about me"))
-	var m map[string]json.RawMessage
-	json.Unmarshal(v1, &m) //nolint:errcheck
-	var id string
-	for k := range m {
-		id = k
-	}
+	id := entryID(v1)
 	get := func(args ...string) (int, string) {
 		code, _, errOut := run(append([]string{"log", "get", "--rekor-url", srv.URL, "--api", "1", "--trusted-root", f.root}, args...)...)
 		return code, errOut

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 
 	"sigil.dev/sigil/internal/fakesvc"
@@ -397,37 +395,6 @@ func TestImageJSONStatementCLI(t *testing.T) {
 	}
 }
 
-// stripReferrersIndex removes the annotations from the entries of d's
-// referrers tag schema index, as cosign v3 lists its referrers there, and
-// returns each referrer's digest by the predicate type they named.
-func stripReferrersIndex(t *testing.T, d name.Digest) map[string]string {
-	t.Helper()
-	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
-	idx, err := remote.Index(tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for i := range im.Manifests {
-		out[im.Manifests[i].Annotations[oci.AnnotationBundlePredicateType]] = im.Manifests[i].Digest.String()
-		im.Manifests[i].Annotations = nil
-	}
-	raw, _ := json.Marshal(im)
-	if err := remote.Put(tag, rawIndexManifest(raw)); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-type rawIndexManifest []byte
-
-func (r rawIndexManifest) RawManifest() ([]byte, error)        { return r, nil }
-func (r rawIndexManifest) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }
-
 // tree shows what a referrer is when its listing entry does not say
 // (cosign v3's referrers tag schema entries carry no annotations), from its
 // manifest; a referrer whose manifest cannot be read is shown as unknown
@@ -439,7 +406,10 @@ func TestImageTreeUntoldCLI(t *testing.T) {
 	os.WriteFile(pred, []byte(`{"buildDefinition":{"buildType":"https://example.com/build/v1"}}`), 0o644)
 	e.sigil(t, 0, append([]string{"sign", d.String()}, e.signArgs...)...)
 	e.sigil(t, 0, append([]string{"attest", d.String(), "--predicate", pred, "--type", "slsaprovenance1"}, e.signArgs...)...)
-	refs := stripReferrersIndex(t, d)
+	refs := map[string]string{}
+	for _, m := range ocitest.StripReferrersAnnotations(t, d) {
+		refs[m.Annotations[oci.AnnotationBundlePredicateType]] = m.Digest.String()
+	}
 	sig, att := refs[oci.SignPredicateType], refs["https://slsa.dev/provenance/v1"]
 	if sig == "" || att == "" {
 		t.Fatalf("referrers %v", refs)

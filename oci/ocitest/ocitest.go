@@ -5,6 +5,7 @@
 package ocitest
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -268,3 +269,37 @@ func PushIndex(t testing.TB, host, repo, tag string, platforms ...string) (name.
 }
 
 func emptyIndex() v1.ImageIndex { return empty.Index }
+
+// StripReferrersAnnotations rewrites the referrers tag schema index of d
+// (the sha256-<hex> tag) with its entries' annotations removed, as cosign
+// v3 lists its referrers there, and returns the entries as they were.
+func StripReferrersAnnotations(t testing.TB, d name.Digest) []v1.Descriptor {
+	t.Helper()
+	tag := d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1))
+	idx, err := remote.Index(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := make([]v1.Descriptor, len(im.Manifests))
+	copy(before, im.Manifests)
+	for i := range im.Manifests {
+		im.Manifests[i].Annotations = nil
+	}
+	raw, err := json.Marshal(im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(tag, rawIndex(raw)); err != nil {
+		t.Fatal(err)
+	}
+	return before
+}
+
+type rawIndex []byte
+
+func (r rawIndex) RawManifest() ([]byte, error)        { return r, nil }
+func (r rawIndex) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }
