@@ -178,6 +178,14 @@ func TestCosignV2VerifiesSigilLegacy(t *testing.T) {
 	cosign.mustFail(t, "a wrong identity", append([]string{"verify"}, append(wrong, a)...)...)
 	v2.mustFail(t, "a wrong identity", append([]string{"verify-attestation", "--type", "slsaprovenance1"}, append(wrong[2:], a)...)...)
 
+	// sigil's default, a bundle as an OCI 1.1 referrer logged in Rekor v2:
+	// cosign v2 finds it, and verifies it with the TSA's time (the README
+	// says so).
+	c := ocitest.PushImage(t, e.host, "app", "c").String()
+	e.sigil(t, 0, append([]string{"sign", c}, e.signArgs...)...)
+	cosign.must(t, append([]string{"verify", "--use-signed-timestamps"}, append(id, c)...)...)
+	cosign.mustFail(t, "a wrong identity", append([]string{"verify", "--use-signed-timestamps"}, append(wrong, c)...)...)
+
 	moveLegacy(t, mustDigest(t, a), mustDigest(t, b))
 	cosign.mustFail(t, "a signature moved to another digest", append([]string{"verify"}, append(id, b)...)...)
 	e.sigil(t, 1, append([]string{"verify", b}, e.idArgs...)...)
