@@ -159,7 +159,12 @@ func TestConcurrentSigners(t *testing.T) {
 			start := make(chan struct{})
 			for i := range n {
 				s := e.signer(f, false, false)
-				s.Client = oci.New(oci.Options{Retry: oci.Retry{Attempts: 3, Wait: time.Millisecond}})
+				// The distribution registry answers a tag read with
+				// 500 while another signer rewrites the tag's link
+				// file; the CLI's default backoff (1 s, 3 s) rides
+				// that out, and so must this shorter one (10 ms …
+				// 810 ms), or the test flakes on a busy machine.
+				s.Client = oci.New(oci.Options{Retry: oci.Retry{Attempts: 5, Wait: 10 * time.Millisecond}})
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
