@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -573,7 +574,7 @@ func newGitVerify() *cobra.Command {
 		output string
 	)
 	c := &cobra.Command{
-		Use:   "verify [REV] (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE)",
+		Use:   "verify [REV | A..B] (--certificate-identity ID | --certificate-identity-regexp RE) (--certificate-oidc-issuer URL | --certificate-oidc-issuer-regexp RE)",
 		Short: "Verify the signature of a commit or tag against an identity policy",
 		Long: `Verify the sigil or gitsign signature of REV (default HEAD): a commit, or an
 annotated tag when REV names one. The signature must match the object, its
@@ -583,13 +584,20 @@ match the policy. The log entry embedded in the signature is verified offline;
 a signature without one (gitsign's online mode) is looked up in the log
 (--rekor-url, else the trusted root's logs).
 
+A range A..B (or A...B, as git rev-list reads them) verifies every commit
+in it, merges included, and reports each; the exit status is 1 when any
+commit fails (an unsigned one too) or when the range holds no commit. A CI
+gate can so require that every commit of a pull request was signed by an
+allowed identity: sigil git verify origin/main..HEAD …
+
 Defaults come from git config (sigil.trustedRoot, sigil.rekorURL,
 sigil.certificateIdentity, …); flags override them. On failure one line says
 which check failed and why, and the exit status is 1.`,
 		Example: `  sigil git verify --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com
   sigil git verify v1.2.0 --certificate-identity-regexp '^https://github\.com/org/repo/' \
     --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
-  sigil git verify HEAD~3 --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com --output json`,
+  sigil git verify HEAD~3 --certificate-identity alice@example.com --certificate-oidc-issuer https://accounts.example.com --output json
+  sigil git verify origin/main..HEAD --certificate-identity-regexp '@example\.com$' --certificate-oidc-issuer https://accounts.example.com`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := signContext(cmd)
@@ -633,6 +641,17 @@ which check failed and why, and the exit status is 1.`,
 			if len(args) == 1 {
 				rev = args[0]
 			}
+			if isGitRange(rev) {
+				objs, err := readRange(ctx, rev)
+				if err != nil {
+					return err
+				}
+				v, err := d.verifier()
+				if err != nil {
+					return err
+				}
+				return verifyGitRange(ctx, cmd, output, rev, v, objs)
+			}
 			obj, err := readObject(ctx, rev)
 			if err != nil {
 				return err
@@ -664,6 +683,7 @@ which check failed and why, and the exit status is 1.`,
 type gitObject struct {
 	kind, id     string // "commit" or "tag"; full object ID
 	payload, sig []byte
+	err          error // in a range: why the object has no signature to verify
 }
 
 // readObject reads REV: the tag object when REV names an annotated tag,
@@ -715,39 +735,166 @@ func readObject(ctx context.Context, rev string) (*gitObject, error) {
 	return o, nil
 }
 
+// gitReport is the JSON form of one verified (or, in a range, failed)
+// object.
+type gitReport struct {
+	Object       string         `json:"object"`
+	Type         string         `json:"type"`
+	Identity     string         `json:"identity,omitempty"`
+	Issuer       string         `json:"issuer,omitempty"`
+	Time         *time.Time     `json:"time,omitempty"`
+	LogMode      string         `json:"logMode,omitempty"`
+	Verification *verify.Result `json:"verification,omitempty"`
+	Error        string         `json:"error,omitempty"`
+}
+
+func newGitReport(obj *gitObject, res *gitsign.Result) gitReport {
+	r := gitReport{Object: obj.id, Type: obj.kind, Identity: res.Identity, Issuer: res.Issuer, Time: &res.Time, LogMode: string(gitsign.Offline), Verification: res.Verified}
+	if res.Online {
+		r.LogMode = string(gitsign.Online)
+	}
+	return r
+}
+
+// describeGit writes the text report of one good signature: signer, time
+// and where the log vouches for it.
+func describeGit(w io.Writer, obj *gitObject, res *gitsign.Result) {
+	fmt.Fprintf(w, "%s %s signed at %s", obj.kind, obj.id, res.Time.UTC().Format(time.RFC3339))
+	for _, e := range res.Verified.TlogEntries {
+		fmt.Fprintf(w, "; transparency log %s index %d", e.LogURL, e.LogIndex)
+	}
+	if res.Online {
+		fmt.Fprint(w, " (found by search)")
+	}
+	fmt.Fprintln(w)
+}
+
 func reportGit(cmd *cobra.Command, output string, obj *gitObject, res *gitsign.Result) error {
 	switch output {
 	case "json":
-		out := struct {
-			Object       string         `json:"object"`
-			Type         string         `json:"type"`
-			Identity     string         `json:"identity"`
-			Issuer       string         `json:"issuer"`
-			Time         time.Time      `json:"time"`
-			LogMode      string         `json:"logMode"`
-			Verification *verify.Result `json:"verification"`
-		}{obj.id, obj.kind, res.Identity, res.Issuer, res.Time, string(gitsign.Offline), res.Verified}
-		if res.Online {
-			out.LogMode = string(gitsign.Online)
-		}
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(newGitReport(obj, res))
 	case "text", "":
 		w := cmd.ErrOrStderr()
 		fmt.Fprintf(w, "Good signature from %s (issuer %s)\n", res.Identity, res.Issuer)
-		fmt.Fprintf(w, "%s %s signed at %s", obj.kind, obj.id, res.Time.UTC().Format(time.RFC3339))
-		for _, e := range res.Verified.TlogEntries {
-			fmt.Fprintf(w, "; transparency log %s index %d", e.LogURL, e.LogIndex)
-		}
-		if res.Online {
-			fmt.Fprint(w, " (found by search)")
-		}
-		fmt.Fprintln(w)
+		describeGit(w, obj, res)
 		fmt.Fprintln(w, "Verified OK")
 		return nil
 	}
 	return fmt.Errorf("unknown --output %q: use text or json", output)
+}
+
+// isGitRange reports whether rev is a range (A..B or A...B) rather than
+// one revision. ".." cannot occur in a ref name (git check-ref-format), so
+// a revision holding it is a range or an error either way.
+func isGitRange(rev string) bool { return strings.Contains(rev, "..") }
+
+// readRange reads the commits of a range, newest first, as git rev-list
+// orders them: one rev-list and one cat-file --batch process, whatever
+// the range's length.
+func readRange(ctx context.Context, rng string) ([]*gitObject, error) {
+	if strings.HasPrefix(rng, "-") {
+		return nil, fmt.Errorf("couldn't read %s: not a range", rng)
+	}
+	var stderr bytes.Buffer
+	list := exec.CommandContext(ctx, "git", "rev-list", "--end-of-options", rng)
+	list.Stderr = &stderr
+	out, err := list.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("couldn't list the commits of %s: git rev-list: %s", rng, msg)
+	}
+	ids := strings.Fields(string(out))
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("couldn't verify %s: the range holds no commit", rng)
+	}
+	stderr.Reset()
+	cat := exec.CommandContext(ctx, "git", "cat-file", "--batch")
+	cat.Stdin = strings.NewReader(strings.Join(ids, "\n") + "\n")
+	cat.Stderr = &stderr
+	raw, err := cat.Output()
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the commits of %s: git cat-file: %s", rng, strings.TrimSpace(stderr.String()+" "+err.Error()))
+	}
+	objs := make([]*gitObject, 0, len(ids))
+	for _, id := range ids {
+		// Each object is "<id> <type> <size>\n<content>\n".
+		head, rest, ok := bytes.Cut(raw, []byte("\n"))
+		f := strings.Fields(string(head))
+		var size int
+		if ok && len(f) == 3 {
+			size, err = strconv.Atoi(f[2])
+		}
+		if !ok || len(f) != 3 || f[0] != id || f[1] != "commit" || err != nil || size < 0 || size >= len(rest) || rest[size] != '\n' {
+			return nil, fmt.Errorf("couldn't read commit %s of %s: git cat-file answered %q", id, rng, head)
+		}
+		o := &gitObject{kind: "commit", id: id}
+		o.payload, o.sig, err = gitsign.SplitCommit(rest[:size])
+		if err != nil {
+			// An unsigned commit fails verification, not the listing.
+			o.err = fmt.Errorf("commit %s: %w", id, err)
+		}
+		objs = append(objs, o)
+		raw = rest[size+1:]
+	}
+	return objs, nil
+}
+
+// verifyGitRange verifies every commit of a range and reports each; it
+// fails when any commit does.
+func verifyGitRange(ctx context.Context, cmd *cobra.Command, output, rng string, v *gitsign.Verifier, objs []*gitObject) error {
+	if output != "json" && output != "text" && output != "" {
+		return fmt.Errorf("unknown --output %q: use text or json", output)
+	}
+	reports := make([]gitReport, 0, len(objs))
+	failed := 0
+	w := cmd.ErrOrStderr()
+	for _, o := range objs {
+		err := o.err
+		var res *gitsign.Result
+		if err == nil {
+			if res, err = v.Verify(ctx, o.payload, o.sig); err != nil {
+				err = fmt.Errorf("%s %s: %w", o.kind, o.id, err)
+			}
+		}
+		if err != nil {
+			failed++
+			reports = append(reports, gitReport{Object: o.id, Type: o.kind, Error: err.Error()})
+			if output != "json" {
+				fmt.Fprintf(w, "FAILED %v\n", err)
+			}
+			continue
+		}
+		reports = append(reports, newGitReport(o, res))
+		if output != "json" {
+			fmt.Fprintf(w, "Good signature from %s (issuer %s): ", res.Identity, res.Issuer)
+			describeGit(w, o, res)
+		}
+	}
+	if output == "json" {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		out := struct {
+			Range    string      `json:"range"`
+			Verified int         `json:"verified"`
+			Failed   int         `json:"failed"`
+			Commits  []gitReport `json:"commits"`
+		}{rng, len(objs) - failed, failed, reports}
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d commits in %s failed verification", failed, len(objs), rng)
+	}
+	if output != "json" {
+		fmt.Fprintf(w, "Verified OK: all %d commits in %s\n", len(objs), rng)
+	}
+	return nil
 }
 
 // onlyRekorV1 reports whether every log is a Rekor v1 log.

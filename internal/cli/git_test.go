@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -280,6 +281,88 @@ func TestGitVerifyFailures(t *testing.T) {
 	if b, err := os.ReadFile(log); err != nil || !strings.Contains(string(b), "couldn't get an identity token") || !strings.Contains(string(b), "under git: set SIGSTORE_ID_TOKEN") {
 		t.Fatalf("SIGIL_GIT_LOG: %s %v", b, err)
 	}
+}
+
+// A range verifies every commit in it: a CI gate requiring that each
+// commit of a branch was signed by an allowed identity.
+func TestGitVerifyRange(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	r.setup("--certificate-identity", "alice@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer)
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "root")
+	r.ok("git", "-c", "tag.gpgsign=false", "tag", "root")
+	r.ok("git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", "base, unsigned")
+	r.ok("git", "-c", "tag.gpgsign=false", "tag", "base")
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "one")
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "two")
+	// A merge commit is in the range and verified too.
+	r.ok("git", "checkout", "-q", "-b", "side", "base")
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "side")
+	r.ok("git", "checkout", "-q", "main")
+	r.ok("git", "merge", "-q", "--no-ff", "-m", "merge side", "side")
+	ids := strings.Fields(r.ok("git", "rev-list", "base..HEAD"))
+	if len(ids) != 4 {
+		t.Fatalf("range holds %d commits", len(ids))
+	}
+	out := r.ok("sigil", append([]string{"git", "verify", "base..HEAD"}, aliceID...)...)
+	for _, id := range ids {
+		if !strings.Contains(out, "Good signature from alice@sigil.test (issuer "+fakesvc.Issuer+"): commit "+id+" signed at ") {
+			t.Fatalf("commit %s not reported:\n%s", id, out)
+		}
+	}
+	if !strings.Contains(out, "Verified OK: all 4 commits in base..HEAD") {
+		t.Fatalf("summary:\n%s", out)
+	}
+	// The unsigned base commit fails when in the range.
+	r.fails(nil, "1 of 5 commits in root..HEAD failed", "sigil", append([]string{"git", "verify", "root..HEAD"}, aliceID...)...)
+
+	// Bob's commit and an unsigned one: both named, the rest still
+	// reported, exit 1.
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "three")
+	if code, out, errOut := r.run([]string{"SIGSTORE_ID_TOKEN=" + gitToken("bob@sigil.test")}, "git", "commit", "-q", "--allow-empty", "-m", "by bob"); code != 0 {
+		t.Fatalf("bob's commit: %s%s", out, errOut)
+	}
+	bob := strings.TrimSpace(r.ok("git", "rev-parse", "HEAD"))
+	r.ok("git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", "unsigned")
+	unsigned := strings.TrimSpace(r.ok("git", "rev-parse", "HEAD"))
+	code, stdout, stderr := r.run(nil, "sigil", append([]string{"git", "verify", "base..HEAD"}, aliceID...)...)
+	for _, want := range []string{
+		"FAILED commit " + bob + ": identity verification failed: certificate identity mismatch: got \"bob@sigil.test\"",
+		"FAILED commit " + unsigned + ": ", "not signed",
+		"2 of 7 commits in base..HEAD failed verification",
+	} {
+		if code == 0 || !strings.Contains(stdout+stderr, want) {
+			t.Fatalf("exit %d, want %q:\n%s%s", code, want, stdout, stderr)
+		}
+	}
+	if n := strings.Count(stderr, "Good signature from alice@sigil.test"); n != 5 {
+		t.Fatalf("%d good signatures reported, want 5:\n%s", n, stderr)
+	}
+
+	// JSON: every commit, the failures with their reason, exit 1.
+	code, stdout, _ = r.run(nil, "sigil", append([]string{"git", "verify", "base..HEAD", "-o", "json"}, aliceID...)...)
+	var rep struct {
+		Range            string
+		Verified, Failed int
+		Commits          []struct{ Object, Identity, Error string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code == 0 {
+		t.Fatalf("exit %d, %v:\n%s", code, err, stdout)
+	}
+	if rep.Range != "base..HEAD" || rep.Verified != 5 || rep.Failed != 2 || len(rep.Commits) != 7 ||
+		rep.Commits[0].Object != unsigned || rep.Commits[0].Error == "" || rep.Commits[1].Object != bob || !strings.Contains(rep.Commits[1].Error, "mismatch") ||
+		rep.Commits[2].Identity != "alice@sigil.test" || rep.Commits[2].Error != "" {
+		t.Fatalf("json report %+v", rep)
+	}
+
+	// A rewritten commit in a range fails as it does alone.
+	evil := r.forge("HEAD~2", func(raw string) string { return strings.Replace(raw, "\nthree\n", "\nevil\n", 1) })
+	r.fails(nil, "changed after it was signed", "sigil", append([]string{"git", "verify", "HEAD~3.." + evil}, aliceID...)...)
+
+	// An empty range, an unknown revision and an option are refused.
+	r.fails(nil, "the range holds no commit", "sigil", append([]string{"git", "verify", "HEAD..HEAD"}, aliceID...)...)
+	r.fails(nil, "couldn't list the commits of nosuch..HEAD: git rev-list:", "sigil", append([]string{"git", "verify", "nosuch..HEAD"}, aliceID...)...)
+	r.fails(nil, "not a range", "sigil", append(append([]string{"git", "verify"}, aliceID...), "--", "--all..HEAD")...)
 }
 
 // Verification long after the certificate expired succeeds from the log's
