@@ -78,6 +78,10 @@ type gitSettings struct {
 	deviceFlow                     bool
 	noCache                        bool
 	now                            func() time.Time
+	// extensions holds sigil git verify's certificate extension flags
+	// (--certificate-github-workflow-*, --certificate-extension[-regexp]),
+	// nil elsewhere.
+	extensions *verifyFlags
 }
 
 // gitConfigKeys maps git configuration keys (lower case, as git prints
@@ -188,7 +192,11 @@ func (g *gitSettings) identities() ([]verify.Identity, error) {
 	if g.identity == "" && g.identityRegexp == "" && g.issuer == "" && g.issuerRegexp == "" {
 		return nil, nil
 	}
-	f := verifyFlags{identity: g.identity, identityRegexp: g.identityRegexp, issuer: g.issuer, issuerRegexp: g.issuerRegexp}
+	var f verifyFlags
+	if g.extensions != nil {
+		f = *g.extensions
+	}
+	f.identity, f.identityRegexp, f.issuer, f.issuerRegexp = g.identity, g.identityRegexp, g.issuer, g.issuerRegexp
 	return f.identityPolicy()
 }
 
@@ -571,6 +579,7 @@ func shellQuote(s string) string {
 func newGitVerify() *cobra.Command {
 	var (
 		g      gitSettings
+		ext    verifyFlags
 		output string
 	)
 	c := &cobra.Command{
@@ -627,11 +636,15 @@ which check failed and why, and the exit status is 1.`,
 				// A policy on the command line replaces the configured one whole.
 				d.identity, d.identityRegexp, d.issuer, d.issuerRegexp = g.identity, g.identityRegexp, g.issuer, g.issuerRegexp
 			}
+			d.extensions = &ext
 			ids, err := d.identities()
 			if err != nil {
 				return err
 			}
 			if len(ids) == 0 {
+				if ext.hasExtensions() {
+					return errors.New("certificate extension flags need an identity policy too: pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or set sigil.certificateIdentity and sigil.certificateOIDCIssuer")
+				}
 				return errors.New("no identity policy: pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or set sigil.certificateIdentity and sigil.certificateOIDCIssuer")
 			}
 			if err := d.clockFromEnv(); err != nil {
@@ -675,6 +688,7 @@ which check failed and why, and the exit status is 1.`,
 	fl.StringVar(&g.identityRegexp, "certificate-identity-regexp", "", "regular expression the certificate identity must match (unanchored: use ^…$)")
 	fl.StringVar(&g.issuer, "certificate-oidc-issuer", "", "exact OIDC issuer of the certificate")
 	fl.StringVar(&g.issuerRegexp, "certificate-oidc-issuer-regexp", "", "regular expression the OIDC issuer must match (unanchored)")
+	ext.registerExtensions(fl)
 	fl.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return c
 }

@@ -365,6 +365,21 @@ func TestGitVerifyRange(t *testing.T) {
 	r.fails(nil, "not a range", "sigil", append(append([]string{"git", "verify"}, aliceID...), "--", "--all..HEAD")...)
 }
 
+// The certificate extension flags of the other verify commands hold for
+// commits too: a GitHub workflow matcher refuses a certificate without
+// the extension; an extension it has passes.
+func TestGitVerifyExtensions(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	r.setup()
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "one")
+	r.ok("git", "commit", "-q", "--allow-empty", "-m", "two")
+	r.fails(nil, "githubWorkflowRepository", "sigil", append([]string{"git", "verify", "--certificate-github-workflow-repository", "org/repo"}, aliceID...)...)
+	r.fails(nil, "sourceRepositoryURI", "sigil", append([]string{"git", "verify", "HEAD~1..HEAD", "--certificate-extension-regexp", "sourceRepositoryURI=^https://"}, aliceID...)...)
+	r.ok("sigil", append([]string{"git", "verify", "--certificate-extension", "issuer=" + fakesvc.Issuer}, aliceID...)...)
+	r.fails(nil, "need an identity policy too", "sigil", "git", "verify", "--certificate-github-workflow-ref", "refs/heads/main")
+}
+
 // Verification long after the certificate expired succeeds from the log's
 // time; signing after it does not reuse the expired certificate.
 func TestGitAfterExpiry(t *testing.T) {

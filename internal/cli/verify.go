@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/cert"
@@ -57,6 +58,17 @@ func (f *verifyFlags) registerTrust(c *cobra.Command) {
 	fl.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "regular expression the certificate identity must match (unanchored: use ^…$)")
 	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "exact OIDC issuer of the certificate")
 	fl.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "regular expression the OIDC issuer must match (unanchored)")
+	f.registerExtensions(fl)
+	fl.IntVar(&f.tlogThreshold, "tlog-threshold", 0, "distinct transparency logs that must hold a verified entry (default 1; -1 disables, for a deployment without logs)")
+	fl.IntVar(&f.sctThreshold, "sct-threshold", 0, "distinct CT logs whose embedded SCT must verify (default 1; -1 disables)")
+	fl.IntVar(&f.tsThreshold, "timestamp-threshold", 0, "RFC 3161 timestamps from distinct authorities that must verify (default 1 when the bundle carries any and the trusted root lists TSAs; -1 disables)")
+	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "key-signed bundles only: accept a bundle without a log entry, verifying at the current time")
+	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json (the verification result)")
+}
+
+// registerExtensions adds the certificate extension matchers of an
+// identity policy.
+func (f *verifyFlags) registerExtensions(fl *pflag.FlagSet) {
 	fl.StringVar(&f.ghTrigger, "certificate-github-workflow-trigger", "", "GitHub workflow trigger the certificate must state (e.g. push)")
 	fl.StringVar(&f.ghSHA, "certificate-github-workflow-sha", "", "GitHub workflow commit SHA the certificate must state")
 	fl.StringVar(&f.ghName, "certificate-github-workflow-name", "", "GitHub workflow name the certificate must state")
@@ -64,11 +76,11 @@ func (f *verifyFlags) registerTrust(c *cobra.Command) {
 	fl.StringVar(&f.ghRef, "certificate-github-workflow-ref", "", "git ref the certificate must state (e.g. refs/heads/main)")
 	fl.StringArrayVar(&f.extensions, "certificate-extension", nil, "NAME=VALUE: a Fulcio certificate extension, by name (e.g. sourceRepositoryURI) or OID, must equal VALUE (repeatable)")
 	fl.StringArrayVar(&f.extensionRegexps, "certificate-extension-regexp", nil, "NAME=REGEXP: a Fulcio certificate extension must match REGEXP (repeatable)")
-	fl.IntVar(&f.tlogThreshold, "tlog-threshold", 0, "distinct transparency logs that must hold a verified entry (default 1; -1 disables, for a deployment without logs)")
-	fl.IntVar(&f.sctThreshold, "sct-threshold", 0, "distinct CT logs whose embedded SCT must verify (default 1; -1 disables)")
-	fl.IntVar(&f.tsThreshold, "timestamp-threshold", 0, "RFC 3161 timestamps from distinct authorities that must verify (default 1 when the bundle carries any and the trusted root lists TSAs; -1 disables)")
-	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "key-signed bundles only: accept a bundle without a log entry, verifying at the current time")
-	fl.StringVarP(&f.output, "output", "o", "text", "output format: text or json (the verification result)")
+}
+
+// hasExtensions reports whether any extension matcher flag is set.
+func (f *verifyFlags) hasExtensions() bool {
+	return f.ghTrigger != "" || f.ghSHA != "" || f.ghName != "" || f.ghRepo != "" || f.ghRef != "" || len(f.extensions) > 0 || len(f.extensionRegexps) > 0
 }
 
 func (f *verifyFlags) identityPolicy() ([]verify.Identity, error) {
