@@ -238,6 +238,29 @@ func Summarize(c *x509.Certificate) (Summary, error) {
 	return s, nil
 }
 
+// SANs returns every subject alternative name of a certificate as Rekor
+// indexes them (sigstore/sigstore cryptoutils.GetSubjectAlternateNames):
+// DNS names, email addresses, IP addresses, URIs and the OtherName
+// username.
+func SANs(c *x509.Certificate) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	out = append(out, c.DNSNames...)
+	out = append(out, c.EmailAddresses...)
+	for _, ip := range c.IPAddresses {
+		out = append(out, ip.String())
+	}
+	for _, u := range c.URIs {
+		out = append(out, u.String())
+	}
+	if n, err := OtherNameSAN(c); err == nil && n != "" {
+		out = append(out, n)
+	}
+	return out
+}
+
 // OtherNameSAN returns the username of a Fulcio OtherName SAN
 // (type-id 1.3.6.1.4.1.57264.1.7), or ErrNoSAN.
 func OtherNameSAN(c *x509.Certificate) (string, error) {

@@ -160,7 +160,7 @@ type pemVerifier struct {
 
 func newPEMVerifier(pub crypto.PublicKey, leaf *x509.Certificate, canonical []byte) *pemVerifier {
 	kh := sha256.Sum256(canonical)
-	return &pemVerifier{pub: pub, leaf: leaf, canonical: canonical, keyHash: hex.EncodeToString(kh[:]), subjects: subjects(leaf)}
+	return &pemVerifier{pub: pub, leaf: leaf, canonical: canonical, keyHash: hex.EncodeToString(kh[:]), subjects: cert.SANs(leaf)}
 }
 
 // maxChain is how many certificates a PEM chain may hold (sigstore/rekor
@@ -227,26 +227,4 @@ func parsePEMChain(raw []byte) (*pemVerifier, error) {
 		canon = append(canon, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
 	return newPEMVerifier(certs[0].PublicKey, certs[0], canon), nil
-}
-
-// subjects returns the identities of a certificate, as Rekor indexes them
-// (sigstore/sigstore cryptoutils.GetSubjectAlternateNames): DNS names,
-// emails, IP addresses, URIs and the OtherName SAN.
-func subjects(c *x509.Certificate) []string {
-	if c == nil {
-		return nil
-	}
-	var out []string
-	out = append(out, c.DNSNames...)
-	out = append(out, c.EmailAddresses...)
-	for _, ip := range c.IPAddresses {
-		out = append(out, ip.String())
-	}
-	for _, u := range c.URIs {
-		out = append(out, u.String())
-	}
-	if n, err := cert.OtherNameSAN(c); err == nil && n != "" {
-		out = append(out, n)
-	}
-	return out
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,7 +51,7 @@ The log's key comes from the trusted root (--trusted-root, or the TUF mirror
 set up with "sigil trust init"), matched by the key ID of the checkpoint's
 signature, or from --public-key. Nothing is printed as verified that was not.`,
 	}
-	c.AddCommand(newLogServe(), newLogInfo(), newLogGet(), newLogVerifyConsistency(), newLogVerifyInclusion())
+	c.AddCommand(newLogServe(), newLogInfo(), newLogGet(), newLogSearch(), newLogVerifyConsistency(), newLogVerifyInclusion())
 	return c
 }
 
@@ -498,6 +500,177 @@ entry is printed as a bundle's TransparencyLogEntry (protojson).`,
 	return c
 }
 
+func newLogSearch() *cobra.Command {
+	var (
+		f        logFlags
+		q        logclient.SearchQuery
+		artifact string
+		key      string
+		operator string
+		limit    int
+	)
+	c := &cobra.Command{
+		Use:   "search (--sha DIGEST | --artifact FILE | --email ADDR | --subject ID | --key FILE)... [--operator and|or]",
+		Short: "Find a Rekor v1 log's entries by artifact, signer identity or key, each verified",
+		Long: `search asks a Rekor v1 log's index (POST /api/v1/index/retrieve) for the
+entries of an artifact digest, a signer's email or other certificate identity,
+or a signer's key, then fetches every entry it names and checks it as "get"
+does (inclusion proof, signed checkpoint, SET), and checks that the entry
+answers the query: its body records the digest, or a certificate with the
+identity, or the key. An entry that does not is an error: the index lied.
+
+A digest may also be a subject of the in-toto statement that a dsse or intoto
+entry was made over; the body records only the statement's hash, so such an
+entry is listed as "unchecked" rather than proven to match.
+
+The index is best effort and unsigned (Rekor deprecates the endpoint): search
+proves what it lists, never that nothing else exists. To watch for every
+entry of an identity, read the whole log. Rekor v2 logs have no index.`,
+		Example: `  # Every entry signed by an identity, on the instance set up with "sigil trust init"
+  sigil log search --email alice@example.com
+
+  # The entries of an artifact, on a given log, as JSON
+  sigil log search --rekor-url https://rekor.sigstore.dev --artifact release.tar.gz --trusted-root trusted_root.json -o json
+
+  # Entries of this artifact signed by this identity
+  sigil log search --sha sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 --subject https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main --operator and`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			switch f.api {
+			case 0:
+				f.api = 1
+			case 2:
+				return errors.New("Rekor v2 logs have no search index: search a Rekor v1 log (--api 1), or read the v2 log's tiles")
+			}
+			switch operator {
+			case "or", "":
+			case "and":
+				q.And = true
+			default:
+				return fmt.Errorf("--operator must be and or or, not %q", operator)
+			}
+			if limit < 1 {
+				return fmt.Errorf("--limit must be ≥ 1, not %d", limit)
+			}
+			if artifact != "" {
+				if q.Hash != "" {
+					return errors.New("give either --sha or --artifact, not both")
+				}
+				d, err := sha256File(artifact)
+				if err != nil {
+					return err
+				}
+				q.Hash = "sha256:" + d
+			}
+			if key != "" {
+				raw, err := os.ReadFile(key)
+				if err != nil {
+					return fmt.Errorf("couldn't read --key: %w", err)
+				}
+				q.PEM = raw
+			}
+			if q.Empty() {
+				return errors.New("nothing to search for: pass --sha, --artifact, --email, --subject or --key")
+			}
+			if err := q.Validate(); err != nil {
+				return err
+			}
+			t, err := f.resolve(ctx)
+			if err != nil {
+				return err
+			}
+			ids, err := t.c.V1Search(ctx, q)
+			if err != nil {
+				return err
+			}
+			more := 0
+			if len(ids) > limit {
+				ids, more = ids[:limit], len(ids)-limit
+			}
+			type found struct {
+				ID      string          `json:"entryID"`
+				UUID    string          `json:"uuid"`
+				Index   int64           `json:"logIndex"`
+				Kind    string          `json:"kind"`
+				Time    time.Time       `json:"integratedTime"`
+				Signers []string        `json:"signers"`
+				Match   string          `json:"match"`
+				Entry   json.RawMessage `json:"entry"`
+			}
+			var all []found
+			for _, id := range ids {
+				e, gotID, err := t.c.V1Entry(ctx, 0, id)
+				if err != nil {
+					return fmt.Errorf("couldn't fetch entry %s that the index lists: %w", id, err)
+				}
+				k, err := f.keyFor(t, []byte(e.GetInclusionProof().GetCheckpoint().GetEnvelope()))
+				if err != nil {
+					return err
+				}
+				cp, err := logclient.VerifyEntry(e, k)
+				if err != nil {
+					return fmt.Errorf("entry %s: %w", id, err)
+				}
+				if err := checkV1Answer(e, gotID, cp, false, 0, id); err != nil {
+					return err
+				}
+				m, err := q.Match(e.GetCanonicalizedBody())
+				if err != nil {
+					return err
+				}
+				if m == logclient.NoMatch {
+					return fmt.Errorf("%w: the index lists entry %d (%s), which does not answer the query", logclient.ErrVerification, e.GetLogIndex(), id)
+				}
+				raw, err := protojson.Marshal(e)
+				if err != nil {
+					return fmt.Errorf("couldn't encode entry: %w", err)
+				}
+				leaf := rekor.LeafHash(e.GetCanonicalizedBody())
+				all = append(all, found{ID: gotID, UUID: hex.EncodeToString(leaf[:]), Index: e.GetLogIndex(),
+					Kind: e.GetKindVersion().GetKind() + " " + e.GetKindVersion().GetVersion(), Time: time.Unix(e.GetIntegratedTime(), 0).UTC(),
+					Signers: logclient.Signers(e.GetCanonicalizedBody()), Match: m.String(), Entry: raw})
+			}
+			sort.Slice(all, func(i, j int) bool { return all[i].Index < all[j].Index })
+			if more > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "the index lists %d more entries: raise --limit to see them\n", more)
+			}
+			if f.output == "json" {
+				if all == nil {
+					all = []found{}
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(all)
+			}
+			w := cmd.OutOrStdout()
+			if len(all) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "no entries found (the index is best effort: this proves nothing about absence)")
+				return nil
+			}
+			for _, e := range all {
+				note := ""
+				if e.Match == "unchecked" {
+					note = "  (match unchecked: the digest may be a statement subject)"
+				}
+				fmt.Fprintf(w, "%d  %s  %s  %s  %s%s\n", e.Index, e.UUID, e.Kind, e.Time.Format(time.RFC3339), strings.Join(e.Signers, ", "), note)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d entries, each verified (inclusion proof, checkpoint, SET)\n", len(all))
+			return nil
+		},
+	}
+	f.register(c)
+	fl := c.Flags()
+	fl.StringVar(&q.Hash, "sha", "", "artifact digest: [sha256:|sha512:|sha1:]HEX")
+	fl.StringVar(&artifact, "artifact", "", "artifact file: search for its SHA-256 digest")
+	fl.StringVar(&q.Email, "email", "", "email address in the signing certificate")
+	fl.StringVar(&q.Subject, "subject", "", "identity in the signing certificate (any SAN: email, URI, …)")
+	fl.StringVar(&key, "key", "", "PEM public key or certificate of the signer")
+	fl.StringVar(&operator, "operator", "or", "combine the criteria: and, or")
+	fl.IntVar(&limit, "limit", 100, "fetch and verify at most N entries")
+	return c
+}
+
 // checkV1Answer checks that a Rekor v1 log answered what was asked: the
 // entry at the index, or with the UUID (leaf hash, after a 16-hex tree ID
 // in the 80-hex entry ID form), under an entry ID naming the same leaf;
@@ -780,4 +953,18 @@ func verifyInclusionOnline(ctx context.Context, f *logFlags, e *protorekor.Trans
 func normalizeNote(b []byte) []byte {
 	s := strings.ReplaceAll(string(b), "\r\n", "\n")
 	return []byte(strings.TrimRight(s, "\n") + "\n")
+}
+
+// sha256File returns the hex SHA-256 digest of a file, read as a stream.
+func sha256File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("couldn't open the artifact: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("couldn't read the artifact: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

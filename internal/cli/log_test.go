@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/cert"
 	"sigil.dev/sigil/checkpoint"
 	"sigil.dev/sigil/internal/testpki"
 	"sigil.dev/sigil/rekor"
@@ -451,5 +452,118 @@ func TestLogForkEvidence(t *testing.T) {
 	newest, _ := os.ReadFile(saved + ".newest")
 	if !bytes.Equal(newest, raw) {
 		t.Errorf("evidence:\n%s\nwant the log's newest checkpoint:\n%s", newest, raw)
+	}
+}
+
+// search finds entries by digest, signer identity and key, verifies each,
+// and refuses an index that lists an entry not answering the query.
+func TestLogSearch(t *testing.T) {
+	f := newLogFixture(t)
+	_, found := f.write(t, []byte("find me"))
+	// An entry signed with alice's certificate.
+	alice, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf, err := f.pki.Leaf(testpki.Identity{Email: "Alice@sigil.test", Extensions: cert.Extensions{Issuer: "https://issuer.sigil.test"}}, alice.Public(), testpki.LeafOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256Of([]byte("alice's"))
+	sig, _ := alice.Sign(rand.Reader, d, crypto.SHA256)
+	req, _ := json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
+		"signature": map[string]any{"content": sig, "publicKey": map[string]any{"content": testpki.PEM(leaf)}},
+		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(d)}}}})
+	resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("alice's entry: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+
+	art := filepath.Join(t.TempDir(), "art")
+	os.WriteFile(art, []byte("find me"), 0o644) //nolint:errcheck
+	keyFile := filepath.Join(t.TempDir(), "key.pub")
+	os.WriteFile(keyFile, testpki.PublicKeyPEM(f.key.Public()), 0o644) //nolint:errcheck
+	certFile := filepath.Join(t.TempDir(), "alice.pem")
+	os.WriteFile(certFile, testpki.PEM(leaf), 0o644) //nolint:errcheck
+	search := func(args ...string) (int, string, string) {
+		return run(append([]string{"log", "search", "--rekor-url", f.url, "--trusted-root", f.root}, args...)...)
+	}
+	uuid := entryID(found)[16:]
+	for _, tc := range []struct {
+		args    []string
+		n       int
+		want    string
+		signers string
+	}{
+		{[]string{"--sha", hex.EncodeToString(sha256Of([]byte("find me")))}, 1, "3  " + uuid + "  hashedrekord 0.0.1  ", "public key"},
+		{[]string{"--artifact", art}, 1, uuid, ""},
+		{[]string{"--sha", "SHA256:" + strings.ToUpper(hex.EncodeToString(sha256Of([]byte("find me"))))}, 1, uuid, ""},
+		{[]string{"--key", keyFile}, 4, uuid, ""}, // the fixture's three entries and "find me"
+		{[]string{"--email", "alice@SIGIL.test"}, 1, "Alice@sigil.test (https://issuer.sigil.test)", ""},
+		{[]string{"--subject", "alice@sigil.test"}, 1, "Alice@sigil.test", ""},
+		{[]string{"--key", certFile}, 1, "Alice@sigil.test", ""},
+		{[]string{"--email", "alice@sigil.test", "--artifact", art}, 2, uuid, ""},
+		{[]string{"--email", "alice@sigil.test", "--artifact", art, "--operator", "and"}, 0, "", ""},
+		{[]string{"--email", "bob@sigil.test"}, 0, "", ""},
+	} {
+		code, out, errOut := search(tc.args...)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if out == "" {
+			lines = nil
+		}
+		if code != 0 || len(lines) != tc.n || !strings.Contains(out, tc.want) || !strings.Contains(out, tc.signers) {
+			t.Errorf("search %v: exit %d, %d entries, want %d with %q:\n%s%s", tc.args, code, len(lines), tc.n, tc.want, out, errOut)
+		}
+		if tc.n == 0 && !strings.Contains(errOut, "proves nothing about absence") {
+			t.Errorf("search %v: %s", tc.args, errOut)
+		}
+	}
+	code, out, errOut := search("--email", "alice@sigil.test", "-o", "json")
+	var js []struct {
+		UUID, Match, Kind string
+		LogIndex          int64
+		Signers           []string
+		Entry             json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil || len(js) != 1 || js[0].Match != "matches" || js[0].LogIndex != 4 ||
+		len(js[0].Signers) != 1 || js[0].Kind != "hashedrekord 0.0.1" {
+		t.Fatalf("json: exit %d %v:\n%s%s", code, err, out, errOut)
+	}
+	var e protorekor.TransparencyLogEntry
+	if err := protojson.Unmarshal(js[0].Entry, &e); err != nil || e.GetLogIndex() != 4 {
+		t.Fatalf("json entry: %v", err)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "nothing to search for"},
+		{[]string{"--sha", "abc"}, "want [sha256:|sha512:|sha1:]<hex digest>"},
+		{[]string{"--email", "a@b", "--api", "2"}, "Rekor v2 logs have no search index"},
+		{[]string{"--email", "a@b", "--operator", "xor"}, "--operator must be"},
+		{[]string{"--key", art}, "couldn't parse the signer"},
+		{[]string{"--sha", hex.EncodeToString(d), "--artifact", art}, "not both"},
+	} {
+		if code, _, errOut := search(tc.args...); code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("search %v: exit %d, want %q: %s", tc.args, code, tc.want, errOut)
+		}
+	}
+
+	// An index that lists an entry not answering the query is caught.
+	up, _ := url.Parse(f.url)
+	proxy := httputil.NewSingleHostReverseProxy(up)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.URL.Path == "/api/v1/index/retrieve" {
+			body := []byte(`["` + entryID(found) + `"]`)
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			resp.ContentLength = int64(len(body))
+			resp.Header.Del("Content-Length")
+		}
+		return nil
+	}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	code, _, errOut = run("log", "search", "--rekor-url", srv.URL, "--trusted-root", f.root, "--email", "alice@sigil.test")
+	if code == 0 || !strings.Contains(errOut, "does not answer the query") {
+		t.Fatalf("lying index: exit %d: %s", code, errOut)
 	}
 }
