@@ -79,6 +79,9 @@ With --key the bundle names the key instead of a certificate.`,
 			if out == "" {
 				return errors.New("no output: pass --bundle FILE")
 			}
+			if err := notAnInput(out, args[0]); err != nil {
+				return err
+			}
 			s, err := f.blobSigner(cmd)
 			if err != nil {
 				return err
@@ -120,6 +123,9 @@ in-toto statement is signed as given (no FILE).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return errors.New("no output: pass --bundle FILE")
+			}
+			if err := notAnInput(out, append([]string{predicate, stmt}, args...)...); err != nil {
+				return err
 			}
 			var st []byte
 			switch {
@@ -212,6 +218,26 @@ func statement(path, predicateType, shortType string, predicate []byte) ([]byte,
 		PredicateType: predicateType,
 		Predicate:     pred,
 	})
+}
+
+// notAnInput refuses a bundle path that names one of the command's input
+// files: writing the bundle there would replace the artifact (or the
+// predicate or statement) with its own signature, after the log had
+// recorded it.
+func notAnInput(out string, inputs ...string) error {
+	o, err := os.Stat(out)
+	if err != nil {
+		return nil // absent (or unreadable: the write reports it)
+	}
+	for _, in := range inputs {
+		if in == "" || in == "-" {
+			continue
+		}
+		if i, err := os.Stat(in); err == nil && os.SameFile(o, i) {
+			return fmt.Errorf("couldn't write the bundle to %s: it is the input file %s, which the bundle would replace; choose another --bundle", out, in)
+		}
+	}
+	return nil
 }
 
 func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {

@@ -336,3 +336,49 @@ func TestPKCS11Key(t *testing.T) {
 		t.Fatal(stderr)
 	}
 }
+
+// TestBundleNotOverInput: a --bundle that names the artifact (by any path),
+// the predicate or the statement is refused before anything is signed,
+// instead of replacing the input with its own bundle.
+func TestBundleNotOverInput(t *testing.T) {
+	f, dir, root, sc := signFixture(t, 1)
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	pred := filepath.Join(dir, "pred.json")
+	os.WriteFile(pred, []byte(`{"a":1}`), 0o644)
+	link := filepath.Join(dir, "link.txt")
+	if err := os.Link(art, link); err != nil {
+		t.Fatal(err)
+	}
+	common := []string{"--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"same path", []string{"sign-blob", art, "--bundle", art}},
+		{"another path", []string{"sign-blob", art, "--bundle", filepath.Join(dir, ".", "a.txt")}},
+		{"hard link", []string{"sign-blob", art, "--bundle", link}},
+		{"attest over artifact", []string{"attest-blob", art, "--predicate", pred, "--bundle", art}},
+		{"attest over predicate", []string{"attest-blob", art, "--predicate", pred, "--bundle", pred}},
+	} {
+		code, _, stderr := run(append(tc.args, common...)...)
+		if code == 0 || !strings.Contains(stderr, "which the bundle would replace") {
+			t.Errorf("%s: exit %d, %q", tc.name, code, stderr)
+		}
+	}
+	if b, _ := os.ReadFile(art); string(b) != "artifact" {
+		t.Fatalf("the artifact was replaced: %.60q", b)
+	}
+	if b, _ := os.ReadFile(pred); string(b) != `{"a":1}` {
+		t.Fatalf("the predicate was replaced: %.60q", b)
+	}
+	if n := f.Seen("/api/v1/log/entries"); n != 0 {
+		t.Errorf("the log got %d entries", n)
+	}
+	// An existing bundle of another name is still overwritten.
+	b := filepath.Join(dir, "a.sigstore.json")
+	os.WriteFile(b, []byte("old"), 0o644)
+	if code, _, stderr := run(append([]string{"sign-blob", art, "--bundle", b}, common...)...); code != 0 {
+		t.Fatal(stderr)
+	}
+}
