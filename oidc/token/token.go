@@ -281,8 +281,10 @@ func hint(err error, aud string) string {
 	return ""
 }
 
-// flagSource is --identity-token: a file path if a regular file is there
-// (sigstore/cosign reads the file first), else the token itself.
+// flagSource is --identity-token: a file path if a file is there
+// (sigstore/cosign reads the file first), else the token itself. Any file
+// but a directory is read, as cosign does: a pipe (--identity-token
+// <(get-token), /dev/stdin) keeps the token out of the argument list.
 func flagSource(v string) Source {
 	return SourceFunc(func(context.Context) (string, error) {
 		v := strings.TrimSpace(v)
@@ -290,12 +292,12 @@ func flagSource(v string) Source {
 			return "", &Unavailable{"--identity-token", "not given"}
 		}
 		fi, err := os.Stat(v)
-		if err == nil && fi.Mode().IsRegular() {
+		if err == nil && !fi.IsDir() {
 			return readTokenFile(v)
 		}
 		if strings.ContainsAny(v, `/\`) { // a path: JWTs have no slashes
 			if err == nil {
-				err = errors.New("not a regular file")
+				err = errors.New("it is a directory")
 			}
 			return "", fmt.Errorf("couldn't read the --identity-token file: %w", err)
 		}

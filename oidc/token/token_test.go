@@ -353,7 +353,7 @@ func TestDefaultErrors(t *testing.T) {
 			ErrAudience, []string{`not "private"`}},
 		{"flag neither file nor JWT", Options{IdentityToken: "hello"}, ErrMalformed, []string{"neither a readable file nor a JWT"}},
 		{"flag file missing", Options{IdentityToken: missing}, os.ErrNotExist, []string{"couldn't read the --identity-token file", missing}},
-		{"flag a directory", Options{IdentityToken: filepath.Dir(missing)}, nil, []string{"not a regular file"}},
+		{"flag a directory", Options{IdentityToken: filepath.Dir(missing)}, nil, []string{"couldn't read the --identity-token file: it is a directory"}},
 		{"explicit token file missing", Options{Getenv: env(map[string]string{"SIGSTORE_ID_TOKEN_FILE": missing})}, os.ErrNotExist, []string{"token file " + missing}},
 		{"access token given", Options{IdentityToken: "ghs_abc.def.ghi"}, ErrMalformed, []string{"raw ID token"}},
 	}
@@ -402,5 +402,33 @@ func TestLoopbackIssuerAutoApproves(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Signed in at") {
 		t.Fatalf("output %q", out.String())
+	}
+}
+
+// TestFlagTokenFromPipe: --identity-token names a pipe, as with
+// <(get-token) or /dev/stdin, which keep the token out of the argument
+// list; cosign reads such a path, and so does sigil.
+func TestFlagTokenFromPipe(t *testing.T) {
+	iss := devIssuer(t, dev.Identity{})
+	tok := mint(t, iss, map[string]any{"sub": "piped"})
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	path := fmt.Sprintf("/dev/fd/%d", r.Fd())
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("no %s here: %v", path, err)
+	}
+	go func() {
+		io.WriteString(w, tok+"\n")
+		w.Close()
+	}()
+	got, err := Default(Options{IdentityToken: path, Getenv: env(nil), DisableAmbient: true, Flow: FlowNone}).Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != tok {
+		t.Fatalf("got %q, want the piped token", got)
 	}
 }
