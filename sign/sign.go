@@ -410,13 +410,14 @@ func TokenSubject(tok string) (string, error) {
 		Sub           string `json:"sub"`
 		Email         string `json:"email"`
 		EmailVerified any    `json:"email_verified"`
-		Exp           int64  `json:"exp"`
+		// A NumericDate may have a fraction (RFC 7519 §2).
+		Exp float64 `json:"exp"`
 	}
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return "", fmt.Errorf("couldn't parse the identity token: %w", err)
 	}
-	if c.Exp != 0 && time.Unix(c.Exp, 0).Before(time.Now()) {
-		return "", fmt.Errorf("the identity token expired at %s; get a fresh one", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
+	if exp := time.Unix(int64(c.Exp), 0); c.Exp != 0 && exp.Before(time.Now()) {
+		return "", fmt.Errorf("the identity token expired at %s; get a fresh one", exp.UTC().Format(time.RFC3339))
 	}
 	if c.Email != "" {
 		if v, ok := c.EmailVerified.(bool); ok && !v {

@@ -268,3 +268,17 @@ func TestCAErrorHints(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenSubjectFractionalExp: exp is a NumericDate, which may have a
+// fraction (RFC 7519 §2); such a token passes the token checks and the CA,
+// so the proof of possession must not refuse it.
+func TestTokenSubjectFractionalExp(t *testing.T) {
+	live := float64(time.Now().Add(5*time.Minute).Unix()) + 0.25
+	if sub, err := sign.TokenSubject(fakesvc.Token(map[string]any{"sub": "bob", "exp": live})); err != nil || sub != "bob" {
+		t.Fatalf("fractional exp: %q, %v", sub, err)
+	}
+	dead := float64(time.Now().Add(-5*time.Minute).Unix()) + 0.25
+	if _, err := sign.TokenSubject(fakesvc.Token(map[string]any{"sub": "bob", "exp": dead})); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired fractional exp: %v", err)
+	}
+}
