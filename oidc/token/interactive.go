@@ -149,9 +149,9 @@ func (s *interactive) browser(ctx context.Context, p *oidc.Provider, cfg oauth2.
 		return "", nil, &Unavailable{"interactive sign-in", "the issuer did not approve without a person, and this is not a terminal"}
 	default:
 		if err := o.OpenBrowser(authURL); err != nil {
-			fmt.Fprintf(o.Output, "Couldn't open a browser (%v).\nTo sign in, open this URL in a browser on this machine:\n\n  %s\n\n", err, authURL)
+			fmt.Fprintf(o.Output, "Couldn't open a browser (%v).\nTo sign in, open this URL in a browser on this machine:\n\n  %s\n\n", err, noControl(authURL))
 		} else {
-			fmt.Fprintf(o.Output, "Signing in at %s in your browser. If it did not open, visit:\n\n  %s\n\n", o.Issuer, authURL)
+			fmt.Fprintf(o.Output, "Signing in at %s in your browser. If it did not open, visit:\n\n  %s\n\n", o.Issuer, noControl(authURL))
 		}
 	}
 	if !auto {
@@ -215,9 +215,10 @@ func (s *interactive) device(ctx context.Context, p *oidc.Provider, cfg oauth2.C
 	if err != nil {
 		return "", nil, fmt.Errorf("couldn't start the device sign-in at %s: %w", o.Issuer, err)
 	}
-	fmt.Fprintf(o.Output, "To sign in, open %s on any device and enter the code %s", da.VerificationURI, da.UserCode)
+	// The issuer's text goes to a terminal: no control characters.
+	fmt.Fprintf(o.Output, "To sign in, open %s on any device and enter the code %s", noControl(da.VerificationURI), noControl(da.UserCode))
 	if da.VerificationURIComplete != "" {
-		fmt.Fprintf(o.Output, ",\nor open %s", da.VerificationURIComplete)
+		fmt.Fprintf(o.Output, ",\nor open %s", noControl(da.VerificationURIComplete))
 	}
 	if !da.Expiry.IsZero() {
 		fmt.Fprintf(o.Output, " (the code is valid for %s)", time.Until(da.Expiry).Round(time.Second))
@@ -301,6 +302,11 @@ func printable(s string) string {
 	if len(s) > 300 {
 		s = s[:300] + "…"
 	}
+	return noControl(s)
+}
+
+// noControl is printable without the cut, for URLs the user must open.
+func noControl(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == utf8.RuneError || unicode.IsControl(r) {
 			return '?'

@@ -2,9 +2,11 @@ package token
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -269,5 +271,43 @@ func TestOpenBrowserCommand(t *testing.T) {
 	}
 	if err := openBrowser("http://localhost/x", env(map[string]string{"BROWSER": "true"}), "linux"); err != nil {
 		t.Errorf("BROWSER=true: %v", err)
+	}
+}
+
+// TestDeviceFlowPromptIsPrintable: the verification URI and user code of a
+// device sign-in come from the issuer and go to the terminal; control
+// characters (escape sequences that retitle the window, clear the screen
+// or rewrite what was printed) are shown as "?", and a long URL is shown
+// whole.
+func TestDeviceFlowPromptIsPrintable(t *testing.T) {
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			json.NewEncoder(w).Encode(map[string]string{"issuer": base, "authorization_endpoint": base + "/auth",
+				"token_endpoint": base + "/token", "jwks_uri": base + "/jwks", "device_authorization_endpoint": base + "/device"})
+		case "/device":
+			json.NewEncoder(w).Encode(map[string]any{"device_code": "d", "user_code": "AB\x1b[2JCD",
+				"verification_uri": base + "/v\x1b]0;pwned\x07", "verification_uri_complete": base + "/v?c=" + strings.Repeat("x", 400) + "\x1b[1A", "expires_in": 60, "interval": 1})
+		case "/token":
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"access_denied"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	base = srv.URL
+	var out strings.Builder
+	_, err := Interactive(Options{Issuer: base, Flow: FlowDevice, Output: &out}).Token(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Fatalf("error %v, want a denial", err)
+	}
+	if strings.ContainsAny(out.String(), "\x1b\x07") || !strings.Contains(out.String(), "AB?[2JCD") {
+		t.Fatalf("prompt %q carries control characters", out.String())
+	}
+	if !strings.Contains(out.String(), strings.Repeat("x", 400)+"?[1A") {
+		t.Fatalf("prompt %q cut the URL short", out.String())
 	}
 }
