@@ -129,3 +129,48 @@ func TestVerifyJSONOutput(t *testing.T) {
 		t.Fatalf("result %s", stdout)
 	}
 }
+
+// TestPolicySignersRefuseIdentityFlags: a --policy that names the signers
+// is refused beside any certificate flag, the GitHub workflow and
+// --certificate-extension ones included: those were ignored, so a
+// certificate of another repository verified although the flags excluded it.
+func TestPolicySignersRefuseIdentityFlags(t *testing.T) {
+	p, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	art, bndl, root, pol := filepath.Join(d, "a.txt"), filepath.Join(d, "att.sigstore.json"), filepath.Join(d, "trusted_root.json"), filepath.Join(d, "policy.yaml")
+	content := []byte("artifact\n")
+	s, err := p.Sign(content, testpki.SignOptions{DSSE: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Bundle.Marshal()
+	tr, _ := p.TrustedRoot()
+	r, _ := tr.Marshal()
+	for path, data := range map[string][]byte{art: content, bndl: b, root: r,
+		pol: []byte("identities: [{issuer: " + testpki.DefaultIdentity.Issuer + ", subject: " + testpki.DefaultIdentity.URI + "}]\n")} {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := []string{"verify-blob-attestation", "--bundle", bndl, "--policy", pol, "--trusted-root", root, art}
+	if code, _, stderr := run(base...); code != 0 {
+		t.Fatalf("the policy alone: %s", stderr)
+	}
+	for _, flags := range [][]string{
+		{"--certificate-github-workflow-repository", "evil/repo"},
+		{"--certificate-github-workflow-trigger", "workflow_dispatch"},
+		{"--certificate-github-workflow-ref", "refs/heads/evil"},
+		{"--certificate-github-workflow-sha", "ffff"},
+		{"--certificate-github-workflow-name", "evil"},
+		{"--certificate-extension", "sourceRepositoryURI=https://github.com/evil/repo"},
+		{"--certificate-extension-regexp", "sourceRepositoryURI=^https://github\\.com/evil/"},
+	} {
+		code, _, stderr := run(append(base, flags...)...)
+		if code == 0 || !strings.Contains(stderr, "names the signers") {
+			t.Errorf("%v beside the policy's signers: exit %d %s", flags, code, stderr)
+		}
+	}
+}

@@ -147,6 +147,15 @@ func extensionMatcher(kv string, re bool) (verify.ExtensionMatcher, error) {
 	return verify.ExtensionMatcher{Field: fld, Matcher: m}, err
 }
 
+// identityFlagged reports whether any certificate identity flag is set:
+// the identity and issuer, the GitHub workflow extensions or any other
+// certificate extension.
+func (f *verifyFlags) identityFlagged() bool {
+	return f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != "" ||
+		f.ghTrigger != "" || f.ghSHA != "" || f.ghName != "" || f.ghRepo != "" || f.ghRef != "" ||
+		len(f.extensions) > 0 || len(f.extensionRegexps) > 0
+}
+
 // policy returns the verification policy: a key, or identities.
 func (f *verifyFlags) policy() (verify.Policy, error) {
 	if f.key != "" {
@@ -192,11 +201,12 @@ func (f *verifyFlags) attestationPolicy(predicateType string) (verify.Policy, *p
 		return verify.Policy{}, nil, err
 	}
 	var p verify.Policy
-	flagged := f.key != "" || f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
 	switch {
 	case len(pf.Identities) > 0 || pf.Key != nil:
-		if flagged {
-			return verify.Policy{}, nil, fmt.Errorf("%s names the signers; drop the --certificate-identity/--certificate-oidc-issuer/--key flags (or remove them from the policy)", f.policyFile)
+		// A certificate flag beside the policy's signers would be ignored,
+		// accepting certificates it was meant to refuse.
+		if f.key != "" || f.identityFlagged() {
+			return verify.Policy{}, nil, fmt.Errorf("%s names the signers; drop the --certificate-* and --key flags (or remove the signers from the policy)", f.policyFile)
 		}
 		p = pf.VerifyPolicy()
 	default:
