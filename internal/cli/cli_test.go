@@ -87,6 +87,9 @@ func TestVerifyBlobCLI(t *testing.T) {
 		{"missing bundle", []string{"verify-blob", f.art, "--bundle", filepath.Join(f.dir, "nope"), "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "couldn't read bundle"},
 		{"key", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--trusted-root", f.root}, 0, "Verified OK: signed by key"},
 		{"key and identity", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--certificate-identity", id, "--trusted-root", f.root}, 1, "either --key or a certificate identity"},
+		// A certificate extension flag can't hold for a key; it was ignored.
+		{"key and workflow repository", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--certificate-github-workflow-repository", "org/repo", "--trusted-root", f.root}, 1, "either --key or a certificate identity"},
+		{"key and extension", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--certificate-extension", "sourceRepositoryURI=https://github.com/org/repo", "--trusted-root", f.root}, 1, "either --key or a certificate identity"},
 		{"key bundle without key", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "verify with --key"},
 		{"attestation of a blob bundle", []string{"verify-blob-attestation", "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "not an attestation"},
 	} {

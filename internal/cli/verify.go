@@ -159,7 +159,9 @@ func (f *verifyFlags) identityFlagged() bool {
 // policy returns the verification policy: a key, or identities.
 func (f *verifyFlags) policy() (verify.Policy, error) {
 	if f.key != "" {
-		if f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != "" {
+		// A key-signed bundle has no certificate to hold to an extension
+		// flag: refuse one rather than ignore it.
+		if f.identityFlagged() {
 			return verify.Policy{}, errors.New("give either --key or a certificate identity policy, not both")
 		}
 		k, err := loadPublicKey(f.key)
