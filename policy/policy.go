@@ -181,6 +181,21 @@ func Parse(data []byte, dir string) (*Policy, error) {
 		}
 		return nil, fmt.Errorf("couldn't parse policy: %w", err)
 	}
+	// Decode reads the first YAML document only: conditions in a second
+	// one ("---") would be dropped without a word. Empty ones are harmless.
+	for {
+		var next yaml.Node
+		err := d.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("couldn't parse policy: %w", err)
+		}
+		if len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+			return nil, errors.New("couldn't parse policy: it holds more than one YAML document (---); put everything in one")
+		}
+	}
 	p := &Policy{}
 	for i, id := range f.Identities {
 		v, err := id.matcher()

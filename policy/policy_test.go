@@ -71,6 +71,9 @@ func TestParseErrors(t *testing.T) {
 		{"not boolean", "conditions: [{name: a, expression: '1 + 2'}]", "not a boolean"},
 		{"unknown variable", "conditions: [{name: a, expression: 'foo == 1'}]", "undeclared reference to 'foo'"},
 		{"key and identities", "identities: [{issuer: x, subject: y}]\nkey: k.pub", "not both"},
+		// yaml.v3 decodes the first document only: the conditions of a
+		// second were dropped, and every statement passed.
+		{"two documents", "identities: [{issuer: x, subject: y}]\n---\nconditions: [{name: a, expression: 'false'}]\n", "more than one YAML document"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := policy.Parse([]byte(tc.yaml), t.TempDir())
@@ -78,6 +81,20 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseDocuments: an empty document before or after the policy is
+// harmless; a second one with content is refused (TestParseErrors).
+func TestParseDocuments(t *testing.T) {
+	for _, y := range []string{
+		"---\nidentities: [{issuer: x, subject: y}]\n",
+		"identities: [{issuer: x, subject: y}]\n---\n",
+		"identities: [{issuer: x, subject: y}]\n---\n# a comment\n",
+	} {
+		if p, err := policy.Parse([]byte(y), t.TempDir()); err != nil || len(p.Identities) != 1 {
+			t.Errorf("%q: %v", y, err)
+		}
 	}
 }
 
