@@ -39,13 +39,15 @@
 //
 // JSON numbers are doubles; comparisons with integer literals work across
 // numeric types. Expressions are type-checked when the policy is read,
-// and each evaluation is bounded in cost, so a hostile statement cannot
-// make it run long. A missing field is an error, and an error fails the
+// and each evaluation is bounded in cost and all conditions over one
+// statement in time (EvalTimeout), so a hostile statement cannot make
+// them run long. A missing field is an error, and an error fails the
 // condition (fail closed): guard optional fields with has(…).
 package policy
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"encoding/json"
 	"errors"
@@ -81,7 +83,16 @@ const (
 	CostLimit = 1_000_000
 	// MaxStatementSize bounds the statement a condition evaluates.
 	MaxStatementSize = 32 << 20
+	// EvalTimeout bounds the time all conditions over one statement may
+	// take. The cost limit alone does not bound it: cel-go's cost tracking
+	// slows a comprehension quadratically in its iterations, so one
+	// exists() over a list of 100,000 elements, well within CostLimit,
+	// ran for minutes.
+	EvalTimeout = 10 * time.Second
 )
+
+// evalTimeout is EvalTimeout; tests shorten it.
+var evalTimeout = EvalTimeout
 
 // Policy is a parsed policy.
 type Policy struct {
@@ -320,7 +331,7 @@ func Compile(name, expr string) (*Condition, error) {
 	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
 		return nil, fmt.Errorf("condition %q: %s is a %s, not a boolean", name, expr, ast.OutputType())
 	}
-	prg, err := env().Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize))
+	prg, err := env().Program(ast, cel.CostLimit(CostLimit), cel.EvalOptions(cel.OptOptimize), cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return nil, fmt.Errorf("condition %q: %w", name, err)
 	}
@@ -358,8 +369,10 @@ func (p *Policy) Evaluate(in Input) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
+	defer cancel()
 	for _, c := range p.Conditions {
-		if err := c.eval(vars); err != nil {
+		if err := c.eval(ctx, vars); err != nil {
 			return err
 		}
 	}
@@ -373,8 +386,10 @@ func (p *Policy) evaluateWithoutStatement(in Input) error {
 	for _, v := range statementVars {
 		vars[v] = types.NewErr(noStatement)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
+	defer cancel()
 	for _, c := range p.Conditions {
-		if err := c.eval(vars); err != nil {
+		if err := c.eval(ctx, vars); err != nil {
 			var ce *ConditionError
 			if errors.As(err, &ce) && ce.Err != nil && strings.Contains(ce.Err.Error(), noStatement) {
 				ce.Err = errors.New(noStatement)
@@ -385,8 +400,11 @@ func (p *Policy) evaluateWithoutStatement(in Input) error {
 	return nil
 }
 
-func (c *Condition) eval(vars map[string]any) error {
-	out, _, err := c.prg.Eval(vars)
+func (c *Condition) eval(ctx context.Context, vars map[string]any) error {
+	out, _, err := c.prg.ContextEval(ctx, vars)
+	if ctx.Err() != nil {
+		return &ConditionError{Condition: c, Err: fmt.Errorf("the conditions took longer than %s over this statement", evalTimeout)}
+	}
 	if err != nil {
 		return &ConditionError{Condition: c, Err: err}
 	}

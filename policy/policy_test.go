@@ -201,3 +201,26 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+// TestEvaluateTimeout: a comprehension over a long list is stopped at the
+// time limit, with the condition named. cel-go's cost tracking makes it
+// quadratic: this exists() over 100,000 strings, within CostLimit, ran for
+// most of a minute.
+func TestEvaluateTimeout(t *testing.T) {
+	defer policy.SetEvalTimeout(200 * time.Millisecond)()
+	items := strings.TrimSuffix(strings.Repeat(`"aaaaaaaaaaaaaaaaaaaa",`, 100_000), ",")
+	st := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"ab"}}],"predicateType":"t","predicate":{"l":[` + items + `]}}`
+	c, err := policy.Compile("long list", `predicate.l.exists(x, x == "b")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &policy.Policy{Conditions: []*policy.Condition{c}}
+	start := time.Now()
+	err = p.Evaluate(policy.Input{Statement: []byte(st)})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %s", took)
+	}
+	if !errors.Is(err, policy.ErrConditionFailed) || !strings.Contains(err.Error(), `"long list"`) || !strings.Contains(err.Error(), "took longer than") {
+		t.Fatalf("got %v", err)
+	}
+}
