@@ -2,12 +2,17 @@ package cli
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/dsse"
 	"sigil.dev/sigil/internal/testpki"
 )
 
@@ -175,5 +180,49 @@ func TestPolicySignersRefuseIdentityFlags(t *testing.T) {
 		if code == 0 || !strings.Contains(stderr, "names the signers") {
 			t.Errorf("%v beside the policy's signers: exit %d %s", flags, code, stderr)
 		}
+	}
+}
+
+// TestPolicyNeedsInTotoPayloadType: a DSSE bundle whose payload type is
+// not in-toto verifies without an artifact, but --policy conditions must
+// not judge its payload as an in-toto statement (they did, and passed,
+// while the result showed no statement).
+func TestPolicyNeedsInTotoPayloadType(t *testing.T) {
+	p, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Sign([]byte("artifact\n"), testpki.SignOptions{DSSE: true, KeySigned: true, NoTlog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same statement, signed under another payload type.
+	env := &dsse.Envelope{PayloadType: "application/vnd.example.other+json", Payload: s.Bundle.Envelope.Payload}
+	d := sha256.Sum256(env.PAE())
+	sig, err := s.Key.Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Signatures = []dsse.Signature{{Sig: sig}}
+	hint := ""
+	b, err := bundle.New(nil, &hint, nil, env, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := b.Marshal()
+	dir := t.TempDir()
+	bndl, pub, pol := filepath.Join(dir, "other.sigstore.json"), filepath.Join(dir, "key.pub"), filepath.Join(dir, "policy.yaml")
+	for path, data := range map[string][]byte{bndl: raw, pub: testpki.PublicKeyPEM(s.Key.Public()),
+		pol: []byte("conditions: [{name: provenance, expression: 'predicateType == \"https://slsa.dev/provenance/v1\"'}]\n")} {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"verify-blob-attestation", "--bundle", bndl, "--key", pub, "--insecure-ignore-tlog"}
+	if code, _, stderr := run(args...); code != 0 {
+		t.Fatalf("without a policy: %s", stderr)
+	}
+	if code, _, stderr := run(append(args, "--policy", pol)...); code == 0 || !strings.Contains(stderr, "not an in-toto statement") {
+		t.Fatalf("conditions over a payload of another type: exit %d %s", code, stderr)
 	}
 }

@@ -473,6 +473,11 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 	if pf != nil {
 		in := policy.Input{Certificate: res.Signature.Certificate}
 		if b.Envelope != nil {
+			// Without an artifact, a DSSE payload of another type verifies;
+			// it must not be read as the statement the conditions judge.
+			if res.Statement == nil && len(pf.Conditions) > 0 {
+				return fmt.Errorf("couldn't evaluate the policy: the DSSE payload type is %q, not an in-toto statement (%s)", b.Envelope.PayloadType, intoto.PayloadType)
+			}
 			in.Statement = b.Envelope.Payload
 		}
 		if err := pf.Evaluate(in); err != nil {
