@@ -151,9 +151,7 @@ func extensionMatcher(kv string, re bool) (verify.ExtensionMatcher, error) {
 // the identity and issuer, the GitHub workflow extensions or any other
 // certificate extension.
 func (f *verifyFlags) identityFlagged() bool {
-	return f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != "" ||
-		f.ghTrigger != "" || f.ghSHA != "" || f.ghName != "" || f.ghRepo != "" || f.ghRef != "" ||
-		len(f.extensions) > 0 || len(f.extensionRegexps) > 0
+	return f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != "" || f.hasExtensions()
 }
 
 // policy returns the verification policy: a key, or identities.
