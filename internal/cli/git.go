@@ -246,7 +246,8 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 	// logs by the v1 log ID and checks SETs (internal/gitsign/
 	// trustedroot.go, "gitsign targets Rekor v1"). So a git signature goes
 	// to a Rekor v1 log when the signing config lists one, and to v2 only
-	// when it lists no v1 log (or --rekor-v2 says so).
+	// when it lists no v1 log (or sigil.rekorURL names a v2 log, with
+	// sigil.rekorV2).
 	var versions []uint32
 	switch {
 	case mode == gitsign.Online:
@@ -470,6 +471,9 @@ directory (mode 0600), so a rebase signs in once.`,
 			}
 			if _, err := g.identities(); err != nil {
 				return err
+			}
+			if g.rekorV2 && g.rekorURL == "" {
+				return errors.New("--rekor-v2 names the API of the log --rekor-url gives; without --rekor-url the signing config chooses the log")
 			}
 			if program == "" {
 				exe, err := os.Executable()

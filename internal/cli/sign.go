@@ -224,7 +224,13 @@ func statement(path, predicateType, shortType string, predicate []byte) ([]byte,
 // files: writing the bundle there would replace the artifact (or the
 // predicate or statement) with its own signature, after the log had
 // recorded it.
+//
+// It also refuses a bundle path whose directory does not exist: the
+// signature would be logged and the bundle then be lost.
 func notAnInput(out string, inputs ...string) error {
+	if d, err := os.Stat(filepath.Dir(out)); err != nil || !d.IsDir() {
+		return fmt.Errorf("couldn't write the bundle to %s: %s is not a directory; create it first (nothing was signed)", out, filepath.Dir(out))
+	}
 	o, err := os.Stat(out)
 	if err != nil {
 		return nil // absent (or unreadable: the write reports it)
@@ -274,7 +280,9 @@ func newGenerateKeyPair() *cobra.Command {
 		Use:   "generate-key-pair",
 		Short: "Generate a password-encrypted signing key pair (cosign's format)",
 		Long: `Write PREFIX.key (private key, encrypted with scrypt + secretbox as cosign does,
-so the key works with cosign too) and PREFIX.pub. The password comes from
+so cosign reads the key too) and PREFIX.pub. cosign v2.6 and v3.1 verify
+key-signed bundles of P-256 keys (the default) only, not of P-384 or Ed25519
+keys, which sigil signs and verifies. The password comes from
 SIGIL_PASSWORD or COSIGN_PASSWORD, or is asked twice; it may be empty.`,
 		Example: `  sigil generate-key-pair
   SIGIL_PASSWORD=s3cret sigil generate-key-pair --output-key-prefix release`,

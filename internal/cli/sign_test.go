@@ -375,6 +375,18 @@ func TestBundleNotOverInput(t *testing.T) {
 	if n := f.Seen("/api/v1/log/entries"); n != 0 {
 		t.Errorf("the log got %d entries", n)
 	}
+	// A bundle in a directory that does not exist: refused before
+	// anything is logged.
+	if code, _, stderr := run(append([]string{"sign-blob", art, "--bundle", filepath.Join(dir, "nosuch", "a.json")}, common...)...); code == 0 || !strings.Contains(stderr, "is not a directory; create it first") {
+		t.Errorf("bundle in a missing directory: exit %d, %q", code, stderr)
+	}
+	// --rekor-v2 without --rekor-url would be ignored: refused.
+	if code, _, stderr := run(append([]string{"sign-blob", art, "--bundle", filepath.Join(dir, "v2.json"), "--rekor-v2"}, common...)...); code == 0 || !strings.Contains(stderr, "without --rekor-url the signing config chooses") {
+		t.Errorf("--rekor-v2 alone: exit %d, %q", code, stderr)
+	}
+	if n := f.Seen("/api/v1/log/entries"); n != 0 {
+		t.Errorf("the log got %d entries", n)
+	}
 	// An existing bundle of another name is still overwritten.
 	b := filepath.Join(dir, "a.sigstore.json")
 	os.WriteFile(b, []byte("old"), 0o644)

@@ -276,6 +276,9 @@ func signContext(cmd *cobra.Command) context.Context {
 // a timestamp authority (haveTSA false) a v2 log cannot give the signature
 // a time, so the config's v1 logs are chosen when it has any.
 func pickLogs(sc *trust.SigningConfig, rekorURL string, rekorV2 bool, versions []uint32, haveTSA bool, now time.Time, hc *http.Client, ua string) ([]sign.LogClient, error) {
+	if rekorV2 && rekorURL == "" {
+		return nil, errors.New("--rekor-v2 names the API of the log --rekor-url gives; without --rekor-url the signing config chooses the log")
+	}
 	if rekorURL != "" {
 		if rekorV2 {
 			return []sign.LogClient{&sign.RekorV2{BaseURL: rekorURL, HTTPClient: hc, UserAgent: ua}}, nil
