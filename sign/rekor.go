@@ -240,7 +240,8 @@ func (r *RekorV2) Upload(ctx context.Context, e *Entry) (*protorekor.Transparenc
 
 // DuplicateError is a Rekor v2 log's 409: it already holds this exact
 // entry, which happens when a deterministic signature (Ed25519, RSA
-// PKCS#1 v1.5) over the same artifact is logged again. rekor-tiles says no
+// PKCS#1 v1.5) over the same artifact is logged again, or when a retry
+// follows an upload whose answer was lost. rekor-tiles says no
 // more; sigil's log names the entry's index in X-Log-Index, from which the
 // signer rebuilds the entry (Existing).
 type DuplicateError struct {
@@ -250,7 +251,7 @@ type DuplicateError struct {
 }
 
 func (e *DuplicateError) Error() string {
-	return fmt.Sprintf("the transparency log %s already holds this exact signature (a key that signs deterministically signed the same content before), and does not say where: use the bundle made then, or sign into a Rekor v1 log, which returns the existing entry (%s)", e.Log, e.Message)
+	return fmt.Sprintf("the transparency log %s already holds this exact signature and does not say where: an earlier attempt was logged but its answer was lost (sign again: a keyless signature uses a new key each time), or a key that signs deterministically (Ed25519, RSA) signed the same content before (use the bundle made then, or sign into a Rekor v1 log, which returns the existing entry) (%s)", e.Log, e.Message)
 }
 
 // Existing rebuilds the entry a DuplicateError names from the log's
