@@ -431,6 +431,9 @@ condition. With --output json the verified statement is printed.`,
 }
 
 func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType string) error {
+	if f.output != "text" && f.output != "json" && f.output != "" {
+		return fmt.Errorf("unknown --output %q: use text or json", f.output)
+	}
 	var art verify.Artifact
 	if len(args) == 0 {
 		art.None = true
