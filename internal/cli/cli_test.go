@@ -227,4 +227,11 @@ func TestPolicyNeedsInTotoPayloadType(t *testing.T) {
 	if code, _, stderr := run(append(args, "--policy", pol)...); code == 0 || !strings.Contains(stderr, "not an in-toto statement") {
 		t.Fatalf("conditions over a payload of another type: exit %d %s", code, stderr)
 	}
+	// The key may come from the policy file, with --insecure-ignore-tlog
+	// too (it was taken only from --key).
+	keyPol := filepath.Join(dir, "key-policy.yaml")
+	os.WriteFile(keyPol, []byte("key: key.pub\n"), 0o644) //nolint:errcheck
+	if code, _, stderr := run("verify-blob-attestation", "--bundle", bndl, "--policy", keyPol, "--insecure-ignore-tlog"); code != 0 {
+		t.Fatalf("a policy's key with --insecure-ignore-tlog: %s", stderr)
+	}
 }

@@ -545,7 +545,7 @@ platform's manifest instead. Several images are verified concurrently
 			if err != nil {
 				return err
 			}
-			v, err := f.verify.verifier()
+			v, err := f.verify.verifier(pol)
 			if err != nil {
 				return err
 			}
@@ -616,7 +616,7 @@ With --output json the verified statements are printed.`,
 			if err != nil {
 				return err
 			}
-			v, err := f.verify.verifier()
+			v, err := f.verify.verifier(pol)
 			if err != nil {
 				return err
 			}

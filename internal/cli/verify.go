@@ -247,11 +247,14 @@ func loadPublicKey(path string) (crypto.PublicKey, error) {
 	return nil, fmt.Errorf("couldn't read public key %s: PEM block %q, want PUBLIC KEY", path, blk.Type)
 }
 
-// verifier builds the verifier from the trusted root and thresholds.
-func (f *verifyFlags) verifier() (*verify.Verifier, error) {
+// verifier builds the verifier for a policy from the trusted root and
+// thresholds. The key of a key-signed bundle comes from --key or from a
+// --policy file's key.
+func (f *verifyFlags) verifier(pol verify.Policy) (*verify.Verifier, error) {
 	var tr *trust.TrustedRoot
 	var err error
-	if f.ignoreTlog && f.key != "" && f.trust.trustedRoot == "" {
+	keyed := pol.Key != nil
+	if f.ignoreTlog && keyed && f.trust.trustedRoot == "" {
 		// The key is the only anchor and the time is now: nothing in a
 		// trust root applies, so none is needed (as with cosign).
 		tr = &trust.TrustedRoot{}
@@ -260,8 +263,8 @@ func (f *verifyFlags) verifier() (*verify.Verifier, error) {
 	}
 	opts := verify.Options{TlogThreshold: f.tlogThreshold, SCTThreshold: f.sctThreshold, SignedTimestampThreshold: f.tsThreshold}
 	if f.ignoreTlog {
-		if f.key == "" {
-			return nil, errors.New("--insecure-ignore-tlog applies only to key-signed bundles (--key)")
+		if !keyed {
+			return nil, errors.New("--insecure-ignore-tlog applies only to key-signed bundles (--key, or a policy's key)")
 		}
 		opts.TlogThreshold = verify.Off
 		opts.UseCurrentTime = true
@@ -447,7 +450,7 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 	if err != nil {
 		return err
 	}
-	v, err := f.verifier()
+	v, err := f.verifier(pol)
 	if err != nil {
 		return err
 	}
@@ -463,7 +466,7 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 	res, err := v.Verify(b, art, pol)
 	if err != nil {
 		var ve *verify.Error
-		if f.key != "" && !f.ignoreTlog && len(b.TlogEntries) == 0 && errors.As(err, &ve) && ve.Check == verify.CheckTlog {
+		if pol.Key != nil && !f.ignoreTlog && len(b.TlogEntries) == 0 && errors.As(err, &ve) && ve.Check == verify.CheckTlog {
 			return fmt.Errorf("%w (a bundle signed with --no-tlog-upload verifies with --insecure-ignore-tlog, at the current time)", err)
 		}
 		if errors.Is(err, verify.ErrNoTrustedLogs) {
