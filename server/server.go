@@ -73,6 +73,7 @@ import (
 	"sigil.dev/sigil/ca"
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/oidc"
 	"sigil.dev/sigil/oidc/dev"
 	"sigil.dev/sigil/tlog"
@@ -131,6 +132,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create data directory: %w", err)
 	}
+	// One server per data directory: a second one would keep its own
+	// duplicate filters and in-memory state over the same logs.
+	unlock, err := fsutil.TryLock(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open data directory: %w", err)
+	}
+	s.closer = append(s.closer, func() error { unlock(); return nil })
 	ctx, s.cancel = context.WithCancel(ctx)
 	pub := cfg.PublicURL
 

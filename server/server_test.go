@@ -8,6 +8,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/server"
 	"sigil.dev/sigil/server/servertest"
 	"sigil.dev/sigil/sign"
@@ -203,6 +205,31 @@ func TestConfigErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("dev issuer on a public address: %v", err)
 	}
+}
+
+// TestOneServerPerDataDir: a second server on the data directory of a
+// running one is refused before it touches anything (it would keep its
+// own duplicate filters over the same logs and log entries twice); once
+// the first stops, the directory opens again.
+func TestOneServerPerDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, stop := start(t, dir, "127.0.0.1:0")
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := server.Config{DataDir: dir, Dev: true, Listen: strings.TrimPrefix(s.PublicURL(), "http://")}
+	second, err := server.New(context.Background(), cfg, quiet)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second server opened the data directory of a running one")
+	}
+	if !errors.Is(err, fsutil.ErrLocked) {
+		t.Errorf("second server: got %v, want ErrLocked", err)
+	}
+	stop()
+	again, err := server.New(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatalf("restart after stop: %v", err)
+	}
+	again.Close()
 }
 
 // TestStalledBody: a client that stops sending its request body gets an

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/tlog/index"
 	"sigil.dev/sigil/trust"
 )
@@ -63,28 +64,41 @@ type Service struct {
 	writes  gate // writes in flight
 	closeMu sync.Mutex
 	closed  bool
+	unlock  func() // releases DataDir's lock (writable logs)
 }
 
 // New opens (creating on first start) the two logs in cfg.DataDir and
 // returns the service. The context bounds start-up only.
-func New(ctx context.Context, cfg Config) (*Service, error) {
+func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "tlog"), val: newValidator(cfg.AllowedAlgorithms)}
+	s := &Service{cfg: cfg, log: cfg.Logger.With("service", "tlog"), val: newValidator(cfg.AllowedAlgorithms), unlock: func() {}}
 	if cfg.ReadOnly {
 		if _, err := os.Stat(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("couldn't open read-only log: %w", err)
 		}
-	} else if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("couldn't create data directory: %w", err)
+	} else {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("couldn't create data directory: %w", err)
+		}
+		// One writer per data directory: the duplicate filter and the
+		// adds in flight are in memory, so a second process would log
+		// entries this one already holds.
+		if s.unlock, err = fsutil.TryLock(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				s.unlock()
+			}
+		}()
 	}
 	reg := cfg.Registerer
 	if reg == nil {
 		s.reg = prometheus.NewRegistry()
 		reg = s.reg
 	}
-	var err error
 	if s.m, err = newMetrics(reg); err != nil {
 		return nil, err
 	}
@@ -431,6 +445,7 @@ func (s *Service) Close() error {
 		}
 	}
 	errs = append(errs, s.index.Close())
+	s.unlock()
 	err := errors.Join(errs...)
 	if err != nil {
 		s.log.Error("transparency log closed with errors", "err", err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/internal/testpki"
 )
 
@@ -172,6 +173,42 @@ func TestKeyFiles(t *testing.T) {
 
 // A frozen log serves reads and refuses writes with 405, without writing
 // to its data directory.
+// TestOneWriterPerDataDir: a second writable service on a data directory
+// in use is refused (its in-memory duplicate filter would not know the
+// first one's entries, so a resubmitted entry would be logged twice); a
+// read-only one may open it, and a writer may once the first is closed.
+func TestOneWriterPerDataDir(t *testing.T) {
+	dir := t.TempDir()
+	l := startLog(t, dir, nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	req1, _, _ := s.v1HashedRekord(t, []byte("once"))
+	resp, body := l.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusCreated)
+
+	cfg := Config{DataDir: dir, V2PublicURL: l.url, V1PublicURL: l.url, Logger: quietLogger()}
+	second, err := New(context.Background(), cfg)
+	if err == nil {
+		second.Close()
+		t.Fatal("a second writer opened the data directory of a running log")
+	}
+	if !errors.Is(err, fsutil.ErrLocked) {
+		t.Errorf("second writer: got %v, want ErrLocked", err)
+	}
+	ro := cfg
+	ro.ReadOnly = true
+	reader, err := New(context.Background(), ro)
+	if err != nil {
+		t.Fatalf("read-only beside the writer: %v", err)
+	}
+	reader.Close()
+
+	l.stop()
+	l2 := startLog(t, dir, func(c *Config) { c.V2PublicURL, c.V1PublicURL = l.url, l.url })
+	resp, body = l2.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusConflict)
+}
+
 func TestReadOnly(t *testing.T) {
 	dir := t.TempDir()
 	l := startLog(t, dir, nil)

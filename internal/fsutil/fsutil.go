@@ -3,10 +3,14 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 )
+
+// ErrLocked is returned by TryLock when another process holds the lock.
+var ErrLocked = errors.New("another process (a running server?) is using it")
 
 // WriteFileAtomic writes data to path through a synced temporary file in
 // the same directory, renamed over path: readers (a web server, a client of
