@@ -73,6 +73,7 @@ import (
 	"sigil.dev/sigil/ca"
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
+	"sigil.dev/sigil/internal/connlimit"
 	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/oidc"
 	"sigil.dev/sigil/oidc/dev"
@@ -527,6 +528,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.mu.Lock()
 	s.httpSrv = srv
 	s.mu.Unlock()
+	// Connections beyond the open-file limit would leave the logs no file
+	// to open: Tessera panics, and the server with it.
+	l = connlimit.Listener(l)
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSCert != "" {

@@ -27,6 +27,7 @@ import (
 	"sigil.dev/sigil/ca"
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
+	"sigil.dev/sigil/internal/connlimit"
 	"sigil.dev/sigil/oidc"
 )
 
@@ -366,7 +367,7 @@ same process, under /ct. Without either it issues without SCTs.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(l) }()
+			go func() { errc <- srv.Serve(connlimit.Listener(l)) }()
 			fmt.Fprintf(cmd.OutOrStdout(), "CA listening on %s (issuing as %q)\n", publicURL, certs[0].Subject)
 			select {
 			case err := <-errc:

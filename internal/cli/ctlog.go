@@ -25,6 +25,7 @@ import (
 
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
+	"sigil.dev/sigil/internal/connlimit"
 )
 
 func init() { register(newCTLog) }
@@ -137,7 +138,7 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(l) }()
+			go func() { errc <- srv.Serve(connlimit.Listener(l)) }()
 			id := svc.LogID()
 			fmt.Fprintf(cmd.OutOrStdout(), "CT log %s listening on %s (log ID %s)\n", svc.Origin(), l.Addr(), hex.EncodeToString(id[:]))
 			select {

@@ -29,6 +29,7 @@ import (
 
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/connlimit"
 	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/tlog"
@@ -147,7 +148,7 @@ nothing acknowledged is lost.`,
 			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }) //nolint:errcheck
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
+			go func() { errc <- srv.Serve(connlimit.Listener(ln)) }()
 			logger.Info("serving the transparency log", "listen", ln.Addr().String(), "v2_url", v2URL, "v1_url", v1URL)
 			select {
 			case err = <-errc:
