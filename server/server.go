@@ -118,8 +118,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	// Tessera logs through klog; send it to the same place.
+	// Tessera logs through klog and through slog's default logger; send
+	// both to the same place (the process has one default logger: the
+	// last server started sets it).
 	klog.SetSlogLogger(logger.With("component", "tessera"))
+	slog.SetDefault(logger.With("component", "tessera"))
 	s := &Server{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {

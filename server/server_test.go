@@ -315,3 +315,20 @@ func TestStartWarnings(t *testing.T) {
 		t.Errorf("production first start: no root key warning in\n%s", l)
 	}
 }
+
+// Libraries that log through slog's default logger (Tessera warns so when
+// it cannot remove a temporary file) end up in the server's log, with the
+// component named, not in Go's unstructured default output.
+func TestLibraryLogsReachTheServerLog(t *testing.T) {
+	defer slog.SetDefault(slog.Default())
+	var logs strings.Builder
+	s, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), Services: []string{"tsa"}, Dev: true}, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	slog.Warn("Failed to remove temporary file", slog.String("name", "x"))
+	if !strings.Contains(logs.String(), `level=WARN msg="Failed to remove temporary file" component=tessera name=x`) {
+		t.Fatalf("server log:\n%s", logs.String())
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"sigil.dev/sigil/ca"
 	"sigil.dev/sigil/ca/keys"
@@ -294,6 +295,10 @@ same process, under /ct. Without either it issues without SCTs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			// The CT log of --ct-dir runs on Tessera, which logs through
+			// klog and slog's default logger: send both to the same place.
+			klog.SetSlogLogger(log)
+			slog.SetDefault(log)
 			tuneGC(log)
 			certs, err := readChain(chain)
 			if err != nil {

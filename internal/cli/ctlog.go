@@ -81,8 +81,10 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			// Tessera logs through klog: send it to the same place.
+			// Tessera logs through klog and slog's default logger: send
+			// both to the same place.
 			klog.SetSlogLogger(log)
+			slog.SetDefault(log)
 			tuneGC(log)
 			if dataDir == "" {
 				return errors.New("no --data-dir: the CT log keeps its key and tree there")

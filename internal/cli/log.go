@@ -119,8 +119,10 @@ nothing acknowledged is lost.`,
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			// Tessera logs through klog: send it to the same place.
+			// Tessera logs through klog and slog's default logger: send
+			// both to the same place.
 			klog.SetSlogLogger(logger)
+			slog.SetDefault(logger)
 			tuneGC(logger)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
