@@ -267,6 +267,11 @@ func (s *Server) openCAKeys() (*keys.CA, error) {
 				return nil, fmt.Errorf("couldn't write the dev CA password: %w", err)
 			}
 		}
+		if src.Password.IsZero() {
+			// ca.pkcs11 alone: the issuing key is in the HSM, but the
+			// root key created on a first start is a file.
+			return nil, fmt.Errorf("couldn't create the CA in %s: the root key a first start creates is an encrypted file, and no ca.passwordEnv or ca.passwordFile gives its password; set one, or create the CA before the first start with `sigil ca init --dir %s --pkcs11-uri … --root-key FILE` (the root key kept offline)", dir, dir)
+		}
 		pw, err := src.Password.Read()
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read the CA key password: %w", err)

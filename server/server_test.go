@@ -332,3 +332,17 @@ func TestLibraryLogsReachTheServerLog(t *testing.T) {
 		t.Fatalf("server log:\n%s", logs.String())
 	}
 }
+
+// A production CA whose issuing key is in an HSM still needs a password
+// for the root key a first start creates: the error says so and how to
+// avoid it, rather than "no password for the key files".
+func TestPKCS11FirstStartNeedsRootPassword(t *testing.T) {
+	dir := t.TempDir()
+	issuers := filepath.Join(dir, "issuers.json")
+	os.WriteFile(issuers, []byte(`{"OIDCIssuers":{"https://issuer.example":{"IssuerURL":"https://issuer.example","ClientID":"sigstore","Type":"email"}}}`), 0o644)
+	_, err := server.New(context.Background(), server.Config{DataDir: filepath.Join(dir, "data"), Services: []string{"ca"}, CA: server.CAConfig{Issuers: issuers, PKCS11: "pkcs11:token=sigil;object=ca"}},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "no ca.passwordEnv or ca.passwordFile gives its password") || !strings.Contains(err.Error(), "sigil ca init --dir "+filepath.Join(dir, "data", "ca")) {
+		t.Fatalf("got %v", err)
+	}
+}
