@@ -36,8 +36,10 @@ The first start creates everything in the data directory (CA chain, log, CT
 and TSA keys, TUF root) and prints how clients bootstrap trust and the next
 commands to run; later starts reuse it. Without --config the instance is in
 dev mode: a built-in OIDC issuer on /oidc signs you in as dev@sigil.test, and
-TUF root and targets keys live in the data directory. It refuses non-loopback
-addresses in dev mode.
+TUF root and targets keys live in the data directory. While the dev issuer
+runs, non-loopback listen and public addresses are refused (a --config with
+dev: true and no oidc service may listen anywhere: its TUF keys are still in
+the data directory, so keep dev mode off shared machines).
 
 Production takes a YAML --config (same names as the flags, plus ca.issuers,
 ca.passwordEnv, tlsCert/tlsKey, services, remote URLs; every field is in the
