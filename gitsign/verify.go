@@ -6,12 +6,10 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -153,55 +151,27 @@ func (r *Result) done(vr *verify.Result) *Result {
 	return r
 }
 
-// maxOnlineCandidates bounds the entries fetched for one signature.
-const maxOnlineCandidates = 10
-
 // verifyOnline finds the hashedrekord entry gitsign's online mode wrote —
 // SHA-256 of the object ID's hex text, signed by the same key, with the
 // same certificate — and verifies it as a bundle.
 func (v *Verifier) verifyOnline(ctx context.Context, ver *verify.Verifier, pol verify.Policy, leaf *x509.Certificate, oid string) (*verify.Result, error) {
 	digest := sha256.Sum256([]byte(oid))
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})
-	var why []string
-	for _, l := range v.Logs {
-		ids, err := l.Search(ctx, sign.SearchQuery{PEM: certPEM, Hash: "sha256:" + hex.EncodeToString(digest[:]), And: true})
-		if err != nil {
-			why = append(why, err.Error())
-			continue
+	tle, _, err := sign.FindHashedRekord(ctx, v.Logs, sign.Lookup{Hash: crypto.SHA256, Digest: digest[:], Certificate: leaf.Raw})
+	if err != nil {
+		if errors.Is(err, sign.ErrNoEntry) {
+			return nil, fmt.Errorf("%w: the signature embeds none, and the transparency log has no entry for object %s signed with this certificate (%v)", ErrNoLogEntry, oid, err)
 		}
-		if len(ids) > maxOnlineCandidates {
-			ids = ids[:maxOnlineCandidates]
-		}
-		for _, id := range ids {
-			tle, err := l.Entry(ctx, id)
-			if err != nil {
-				why = append(why, err.Error())
-				continue
-			}
-			body, err := rekor.ParseV1Body(tle.GetCanonicalizedBody())
-			if err != nil || body.Kind != rekor.KindHashedRekord || len(body.Signatures) != 1 ||
-				!bytes.Equal(body.Hash.Value, digest[:]) || !samePEMCert(body.Signatures[0].PEM, leaf) {
-				continue // a search result for something else
-			}
-			b, err := bundle.New(leaf.Raw, nil, &bundle.MessageSignature{DigestAlgorithm: crypto.SHA256, Digest: digest[:], Signature: body.Signatures[0].Signature}, nil, []*protorekor.TransparencyLogEntry{tle}, nil)
-			if err != nil {
-				why = append(why, err.Error())
-				continue
-			}
-			vr, err := ver.Verify(b, verify.Artifact{DigestAlgorithm: crypto.SHA256, Digest: digest[:]}, pol)
-			if err != nil {
-				return nil, err
-			}
-			return vr, nil
-		}
-		why = append(why, fmt.Sprintf("%s has no entry for object %s signed with this certificate", l.URL(), oid))
+		return nil, fmt.Errorf("%w: the signature embeds none, and %v", ErrNoLogEntry, err)
 	}
-	return nil, fmt.Errorf("%w: the signature embeds none, and %s", ErrNoLogEntry, strings.Join(why, "; "))
-}
-
-func samePEMCert(p []byte, c *x509.Certificate) bool {
-	blk, _ := pem.Decode(p)
-	return blk != nil && bytes.Equal(blk.Bytes, c.Raw)
+	sig, err := sign.SignatureOf(tle.GetCanonicalizedBody())
+	if err != nil {
+		return nil, err
+	}
+	b, err := bundle.New(leaf.Raw, nil, &bundle.MessageSignature{DigestAlgorithm: crypto.SHA256, Digest: digest[:], Signature: sig}, nil, []*protorekor.TransparencyLogEntry{tle}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return ver.Verify(b, verify.Artifact{DigestAlgorithm: crypto.SHA256, Digest: digest[:]}, pol)
 }
 
 // Bundle maps the signature to the Sigstore bundle it amounts to, as

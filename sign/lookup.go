@@ -1,0 +1,133 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+
+	"sigil.dev/sigil/rekor"
+)
+
+// ErrNoEntry is returned by FindHashedRekord when no log holds an entry
+// for the signature.
+var ErrNoEntry = errors.New("no transparency log entry for the signature")
+
+// maxCandidates bounds the entries fetched for one lookup: the search
+// answers entries by digest and signer, and one signer rarely logs one
+// digest more than a few times.
+const maxCandidates = 10
+
+// Lookup is a hashedrekord entry to find in Rekor v1 logs: the one a
+// signer without a bundle (cosign sign-blob --output-signature, gitsign's
+// online mode) left there.
+type Lookup struct {
+	// Hash and Digest are the artifact's digest, as logged.
+	Hash   crypto.Hash
+	Digest []byte
+	// Signature, when set, must be the logged signature; nil takes the
+	// one the entry records (the caller verifies it).
+	Signature []byte
+	// Certificate (DER) or Key is the signer the entry must name.
+	Certificate []byte
+	Key         crypto.PublicKey
+}
+
+// FindHashedRekord searches the logs' indexes (by digest and signer) for
+// a hashedrekord 0.0.1 entry recording l, fetches the candidates and
+// returns the first whose body records exactly that digest, signer and
+// signature, with its log. Nothing is verified here: the caller checks the
+// entry (inclusion proof, SET) by verifying the bundle it makes of it.
+func FindHashedRekord(ctx context.Context, logs []*RekorV1, l Lookup) (*protorekor.TransparencyLogEntry, *RekorV1, error) {
+	var signer []byte
+	switch {
+	case l.Certificate != nil:
+		signer = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: l.Certificate})
+	case l.Key != nil:
+		der, err := x509.MarshalPKIXPublicKey(l.Key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("couldn't encode the signer's key: %w", err)
+		}
+		signer = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	default:
+		return nil, nil, errors.New("couldn't search the log: no certificate or key names the signer")
+	}
+	hashName := rekor.V1Name(l.Hash)
+	if hashName == "" || len(l.Digest) != l.Hash.Size() {
+		return nil, nil, fmt.Errorf("couldn't search the log: unsupported digest %v", l.Hash)
+	}
+	if len(logs) == 0 {
+		return nil, nil, fmt.Errorf("%w: no Rekor v1 log to search", ErrNoEntry)
+	}
+	var why []string
+	for _, lg := range logs {
+		ids, err := lg.Search(ctx, SearchQuery{PEM: signer, Hash: hashName + ":" + hex.EncodeToString(l.Digest), And: true})
+		if err != nil {
+			why = append(why, err.Error())
+			continue
+		}
+		if len(ids) > maxCandidates {
+			ids = ids[:maxCandidates]
+		}
+		for _, id := range ids {
+			tle, err := lg.Entry(ctx, id)
+			if err != nil {
+				why = append(why, err.Error())
+				continue
+			}
+			if l.matches(tle.GetCanonicalizedBody(), hashName) {
+				return tle, lg, nil
+			}
+		}
+		why = append(why, lg.URL()+" has none")
+	}
+	return nil, nil, fmt.Errorf("%w: %s", ErrNoEntry, strings.Join(why, "; "))
+}
+
+// matches reports whether a canonical body records l.
+func (l Lookup) matches(body []byte, hashName string) bool {
+	b, err := rekor.ParseV1Body(body)
+	if err != nil || b.Kind != rekor.KindHashedRekord || len(b.Signatures) != 1 ||
+		b.Hash.Algorithm != hashName || !bytes.Equal(b.Hash.Value, l.Digest) {
+		return false
+	}
+	s := b.Signatures[0]
+	if l.Signature != nil && !bytes.Equal(s.Signature, l.Signature) {
+		return false
+	}
+	blk, _ := pem.Decode(s.PEM)
+	if blk == nil {
+		return false
+	}
+	if l.Certificate != nil {
+		return blk.Type == "CERTIFICATE" && bytes.Equal(blk.Bytes, l.Certificate)
+	}
+	var pub crypto.PublicKey
+	switch blk.Type {
+	case "PUBLIC KEY":
+		pub, err = x509.ParsePKIXPublicKey(blk.Bytes)
+	default:
+		return false
+	}
+	eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool })
+	return err == nil && ok && eq.Equal(l.Key)
+}
+
+// SignatureOf returns the signature a hashedrekord body records.
+func SignatureOf(body []byte) ([]byte, error) {
+	b, err := rekor.ParseV1Body(body)
+	if err != nil {
+		return nil, err
+	}
+	if b.Kind != rekor.KindHashedRekord || len(b.Signatures) != 1 {
+		return nil, fmt.Errorf("not a hashedrekord entry")
+	}
+	return b.Signatures[0].Signature, nil
+}
