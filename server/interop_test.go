@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,4 +232,67 @@ func removeArg(args []string, a string) []string {
 		}
 	}
 	return out
+}
+
+// TestDetachedSignatures: signatures cosign v2 writes without a bundle
+// (--output-signature, --output-certificate; keyless and with a key)
+// verify with sigil verify-blob --signature, which finds their log entries
+// in sigil's Rekor v1 log; another identity, another artifact and a
+// signature under the wrong key are refused.
+func TestDetachedSignatures(t *testing.T) {
+	cosign2 := oracle.Find(t, "cosign", ".ci/install-cosign.sh")
+	dir := t.TempDir()
+	s, _ := start(t, filepath.Join(dir, "data"), "")
+	pub, iss := s.PublicURL(), s.DevIssuerURL()
+	tok, err := s.DevIssuer().Mint(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "token"), []byte(tok), 0o600)
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("detached a\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.txt"), []byte("detached b\n"), 0o644)
+	t.Setenv("COSIGN_PASSWORD", "")
+	for _, args := range [][]string{
+		{"initialize", "--mirror", pub + "/tuf", "--root", s.TUFRootPath()},
+		{"sign-blob", "--yes", "--fulcio-url", pub, "--rekor-url", pub, "--identity-token", "token", "--output-signature", "a.sig", "--output-certificate", "a.pem", "a.txt"},
+		{"generate-key-pair"},
+		{"sign-blob", "--yes", "--key", "cosign.key", "--rekor-url", pub, "--output-signature", "k.sig", "a.txt"},
+	} {
+		if out, err := run(t, dir, cosign2, args...); err != nil {
+			t.Fatalf("cosign %v: %v\n%s", args, err, out)
+		}
+	}
+	if out, code := sigil(t, dir, "trust", "init", "--mirror", pub+"/tuf", "--root", s.TUFRootPath()); code != 0 {
+		t.Fatal(out)
+	}
+	id := []string{"--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", iss}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // "" for success
+	}{
+		{"keyless", append([]string{"verify-blob", "a.txt", "--signature", "a.sig", "--certificate", "a.pem"}, id...), ""},
+		{"keyless, another identity", []string{"verify-blob", "a.txt", "--signature", "a.sig", "--certificate", "a.pem", "--certificate-identity", "eve@sigil.test", "--certificate-oidc-issuer", iss}, "identity mismatch"},
+		{"keyless, another artifact", append([]string{"verify-blob", "b.txt", "--signature", "a.sig", "--certificate", "a.pem"}, id...), "couldn't find a transparency log entry of this signature over this artifact"},
+		{"keyless, digest", append([]string{"verify-blob", "sha256:" + sha256Hex(t, filepath.Join(dir, "a.txt")), "--signature", "a.sig", "--certificate", "a.pem"}, id...), ""},
+		{"key", []string{"verify-blob", "a.txt", "--signature", "k.sig", "--key", "cosign.pub"}, ""},
+		{"key, another artifact", []string{"verify-blob", "b.txt", "--signature", "k.sig", "--key", "cosign.pub"}, "couldn't find a transparency log entry"},
+		{"key, no log lookup", []string{"verify-blob", "a.txt", "--signature", "k.sig", "--key", "cosign.pub", "--insecure-ignore-tlog"}, ""},
+		{"the keyless signature under the key", []string{"verify-blob", "a.txt", "--signature", "a.sig", "--key", "cosign.pub", "--insecure-ignore-tlog"}, "signature verification failed"},
+		{"no signer", append([]string{"verify-blob", "a.txt", "--signature", "a.sig"}, id...), "--signature needs the signer"},
+		{"bundle and signature", append([]string{"verify-blob", "a.txt", "--signature", "a.sig", "--certificate", "a.pem", "--bundle", "a.sig"}, id...), "not both"},
+	} {
+		out, code := sigil(t, dir, tc.args...)
+		if tc.want == "" && (code != 0 || !strings.Contains(out, "Verified OK")) || tc.want != "" && (code == 0 || !strings.Contains(out, tc.want)) {
+			t.Errorf("%s: exit %d, want %q:\n%s", tc.name, code, tc.want, out)
+		}
+	}
+}
+
+func sha256Hex(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
 }

@@ -1,17 +1,25 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -19,6 +27,7 @@ import (
 	"sigil.dev/sigil/cert"
 	"sigil.dev/sigil/intoto"
 	"sigil.dev/sigil/policy"
+	"sigil.dev/sigil/sign"
 	"sigil.dev/sigil/trust"
 	"sigil.dev/sigil/verify"
 )
@@ -40,6 +49,12 @@ type verifyFlags struct {
 	ignoreTlog                               bool
 	output                                   string
 	policyFile                               string
+
+	// Detached verification (verify-blob): a signature and certificate
+	// instead of a bundle, the log entry looked up online.
+	signature, certificate, rekorURL string
+
+	root *trust.TrustedRoot // what verifier loaded
 }
 
 func (f *verifyFlags) register(c *cobra.Command) {
@@ -261,6 +276,7 @@ func (f *verifyFlags) verifier(pol verify.Policy) (*verify.Verifier, error) {
 	} else if tr, err = f.trust.loadTrustedRoot(); err != nil {
 		return nil, err
 	}
+	f.root = tr
 	opts := verify.Options{TlogThreshold: f.tlogThreshold, SCTThreshold: f.sctThreshold, SignedTimestampThreshold: f.tsThreshold}
 	if f.ignoreTlog {
 		if !keyed {
@@ -270,6 +286,121 @@ func (f *verifyFlags) verifier(pol verify.Policy) (*verify.Verifier, error) {
 		opts.UseCurrentTime = true
 	}
 	return verify.New(tr, opts), nil
+}
+
+// registerDetached adds the flags of detached verification to verify-blob.
+func (f *verifyFlags) registerDetached(c *cobra.Command) {
+	fl := c.Flags()
+	fl.StringVar(&f.signature, "signature", "", "a detached signature instead of --bundle (base64, as cosign sign-blob --output-signature writes it, or raw): the log entry is looked up online")
+	fl.StringVar(&f.certificate, "certificate", "", "with --signature: the signer's certificate (PEM, base64 PEM as cosign --output-certificate writes it, or DER)")
+	fl.StringVar(&f.rekorURL, "rekor-url", "", "with --signature: the Rekor v1 log to look the entry up in (default: the trusted root's logs)")
+}
+
+// detachedBundle makes the bundle a detached signature amounts to: the
+// signature over the artifact's SHA-256 digest, the certificate (or
+// --key), and the hashedrekord entry the signer logged, found by a search
+// of the Rekor v1 logs (as cosign verify-blob does without a bundle). The
+// artifact is read once, so "-" works; it is then named by its digest.
+// The entry is not trusted here: the bundle is verified as any other.
+func (f *verifyFlags) detachedBundle(ctx context.Context, art verify.Artifact, pol verify.Policy) (*bundle.Bundle, verify.Artifact, error) {
+	if f.bundle != "" {
+		return nil, art, errors.New("give --bundle or --signature, not both")
+	}
+	if (f.certificate == "") == (pol.Key == nil) {
+		return nil, art, errors.New("--signature needs the signer: --certificate FILE for a keyless signature, or --key for a key-signed one")
+	}
+	raw, err := readFile("signature", f.signature)
+	if err != nil {
+		return nil, art, err
+	}
+	sig := raw
+	if t := bytes.TrimSpace(raw); len(t) > 0 {
+		if d, err := base64.StdEncoding.DecodeString(string(t)); err == nil {
+			sig = d
+		}
+	}
+	var certDER []byte
+	if f.certificate != "" {
+		if certDER, err = readCertificate(f.certificate); err != nil {
+			return nil, art, err
+		}
+	}
+	digest := art.Digest
+	if art.Open != nil {
+		r, err := art.Open()
+		if err != nil {
+			return nil, art, err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, r)
+		r.Close()
+		if err != nil {
+			return nil, art, fmt.Errorf("couldn't read the artifact: %w", err)
+		}
+		digest = h.Sum(nil)
+	} else if art.DigestAlgorithm != crypto.SHA256 {
+		return nil, art, errors.New("a detached signature is over the artifact's SHA-256 digest: give the file, or sha256:HEX")
+	}
+	art = verify.Artifact{DigestAlgorithm: crypto.SHA256, Digest: digest}
+	msg := &bundle.MessageSignature{DigestAlgorithm: crypto.SHA256, Digest: digest, Signature: sig}
+	var entries []*protorekor.TransparencyLogEntry
+	if !f.ignoreTlog {
+		var logs []*sign.RekorV1
+		hc := &http.Client{Timeout: 30 * time.Second}
+		ua := "sigil/" + Version
+		if f.rekorURL != "" {
+			logs = append(logs, &sign.RekorV1{BaseURL: f.rekorURL, HTTPClient: hc, UserAgent: ua})
+		} else if f.root != nil {
+			// A v1 and a v2 log may share a base URL: ask each URL once,
+			// in a fixed order.
+			var urls []string
+			for _, l := range f.root.TLogs {
+				if l.BaseURL != "" && !slices.Contains(urls, l.BaseURL) {
+					urls = append(urls, l.BaseURL)
+				}
+			}
+			slices.Sort(urls)
+			for _, u := range urls {
+				logs = append(logs, &sign.RekorV1{BaseURL: u, HTTPClient: hc, UserAgent: ua})
+			}
+		}
+		tle, _, err := sign.FindHashedRekord(ctx, logs, sign.Lookup{Hash: crypto.SHA256, Digest: digest, Signature: sig, Certificate: certDER, Key: pol.Key})
+		if err != nil {
+			return nil, art, fmt.Errorf("couldn't find a transparency log entry of this signature over this artifact (a signature over another artifact has none either): %w; pass --rekor-url for the Rekor v1 log it was recorded in", err)
+		}
+		entries = append(entries, tle)
+	}
+	var hint *string
+	if certDER == nil {
+		hint = new(string)
+	}
+	b, err := bundle.New(certDER, hint, msg, nil, entries, nil)
+	if err != nil {
+		return nil, art, fmt.Errorf("couldn't assemble the signature: %w", err)
+	}
+	return b, art, nil
+}
+
+// readCertificate reads a certificate file: PEM, base64 of PEM (cosign's
+// --output-certificate) or DER.
+func readCertificate(path string) ([]byte, error) {
+	raw, err := readFile("certificate", path)
+	if err != nil {
+		return nil, err
+	}
+	if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(raw))); err == nil && bytes.Contains(d, []byte("-----BEGIN")) {
+		raw = d
+	}
+	if blk, _ := pem.Decode(raw); blk != nil {
+		if blk.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("couldn't read certificate %s: PEM block %q, want CERTIFICATE", path, blk.Type)
+		}
+		raw = blk.Bytes
+	}
+	if _, err := x509.ParseCertificate(raw); err != nil {
+		return nil, fmt.Errorf("couldn't read certificate %s: %w", path, err)
+	}
+	return raw, nil
 }
 
 func (f *verifyFlags) loadBundle() (*bundle.Bundle, error) {
@@ -362,6 +493,12 @@ root. An identity policy (or --key) is required; nothing is accepted by default.
 signer's certificate (its subject, issuer and Fulcio extensions by name) that
 must all hold; a failure names the condition.
 
+A detached signature (cosign sign-blob --output-signature/--output-certificate,
+as many projects publish .sig and .pem files) verifies with --signature and
+--certificate (or --key) instead of --bundle: its entry is looked up in the
+Rekor v1 logs of the trusted root (or --rekor-url) by digest and signer, then
+verified as a bundle's would be. This needs the log to be reachable.
+
 On failure one line says which check failed and why, and the exit status is 1.`,
 		Example: `  sigil verify-blob release.tar.gz --bundle release.tar.gz.sigstore.json \
     --certificate-identity https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.2.3 \
@@ -373,6 +510,10 @@ On failure one line says which check failed and why, and the exit status is 1.`,
     --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
 
   sigil verify-blob app.bin --bundle app.bin.sigstore.json --key cosign.pub --trusted-root trusted_root.json
+
+  # A detached signature and certificate, the log entry looked up online
+  sigil verify-blob app.bin --signature app.bin.sig --certificate app.bin.pem \
+    --certificate-identity release@example.com --certificate-oidc-issuer https://accounts.example.com
 
   # policy.yaml:
   #   identities: [{issuer: https://token.actions.githubusercontent.com, subjectRegExp: '^https://github.com/org/'}]
@@ -387,6 +528,7 @@ On failure one line says which check failed and why, and the exit status is 1.`,
 	}
 	f.register(c)
 	f.registerBlobPolicyFile(c)
+	f.registerDetached(c)
 	return c
 }
 
@@ -454,7 +596,12 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 	if err != nil {
 		return err
 	}
-	b, err := f.loadBundle()
+	var b *bundle.Bundle
+	if f.signature != "" {
+		b, art, err = f.detachedBundle(cmd.Context(), art, pol)
+	} else {
+		b, err = f.loadBundle()
+	}
 	if err != nil {
 		return err
 	}
