@@ -299,6 +299,10 @@ same process, under /ct. Without either it issues without SCTs.`,
 			// klog and slog's default logger: send both to the same place.
 			klog.SetSlogLogger(log)
 			slog.SetDefault(log)
+			// After SetDefault the log package (net/http's messages: a
+			// handler's panic, accept errors) writes through log at this
+			// level, INFO by default, which a WARN handler drops.
+			slog.SetLogLoggerLevel(slog.LevelWarn)
 			tuneGC(log)
 			certs, err := readChain(chain)
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -164,12 +165,18 @@ func TestCAServe(t *testing.T) {
 		}
 		r.Body.Close()
 	}
+	// net/http reports a handler's panic or an accept error through the
+	// log package (no ErrorLog): it reaches the WARN-level log.
+	stdlog.Print("sigil-test: a message through the log package")
 	// SIGINT stops the server gracefully.
 	syscall.Kill(os.Getpid(), syscall.SIGINT)
 	select {
 	case code := <-done:
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "sigil-test: a message through the log package") {
+			t.Errorf("a message through the log package was lost: %s", stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop on SIGINT")

@@ -85,6 +85,10 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 			// both to the same place.
 			klog.SetSlogLogger(log)
 			slog.SetDefault(log)
+			// After SetDefault the log package (net/http's messages: a
+			// handler's panic, accept errors) writes through log at this
+			// level, INFO by default, which a WARN handler drops.
+			slog.SetLogLoggerLevel(slog.LevelWarn)
 			tuneGC(log)
 			if dataDir == "" {
 				return errors.New("no --data-dir: the CT log keeps its key and tree there")

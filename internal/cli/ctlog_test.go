@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"io"
+	stdlog "log"
 	"math/big"
 	"net/http"
 	"os"
@@ -88,11 +89,18 @@ func TestCTLogServe(t *testing.T) {
 		}
 	}
 
+	// net/http reports a handler's panic or an accept error through the
+	// log package (no ErrorLog): it reaches the WARN-level log.
+	stdlog.Print("sigil-test: a message through the log package")
+
 	cancel()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("serve returned %v", err)
+		}
+		if !strings.Contains(stderr.String(), "sigil-test: a message through the log package") {
+			t.Errorf("a message through the log package was lost: %s", stderr.String())
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not stop")
