@@ -225,8 +225,9 @@ func statement(path, predicateType, shortType string, predicate []byte) ([]byte,
 // predicate or statement) with its own signature, after the log had
 // recorded it.
 //
-// It also refuses a bundle path whose directory does not exist: the
-// signature would be logged and the bundle then be lost.
+// It also refuses a bundle path whose directory does not exist, or that
+// is a directory: the signature would be logged and the bundle then be
+// lost.
 func notAnInput(out string, inputs ...string) error {
 	if d, err := os.Stat(filepath.Dir(out)); err != nil || !d.IsDir() {
 		return fmt.Errorf("couldn't write the bundle to %s: %s is not a directory; create it first (nothing was signed)", out, filepath.Dir(out))
@@ -234,6 +235,9 @@ func notAnInput(out string, inputs ...string) error {
 	o, err := os.Stat(out)
 	if err != nil {
 		return nil // absent (or unreadable: the write reports it)
+	}
+	if o.IsDir() {
+		return fmt.Errorf("couldn't write the bundle to %s: it is a directory; name a file in it (nothing was signed)", out)
 	}
 	for _, in := range inputs {
 		if in == "" || in == "-" {

@@ -380,6 +380,16 @@ func TestBundleNotOverInput(t *testing.T) {
 	if code, _, stderr := run(append([]string{"sign-blob", art, "--bundle", filepath.Join(dir, "nosuch", "a.json")}, common...)...); code == 0 || !strings.Contains(stderr, "is not a directory; create it first") {
 		t.Errorf("bundle in a missing directory: exit %d, %q", code, stderr)
 	}
+	// A bundle path that is a directory: the write would fail after the
+	// log had recorded the signature. Refused before.
+	for _, out := range []string{dir, dir + "/"} {
+		if code, _, stderr := run(append([]string{"sign-blob", art, "--bundle", out}, common...)...); code == 0 || !strings.Contains(stderr, "is a directory") {
+			t.Errorf("bundle %s: exit %d, %q", out, code, stderr)
+		}
+		if code, _, stderr := run(append([]string{"attest-blob", art, "--predicate", pred, "--bundle", out}, common...)...); code == 0 || !strings.Contains(stderr, "is a directory") {
+			t.Errorf("attestation bundle %s: exit %d, %q", out, code, stderr)
+		}
+	}
 	// --rekor-v2 without --rekor-url would be ignored: refused.
 	if code, _, stderr := run(append([]string{"sign-blob", art, "--bundle", filepath.Join(dir, "v2.json"), "--rekor-v2"}, common...)...); code == 0 || !strings.Contains(stderr, "without --rekor-url the signing config chooses") {
 		t.Errorf("--rekor-v2 alone: exit %d, %q", code, stderr)
