@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/spf13/cobra"
@@ -656,7 +658,10 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 				if e.Match == "unchecked" {
 					note = "  (match unchecked: the digest may be a statement subject)"
 				}
-				fmt.Fprintf(w, "%d  %s  %s  %s  %s%s\n", e.Index, e.UUID, e.Kind, e.Time.Format(time.RFC3339), strings.Join(e.Signers, ", "), note)
+				// Anyone can log an entry with a certificate of their own
+				// making: its names go to the terminal without control
+				// characters.
+				fmt.Fprintf(w, "%d  %s  %s  %s  %s%s\n", e.Index, e.UUID, printableText(e.Kind), e.Time.Format(time.RFC3339), printableText(strings.Join(e.Signers, ", ")), note)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d entries, each verified (inclusion proof, checkpoint, SET)\n", len(all))
 			return nil
@@ -970,4 +975,16 @@ func sha256File(path string) (string, error) {
 		return "", fmt.Errorf("couldn't read the artifact: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// printableText makes text from a log entry safe for a terminal: invalid
+// UTF-8, control characters (terminal escapes) and bidirectional
+// formatting characters become "?".
+func printableText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
 }

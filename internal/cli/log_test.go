@@ -567,3 +567,31 @@ func TestLogSearch(t *testing.T) {
 		t.Fatalf("lying index: exit %d: %s", code, errOut)
 	}
 }
+
+// TestLogSearchOutputIsPrintable: anyone can log an entry for any digest
+// with a certificate of their own making, whose identity and issuer reach
+// the text output of search: control characters in them (a terminal
+// escape that erases the line and prints a forged signer) are shown as
+// "?", not sent to the terminal.
+func TestLogSearchOutputIsPrintable(t *testing.T) {
+	f := newLogFixture(t)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf, err := f.pki.Leaf(testpki.Identity{Email: "\x1b[2K\rmallory@sigil.test", Extensions: cert.Extensions{Issuer: "https://issuer.sigil.test\x1b[31m"}}, k.Public(), testpki.LeafOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256Of([]byte("popular artifact"))
+	sig, _ := k.Sign(rand.Reader, d, crypto.SHA256)
+	req, _ := json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
+		"signature": map[string]any{"content": sig, "publicKey": map[string]any{"content": testpki.PEM(leaf)}},
+		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(d)}}}})
+	resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("entry: %v %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	code, out, errOut := run("log", "search", "--rekor-url", f.url, "--trusted-root", f.root, "--sha", hex.EncodeToString(d))
+	if code != 0 || !strings.Contains(out, "?[2K?mallory@sigil.test (https://issuer.sigil.test?[31m)") || strings.ContainsAny(out, "\x1b\r") {
+		t.Errorf("exit %d: %q %s", code, out, errOut)
+	}
+}
