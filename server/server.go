@@ -118,11 +118,6 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	// Tessera logs through klog and through slog's default logger; send
-	// both to the same place (the process has one default logger: the
-	// last server started sets it).
-	klog.SetSlogLogger(logger.With("component", "tessera"))
-	slog.SetDefault(logger.With("component", "tessera"))
 	s := &Server{cfg: cfg, log: logger, reg: prometheus.NewRegistry(), mux: http.NewServeMux()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	defer func() {
@@ -143,6 +138,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		return nil, fmt.Errorf("couldn't open data directory: %w", err)
 	}
 	s.closer = append(s.closer, func() error { unlock(); return nil })
+	// Tessera logs through klog and through slog's default logger; send
+	// both to the same place (the process has one default logger: the
+	// last server started sets it). Not before the lock: a server refused
+	// for a directory in use must not take the running one's logs.
+	klog.SetSlogLogger(logger.With("component", "tessera"))
+	slog.SetDefault(logger.With("component", "tessera"))
 	ctx, s.cancel = context.WithCancel(ctx)
 	pub := cfg.PublicURL
 

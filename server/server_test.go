@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -345,4 +346,42 @@ func TestPKCS11FirstStartNeedsRootPassword(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no ca.passwordEnv or ca.passwordFile gives its password") || !strings.Contains(err.Error(), "sigil ca init --dir "+filepath.Join(dir, "data", "ca")) {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// TestRefusedServerKeepsTheDefaultLogger: a server refused because the
+// data directory is in use leaves the process's default logger, where
+// Tessera warns (a full disk…), to the server that runs.
+func TestRefusedServerKeepsTheDefaultLogger(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	var first, second syncBuffer
+	cfg := server.Config{DataDir: dir, Dev: true, Listen: "127.0.0.1:0", Services: []string{"tlog"}}
+	s, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(&first, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(&second, nil))); !errors.Is(err, fsutil.ErrLocked) {
+		t.Fatalf("second server: %v", err)
+	}
+	slog.Warn("sigil-test: a library warning")
+	if !strings.Contains(first.String(), "sigil-test: a library warning") || strings.Contains(second.String(), "sigil-test") {
+		t.Errorf("the warning went to the refused server's log:\nrunning: %s\nrefused: %s", first.String(), second.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
