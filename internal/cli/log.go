@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ import (
 	"sigil.dev/sigil/tlog"
 	logclient "sigil.dev/sigil/tlog/client"
 	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/verify"
 )
 
 func init() { register(newLog) }
@@ -526,7 +528,14 @@ identity, or the key. An entry that does not is an error: the index lied.
 
 A digest may also be a subject of the in-toto statement that a dsse or intoto
 entry was made over; the body records only the statement's hash, so such an
-entry is listed as "unchecked" rather than proven to match.
+entry is listed as "unchecked" rather than proven to match, as are entries of
+kinds sigil does not read (rekord, helm, …).
+
+Anyone can log an entry under a certificate of their own making: a Rekor v1
+log does not check who issued it. So each hashedrekord entry's certificate is
+verified against the trusted root's CAs at the entry's time, as a bundle
+would be, and marked "NOT verified" (with the reason) when it fails: only a
+verified certificate's names say who signed.
 
 The index is best effort and unsigned (Rekor deprecates the endpoint): search
 proves what it lists, never that nothing else exists. To watch for every
@@ -594,16 +603,24 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 				ids, more = ids[:limit], len(ids)-limit
 			}
 			type found struct {
-				ID      string          `json:"entryID"`
-				UUID    string          `json:"uuid"`
-				Index   int64           `json:"logIndex"`
-				Kind    string          `json:"kind"`
-				Time    time.Time       `json:"integratedTime"`
-				Signers []string        `json:"signers"`
-				Match   string          `json:"match"`
-				Entry   json.RawMessage `json:"entry"`
+				ID      string    `json:"entryID"`
+				UUID    string    `json:"uuid"`
+				Index   int64     `json:"logIndex"`
+				Kind    string    `json:"kind"`
+				Time    time.Time `json:"integratedTime"`
+				Signers []string  `json:"signers"`
+				// Signer is "verified" (the certificate chains to a CA
+				// of the trusted root at the integrated time and the
+				// signature verifies), "key" (a bare key: no identity
+				// claimed), "unverified" or "unchecked".
+				Signer      string          `json:"signer"`
+				SignerError string          `json:"signerError,omitempty"`
+				Match       string          `json:"match"`
+				Entry       json.RawMessage `json:"entry"`
 			}
 			var all []found
+			var sv *verify.Verifier
+			haveCAs := false
 			for _, id := range ids {
 				e, gotID, err := t.c.V1Entry(ctx, 0, id)
 				if err != nil {
@@ -631,10 +648,24 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 				if err != nil {
 					return fmt.Errorf("couldn't encode entry: %w", err)
 				}
+				if sv == nil {
+					// The CAs that make a certificate's names mean
+					// something: the trusted root (loaded already,
+					// unless --public-key named the log's key).
+					tr := t.tr
+					if tr == nil {
+						tr, _ = f.trust.loadTrustedRoot()
+					}
+					if tr == nil {
+						tr = &trust.TrustedRoot{}
+					}
+					sv, haveCAs = verify.New(tr, verify.Options{}), len(tr.CAs) > 0
+				}
+				signer, why := checkSigner(sv, haveCAs, e)
 				leaf := rekor.LeafHash(e.GetCanonicalizedBody())
 				all = append(all, found{ID: gotID, UUID: hex.EncodeToString(leaf[:]), Index: e.GetLogIndex(),
 					Kind: e.GetKindVersion().GetKind() + " " + e.GetKindVersion().GetVersion(), Time: time.Unix(e.GetIntegratedTime(), 0).UTC(),
-					Signers: logclient.Signers(e.GetCanonicalizedBody()), Match: m.String(), Entry: raw})
+					Signers: logclient.Signers(e.GetCanonicalizedBody()), Signer: signer, SignerError: why, Match: m.String(), Entry: raw})
 			}
 			sort.Slice(all, func(i, j int) bool { return all[i].Index < all[j].Index })
 			if more > 0 {
@@ -656,14 +687,23 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 			for _, e := range all {
 				note := ""
 				if e.Match == "unchecked" {
-					note = "  (match unchecked: the digest may be a statement subject)"
+					note = "  (match unchecked: sigil does not read this entry kind)"
+					if strings.HasPrefix(e.Kind, rekor.KindDSSE+" ") || strings.HasPrefix(e.Kind, rekor.KindIntoto+" ") {
+						note = "  (match unchecked: the digest may be a statement subject)"
+					}
 				}
 				// Anyone can log an entry with a certificate of their own
 				// making: its names go to the terminal without control
 				// characters.
-				fmt.Fprintf(w, "%d  %s  %s  %s  %s%s\n", e.Index, e.UUID, printableText(e.Kind), e.Time.Format(time.RFC3339), printableText(strings.Join(e.Signers, ", ")), note)
+				switch e.Signer {
+				case "unverified":
+					note = "  (certificate NOT verified: " + e.SignerError + ")" + note
+				case "unchecked":
+					note = "  (certificate not checked)" + note
+				}
+				fmt.Fprintf(w, "%d  %s  %s  %s  %s%s\n", e.Index, e.UUID, printableText(e.Kind), e.Time.Format(time.RFC3339), printableText(strings.Join(e.Signers, ", ")), printableText(note))
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d entries, each verified (inclusion proof, checkpoint, SET)\n", len(all))
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d entries, each verified (inclusion proof, checkpoint, SET); a signer's names mean something only when its certificate is verified (a trusted CA issued it)\n", len(all))
 			return nil
 		},
 	}
@@ -975,6 +1015,45 @@ func sha256File(path string) (string, error) {
 		return "", fmt.Errorf("couldn't read the artifact: %w", err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkSigner verifies the certificate of a hashedrekord entry as a
+// verifier would verify the bundle it amounts to: the signature over the
+// recorded digest, the chain to a CA of the trusted root at the entry's
+// integrated time, its SCT, any identity. Anyone can log an entry under a
+// certificate of their own making (a Rekor v1 log does not check it), so
+// the names search shows mean something only for a verified signer. It
+// returns "verified", "key" (a bare public key: no identity claimed),
+// "unverified" with the reason, or "unchecked" (no trusted CAs, or a kind
+// whose body lacks what was signed).
+func checkSigner(v *verify.Verifier, haveCAs bool, e *protorekor.TransparencyLogEntry) (string, string) {
+	b, err := rekor.ParseV1Body(e.GetCanonicalizedBody())
+	if err != nil || len(b.Signatures) == 0 {
+		return "unchecked", ""
+	}
+	blk, _ := pem.Decode(b.Signatures[0].PEM)
+	if blk == nil {
+		return "unchecked", ""
+	}
+	if blk.Type == "PUBLIC KEY" {
+		return "key", ""
+	}
+	if b.Kind != rekor.KindHashedRekord || len(b.Signatures) != 1 || !haveCAs {
+		return "unchecked", ""
+	}
+	h, err := rekor.HashFromName(b.Hash.Algorithm)
+	if err != nil {
+		return "unverified", err.Error()
+	}
+	bnd, err := bundle.New(blk.Bytes, nil, &bundle.MessageSignature{DigestAlgorithm: h, Digest: b.Hash.Value, Signature: b.Signatures[0].Signature}, nil, []*protorekor.TransparencyLogEntry{e}, nil)
+	if err != nil {
+		return "unverified", err.Error()
+	}
+	anyone, _ := verify.NewMatcher("", "^")
+	if _, err := v.Verify(bnd, verify.Artifact{DigestAlgorithm: h, Digest: b.Hash.Value}, verify.Policy{Identities: []verify.Identity{{SubjectAlternativeName: anyone, Issuer: anyone}}}); err != nil {
+		return "unverified", err.Error()
+	}
+	return "verified", ""
 }
 
 // printableText makes text from a log entry safe for a terminal: invalid

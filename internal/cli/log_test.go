@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -518,18 +519,44 @@ func TestLogSearch(t *testing.T) {
 	}
 	code, out, errOut := search("--email", "alice@sigil.test", "-o", "json")
 	var js []struct {
-		UUID, Match, Kind string
-		LogIndex          int64
-		Signers           []string
-		Entry             json.RawMessage
+		UUID, Match, Kind, Signer string
+		LogIndex                  int64
+		Signers                   []string
+		Entry                     json.RawMessage
 	}
-	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil || len(js) != 1 || js[0].Match != "matches" || js[0].LogIndex != 4 ||
+	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil || len(js) != 1 || js[0].Match != "matches" || js[0].LogIndex != 4 || js[0].Signer != "verified" ||
 		len(js[0].Signers) != 1 || js[0].Kind != "hashedrekord 0.0.1" {
 		t.Fatalf("json: exit %d %v:\n%s%s", code, err, out, errOut)
 	}
 	var e protorekor.TransparencyLogEntry
 	if err := protojson.Unmarshal(js[0].Entry, &e); err != nil || e.GetLogIndex() != 4 {
 		t.Fatalf("json entry: %v", err)
+	}
+
+	// Anyone can log under a certificate of their own making: mallory's
+	// self-signed one naming alice is listed, marked unverified; alice's
+	// is verified; a bare key claims no identity.
+	mallory, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), EmailAddresses: []string{"alice@sigil.test"}, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, mallory.Public(), mallory)
+	fd := sha256Of([]byte("mallory's"))
+	fsig, _ := mallory.Sign(rand.Reader, fd, crypto.SHA256)
+	req, _ = json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
+		"signature": map[string]any{"content": fsig, "publicKey": map[string]any{"content": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}},
+		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(fd)}}}})
+	if resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req)); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("mallory's entry: %v", err)
+	}
+	code, out, errOut = search("--email", "alice@sigil.test")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || strings.Contains(lines[0], "NOT verified") || !strings.Contains(lines[1], "alice@sigil.test  (certificate NOT verified: ") ||
+		!strings.Contains(errOut, "mean something only when its certificate is verified") {
+		t.Fatalf("forged signer: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = search("--key", keyFile, "-o", "json")
+	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil || len(js) != 4 || js[0].Signer != "key" {
+		t.Fatalf("key signer: %s", out)
 	}
 
 	for _, tc := range []struct {
