@@ -15,6 +15,8 @@
 #  3. Open loop at 500 requests/s (the CA's latency target): p50/p99.
 #
 # Usage: bench/ctlog/run.sh [-short] [-n REQUESTS] [-c CONCURRENCY]
+# A request counts only when answered 200 with an SCT; adds/s and latencies
+# are of those, and any failed request makes the script exit 1.
 # Needs Go; TesseraCT rows are skipped (with a note) when tesseract-posix is
 # missing and TESSERACT is not set.
 set -euo pipefail
@@ -82,8 +84,12 @@ start_tesseract() { # start_tesseract PORT DIR AWAITER
   pids+=($!)
   wait_up "http://127.0.0.1:$1/ct/v1/get-roots"
 }
+# A run with failed requests still gets its row (adds/s and latencies of the
+# successes alone), but the script ends with status 1 and says so.
+failures=0
 run_load() { # run_load NAME URL MODE VALUE [REQUESTS]
-  "$out/loadgen" run -name "$1" -url "$2" -bodies "$work/bodies.ndjson" "-$3" "$4" -n "${5:-$n}" | tee -a "$work/results"
+  "$out/loadgen" run -name "$1" -url "$2" -bodies "$work/bodies.ndjson" "-$3" "$4" -n "${5:-$n}" | tee -a "$work/results" ||
+    failures=$((failures + 1))
 }
 open_n=$(( n < 5000 ? n : 5000 ))
 
@@ -105,7 +111,7 @@ base = {r[0]: float(r[3]) for r in rows}
 print("| %-22s | %8s | %6s | %8s | %8s | %8s | %14s |" % ("server", "requests", "errors", "adds/s", "p50 ms", "p99 ms", "sigil speed-up"))
 print("|%s|%s|%s|%s|%s|%s|%s|" % ("-"*24, "-"*10, "-"*8, "-"*10, "-"*10, "-"*10, "-"*16))
 for r in rows:
-    ratio = "-" if r[0] == "sigil" else "%.2fx" % (base["sigil"] / float(r[3]))
+    ratio = "-" if r[0] == "sigil" or float(r[3]) == 0 else "%.2fx" % (base["sigil"] / float(r[3]))
     print("| %-22s | %8s | %6s | %8s | %8s | %8s | %14s |" % (r[0], r[1], r[2], r[3], r[4], r[5], ratio))
 PY
 
@@ -128,3 +134,8 @@ for l in open(sys.argv[1]):
     if r:
         print("| %-22s | %8s | %6s | %8s | %8s |" % (r[0], r[1], r[2], r[4], r[5]))
 PY
+if [ "$failures" -gt 0 ]; then
+  echo
+  echo "FAILED: $failures run(s) had failed requests (see the errors column and the messages above); their rows count successes only" >&2
+  exit 1
+fi

@@ -12,6 +12,9 @@
 //	    submitters or open-loop at R requests/s (latency counted from each
 //	    request's scheduled time, so a stalled server is not hidden), and
 //	    prints one line: name, requests, errors, adds/s, p50 ms, p99 ms.
+//	    A request succeeds only with 200 and an SCT in the body; adds/s and
+//	    the latencies are of the successes alone (a fast refusal is not an
+//	    add), and any failure makes the command exit 1 after that line.
 package main
 
 import (
@@ -171,22 +174,30 @@ func runCmd(args []string) error {
 	endpoint := *base + "/ct/v1/add-pre-chain"
 	hc := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 0}}
 	lat := make([]time.Duration, len(bodies))
+	okay := make([]bool, len(bodies))
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	post := func(i int, from time.Time) {
 		resp, err := hc.Post(endpoint, "application/json", bytes.NewReader(bodies[i]))
 		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
+			var b []byte
+			b, err = io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				err = fmt.Errorf("status %s", resp.Status)
+			switch {
+			case err != nil:
+			case resp.StatusCode != http.StatusOK:
+				err = fmt.Errorf("status %s: %.200s", resp.Status, b)
+			case !bytes.Contains(b, []byte(`"signature"`)):
+				err = fmt.Errorf("200 without an SCT: %.200s", b)
 			}
 		}
 		if err != nil {
 			failed.Add(1)
 			firstErr.CompareAndSwap(nil, err.Error())
+			return
 		}
 		lat[i] = time.Since(from)
+		okay[i] = true
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -218,11 +229,22 @@ func runCmd(args []string) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	slices.Sort(lat)
-	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
-	fmt.Printf("%s %d %d %.0f %.1f %.1f\n", *name, len(bodies), failed.Load(), float64(len(bodies))/elapsed.Seconds(), pct(0.5), pct(0.99))
+	var good []time.Duration
+	for i, d := range lat {
+		if okay[i] {
+			good = append(good, d)
+		}
+	}
+	slices.Sort(good)
+	pct := func(p float64) float64 {
+		if len(good) == 0 {
+			return 0
+		}
+		return float64(good[int(p*float64(len(good)-1))].Microseconds()) / 1000
+	}
+	fmt.Printf("%s %d %d %.0f %.1f %.1f\n", *name, len(bodies), failed.Load(), float64(len(good))/elapsed.Seconds(), pct(0.5), pct(0.99))
 	if e := firstErr.Load(); e != nil {
-		fmt.Fprintf(os.Stderr, "%s: first error: %v\n", *name, e)
+		return fmt.Errorf("%s: %d of %d requests failed (first: %v)", *name, failed.Load(), len(bodies), e)
 	}
 	return nil
 }
