@@ -66,23 +66,34 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 "$out/loadgen" init -dir "$work" -n "$n"
 
-wait_up() { # wait_up URL
-  for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+# Each server gets a free loopback port and is stopped once measured, so that
+# no log under test shares the machine with an earlier one (idle, but with
+# its own background work), and a server that fails to start (a port taken
+# by another program) stops the script instead of letting it measure
+# whatever answers on that port.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { # wait_up URL PID
+  for _ in $(seq 1 200); do
+    kill -0 "$2" 2>/dev/null || { echo "server for $1 exited" >&2; return 1; }
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
   echo "server at $1 did not come up" >&2; return 1
 }
-start_sigil() { # start_sigil PORT DIR
+stop_server() { kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; }
+start_sigil() { # start_sigil PORT DIR; sets spid
   "$out/sigil" ctlog serve --data-dir "$2" --roots "$work/root.pem" --key "$work/log-key.pem" \
     --listen "127.0.0.1:$1" --public-url "http://127.0.0.1:$1/ct" >"$2.log" 2>&1 &
-  pids+=($!)
-  wait_up "http://127.0.0.1:$1/ct/ct/v1/get-roots"
+  spid=$!; pids+=($spid)
+  wait_up "http://127.0.0.1:$1/ct/ct/v1/get-roots" "$spid"
 }
 TESSERACT=${TESSERACT:-$(go env GOPATH)/bin/tesseract-posix}
-start_tesseract() { # start_tesseract PORT DIR AWAITER
+start_tesseract() { # start_tesseract PORT DIR AWAITER; sets spid
   "$TESSERACT" --storage_dir "$2" --origin 127.0.0.1 --roots_pem_file "$work/root.pem" \
     --private_key "$work/log-key.pem" --ext_key_usages CodeSigning --http_endpoint "127.0.0.1:$1" \
     --enable_publication_awaiter="$3" >"$2.log" 2>&1 &
-  pids+=($!)
-  wait_up "http://127.0.0.1:$1/ct/v1/get-roots"
+  spid=$!; pids+=($spid)
+  wait_up "http://127.0.0.1:$1/ct/v1/get-roots" "$spid"
 }
 # A run with failed requests still gets its row (adds/s and latencies of the
 # successes alone), but the script ends with status 1 and says so.
@@ -94,13 +105,16 @@ run_load() { # run_load NAME URL MODE VALUE [REQUESTS]
 open_n=$(( n < 5000 ? n : 5000 ))
 
 : > "$work/results"
-start_sigil 16962 "$work/sigil"
-run_load sigil http://127.0.0.1:16962/ct concurrency "$c" >/dev/null
+port=$(free_port); start_sigil "$port" "$work/sigil"
+run_load sigil "http://127.0.0.1:$port/ct" concurrency "$c" >/dev/null
+stop_server
 if [ -x "$TESSERACT" ]; then
-  start_tesseract 16963 "$work/tesseract" true
-  run_load tesseract-awaiter http://127.0.0.1:16963 concurrency "$c" >/dev/null
-  start_tesseract 16964 "$work/tesseract-noawait" false
-  run_load tesseract-no-awaiter http://127.0.0.1:16964 concurrency "$c" >/dev/null
+  port=$(free_port); start_tesseract "$port" "$work/tesseract" true
+  run_load tesseract-awaiter "http://127.0.0.1:$port" concurrency "$c" >/dev/null
+  stop_server
+  port=$(free_port); start_tesseract "$port" "$work/tesseract-noawait" false
+  run_load tesseract-no-awaiter "http://127.0.0.1:$port" concurrency "$c" >/dev/null
+  stop_server
 else
   echo "(TesseraCT rows skipped: run .ci/install-tesseract.sh or set TESSERACT)"
 fi
@@ -119,11 +133,13 @@ echo
 echo "## 3. Open loop at 500 requests/s ($open_n requests, fresh logs)"
 echo
 : > "$work/results"
-start_sigil 16965 "$work/sigil-open"
-run_load sigil http://127.0.0.1:16965/ct rate 500 "$open_n" >/dev/null
+port=$(free_port); start_sigil "$port" "$work/sigil-open"
+run_load sigil "http://127.0.0.1:$port/ct" rate 500 "$open_n" >/dev/null
+stop_server
 if [ -x "$TESSERACT" ]; then
-  start_tesseract 16966 "$work/tesseract-open" false
-  run_load tesseract-no-awaiter http://127.0.0.1:16966 rate 500 "$open_n" >/dev/null
+  port=$(free_port); start_tesseract "$port" "$work/tesseract-open" false
+  run_load tesseract-no-awaiter "http://127.0.0.1:$port" rate 500 "$open_n" >/dev/null
+  stop_server
 fi
 python3 - "$work/results" <<'PY'
 import sys
