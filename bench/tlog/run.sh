@@ -13,6 +13,11 @@
 # (bench/out/tlog), SKIP_REFERENCE=1. The reference is installed with
 # `go install` into $OUT/bin on first use. Results: $OUT/results.jsonl and
 # the table printed at the end (also $OUT/table.md).
+#
+# writes/s counts the 201s answered within the measured window (what the
+# log sustained; an open-loop run the log cannot keep up with shows less
+# than the offered rate), the latencies are of the successful writes due in
+# the window, from their due time to the answer.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
