@@ -14,10 +14,12 @@
 # `go install` into $OUT/bin on first use. Results: $OUT/results.jsonl and
 # the table printed at the end (also $OUT/table.md).
 #
-# writes/s counts the 201s answered within the measured window (what the
-# log sustained; an open-loop run the log cannot keep up with shows less
-# than the offered rate), the latencies are of the successful writes due in
-# the window, from their due time to the answer.
+# writes/s counts the 201s with an inclusion proof answered within the
+# measured window (what the log sustained; an open-loop run the log cannot
+# keep up with shows less than the offered rate), the latencies are of the
+# successful writes due in the window, from their due time to the answer.
+# Failed requests are in the errors column and make the script exit 1 after
+# the table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -81,9 +83,10 @@ start_ref() { # extra flags
   wait_ready "http://127.0.0.1:$PORT/healthz" || wait_ready "http://127.0.0.1:$((PORT + 2))/metrics"
 }
 
+FAILED=0
 load() { # group role label api concurrency rate warmup duration
   "$LOADGEN" -url "http://127.0.0.1:$PORT" -group "$1" -role "$2" -label "$3" -api "$4" -concurrency "$5" -rate "$6" \
-    -warmup "$7" -duration "$8" -pid "$SERVER_PID" -json >>"$RESULTS"
+    -warmup "$7" -duration "$8" -pid "$SERVER_PID" -json >>"$RESULTS" || FAILED=$((FAILED + 1))
 }
 
 sigil_run() { # group label api concurrency rate
@@ -125,3 +128,7 @@ echo
 "$LOADGEN" -table "$RESULTS" | tee "$OUT/table.md"
 echo
 echo "machine: $(nproc) cores, $(uname -sr), $(go version | cut -d' ' -f3); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$FAILED" -gt 0 ]; then
+  echo "FAILED: $FAILED run(s) had failed requests or lost their server (see the errors column and the messages above)" >&2
+  exit 1
+fi

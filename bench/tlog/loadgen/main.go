@@ -11,10 +11,14 @@
 //     served by up to -concurrency clients; latency counts from the
 //     scheduled time, so queueing is not hidden.
 //
-// Throughput is the successes answered within the measured window, divided
-// by its length (what the log sustained: in an open-loop run that the log
-// cannot keep up with, it is less than the offered rate); the latencies are
-// of the successful requests due in the window, however late their answer.
+// A write succeeds when it is answered 201 with an inclusion proof in the
+// body. Throughput is the successes answered within the measured window,
+// divided by its length (what the log sustained: in an open-loop run that
+// the log cannot keep up with, it is less than the offered rate); the
+// latencies are of the successful requests due in the window, however late
+// their answer. Any failed request in the window (transport error, another
+// status, a 201 without a proof), or a server process (-pid) that is gone,
+// makes the command exit 1 after printing its result.
 //
 // Example:
 //
@@ -30,6 +34,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -144,17 +149,16 @@ func run(o options) error {
 	}
 	target := strings.TrimSuffix(o.url, "/") + path
 	// newPoster returns one client's way of posting a request.
-	var newPoster func() (func([]byte) (int, error), error)
+	var newPoster func() (func([]byte) (int, []byte, error), error)
 	switch o.client {
 	case "raw":
-		newPoster = func() (func([]byte) (int, error), error) {
+		newPoster = func() (func([]byte) (int, []byte, error), error) {
 			c, err := rawhttp.New(o.url, 60*time.Second)
 			if err != nil {
 				return nil, err
 			}
-			return func(body []byte) (int, error) {
-				code, _, err := c.Post(path, "application/json", nil, body)
-				return code, err
+			return func(body []byte) (int, []byte, error) {
+				return c.Post(path, "application/json", nil, body)
 			}, nil
 		}
 	case "go":
@@ -166,13 +170,13 @@ func run(o options) error {
 			DisableCompression:  true,
 		}
 		client := &http.Client{Transport: tr, Timeout: 60 * time.Second}
-		newPoster = func() (func([]byte) (int, error), error) {
-			return func(body []byte) (int, error) { return post(client, target, body) }, nil
+		newPoster = func() (func([]byte) (int, []byte, error), error) {
+			return func(body []byte) (int, []byte, error) { return post(client, target, body) }, nil
 		}
 	default:
 		return fmt.Errorf("-client %q: want raw or go", o.client)
 	}
-	posters := make([]func([]byte) (int, error), o.concurrency)
+	posters := make([]func([]byte) (int, []byte, error), o.concurrency)
 	for i := range posters {
 		if posters[i], err = newPoster(); err != nil {
 			return err
@@ -222,9 +226,10 @@ func run(o options) error {
 					exhausted.Store(true)
 					break
 				}
-				code, err := post(reqs[i])
+				code, body, err := post(reqs[i])
 				done := time.Now()
-				if err == nil && code == http.StatusCreated && !done.Before(measureAt) && !done.After(end) {
+				ok := err == nil && code == http.StatusCreated && bytes.Contains(body, []byte(`"inclusionProof"`))
+				if ok && !done.Before(measureAt) && !done.After(end) {
 					myCompleted++
 				}
 				inWindow := !due.Before(measureAt) && !due.After(end)
@@ -236,6 +241,8 @@ func run(o options) error {
 					myErrs["transport"]++
 				case code != http.StatusCreated:
 					myErrs[strconv.Itoa(code)]++
+				case !ok:
+					myErrs["201 without proof"]++
 				default:
 					mine = append(mine, done.Sub(due))
 				}
@@ -251,7 +258,7 @@ func run(o options) error {
 	}
 	// Server and own CPU over the measured window.
 	time.Sleep(time.Until(measureAt))
-	cpu0, _ := procCPU(o.pid)
+	cpu0, cpuErr0 := procCPU(o.pid)
 	self0 := selfCPU()
 	t0 := time.Now()
 	var maxRSS float64
@@ -273,7 +280,7 @@ func run(o options) error {
 		}
 	}()
 	time.Sleep(time.Until(end))
-	cpu1, _ := procCPU(o.pid)
+	cpu1, cpuErr1 := procCPU(o.pid)
 	self1 := selfCPU()
 	window := time.Since(t0).Seconds()
 	close(stopRSS)
@@ -295,7 +302,15 @@ func run(o options) error {
 		fmt.Fprintln(os.Stderr, "loadgen: WARNING: ran out of pre-signed requests; raise -requests")
 	}
 	if o.jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(r)
+		if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
+			return err
+		}
+	}
+	if err := errors.Join(cpuErr0, cpuErr1); err != nil {
+		return fmt.Errorf("couldn't read the server's CPU time (did it exit?): %w", err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s %s: failed requests in the measured window: %s", o.label, o.api, errString(errs))
 	}
 	return nil
 }
@@ -316,14 +331,14 @@ func schedule(jobs chan<- time.Time, start, end time.Time, rate float64) {
 	}
 }
 
-func post(c *http.Client, url string, body []byte) (int, error) {
+func post(c *http.Client, url string, body []byte) (int, []byte, error) {
 	resp, err := c.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	io.Copy(io.Discard, resp.Body) //nolint:errcheck
+	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, nil
+	return resp.StatusCode, b, err
 }
 
 func pct(sorted []time.Duration, p float64) float64 {
