@@ -34,7 +34,7 @@ mkdir -p "$OUT/bin"
 OUT=$(cd "$OUT" && pwd)
 RESULTS=$OUT/results.jsonl
 : >"$RESULTS"
-PORT=18900
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "== building sigil and the load generator"
 go build -o "$OUT/bin/sigil" ./cmd/sigil
@@ -57,8 +57,12 @@ stop_server() {
 }
 trap stop_server EXIT
 
+# Each server gets free loopback ports; wait_ready gives up as soon as the
+# server exits (a port taken by another program), so that the load never
+# goes to whatever else answers there.
 wait_ready() { # URL
   for _ in $(seq 1 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "server exited: see $OUT/*.log" >&2; return 1; }
     if curl -fsS -o /dev/null "$1" 2>/dev/null; then return 0; fi
     sleep 0.1
   done
@@ -67,6 +71,7 @@ wait_ready() { # URL
 }
 
 start_sigil() {
+  PORT=$(free_port)
   DATA=$(mktemp -d "$OUT/sigil-data.XXXXXX")
   "$OUT/bin/sigil" log serve --data-dir "$DATA" --public-url "http://127.0.0.1:$PORT" --listen "127.0.0.1:$PORT" \
     2>"$OUT/sigil.log" &
@@ -75,12 +80,13 @@ start_sigil() {
 }
 
 start_ref() { # extra flags
+  PORT=$(free_port)
   DATA=$(mktemp -d "$OUT/ref-data.XXXXXX")
   "$REF" serve --storage-dir "$DATA" --hostname 127.0.0.1 --signer-filepath "$OUT/rekor-tiles-key.pem" \
-    --http-address 127.0.0.1 --http-port "$PORT" --grpc-port $((PORT + 1)) --http-metrics-port $((PORT + 2)) "$@" \
+    --http-address 127.0.0.1 --http-port "$PORT" --grpc-port "$(free_port)" --http-metrics-port "$(free_port)" "$@" \
     2>"$OUT/ref.log" &
   SERVER_PID=$!
-  wait_ready "http://127.0.0.1:$PORT/healthz" || wait_ready "http://127.0.0.1:$((PORT + 2))/metrics"
+  wait_ready "http://127.0.0.1:$PORT/healthz"
 }
 
 FAILED=0
