@@ -20,7 +20,6 @@ WARMUP=${WARMUP:-2s}
 CONCURRENCY=${CONCURRENCY:-256}
 SIZE=${SIZE:-3G}
 OUT=${OUT:-bench/out/tlog-fs}
-PORT=18930
 [ "$(id -u)" = 0 ] || { echo "fs.sh mounts file systems: run it as root" >&2; exit 1; }
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -51,9 +50,14 @@ done
 run() { # FS
   local data
   data=$(mktemp -d "$work/$1/log.XXXXXX")
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$OUT/sigil" log serve --data-dir "$data" --public-url "http://127.0.0.1:$PORT" --listen "127.0.0.1:$PORT" 2>"$OUT/sigil.log" &
   SERVER_PID=$!
-  for _ in $(seq 1 300); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "the log exited: see $OUT/sigil.log" >&2; exit 1; }
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break
+    sleep 0.1
+  done
   "$OUT/loadgen" -url "http://127.0.0.1:$PORT" -group "fs" -role sigil -label "$1" -api v2 -concurrency "$CONCURRENCY" -rate 0 \
     -warmup "$WARMUP" -duration "$DURATION" -pid "$SERVER_PID" -json >>"$RESULTS"
   kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
