@@ -9,37 +9,39 @@ cd "$(dirname "$0")/../.."
 n=${1:-5}
 out=bench/out; mkdir -p "$out"
 go build -o "$out/sigil" ./cmd/sigil
-port=18181
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+pid=
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 ms() { date +%s%N; }
-wait_ready() { # wait_ready START_NS → prints ms to ready
-  for _ in $(seq 1 600); do
-    if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
-      echo $(( ($(ms) - $1) / 1000000 )); return 0
-    fi
-    sleep 0.005
-  done
-  echo "server did not become ready" >&2; return 1
-}
-run_once() { # run_once DATADIR → prints "ms pid"
+# The server is started by this shell (not in a subshell), so that stop can
+# wait for it to exit before the restart is timed, and the EXIT trap stops it
+# if the script fails; a server that exits before it is ready (port or data
+# directory in use) stops the script.
+run_once() { # run_once DATADIR → sets took (ms to ready) and pid
   local t0; t0=$(ms)
   "$out/sigil" server --data "$1" --listen 127.0.0.1:$port >"$tmp/log" 2>&1 &
-  local pid=$!
-  local took; took=$(wait_ready "$t0")
-  echo "$took $pid"
+  pid=$!
+  for _ in $(seq 1 600); do
+    if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+      took=$(( ($(ms) - t0) / 1000000 )); return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || { echo "server exited before it was ready:" >&2; tail -5 "$tmp/log" >&2; exit 1; }
+    sleep 0.005
+  done
+  echo "server did not become ready" >&2; exit 1
 }
-stop() { kill -TERM "$1"; wait "$1" 2>/dev/null || true; }
+stop() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=; }
 
 first=(); restart=(); rss=()
 for i in $(seq 1 "$n"); do
   d="$tmp/data$i"
-  read -r t pid < <(run_once "$d"); first+=("$t"); stop "$pid"
-  read -r t pid < <(run_once "$d"); restart+=("$t")
+  run_once "$d"; first+=("$took"); stop
+  run_once "$d"; restart+=("$took")
   sleep 5
   rss+=("$(awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status)")
-  stop "$pid"
+  stop
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 echo "| measure (sigil server, dev mode, $n runs) | median | min | max | target |"
