@@ -15,7 +15,9 @@
 #
 # Columns: throughput (certificates/s), latency p50/p99/max (ms), server CPU
 # per certificate (ms, from /proc/PID/stat), load generator CPU per request,
-# failed requests. Then the ratios sigil/Fulcio.
+# failed requests. Then the ratios sigil/Fulcio. A run with failed requests
+# keeps its row (the figures are of the successes) and makes the script exit
+# 1 at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
@@ -65,10 +67,12 @@ cat >"$work/issuers.json" <<EOF
 EOF
 "$work/sigil" ca init --dir "$work/ca" >/dev/null
 
+failed=0
 load() { # load NAME PID PORT [extra loadgen flags]
   local name=$1 pid=$2 port=$3
   shift 3
-  "$work/loadgen" run -url "http://127.0.0.1:$port" -issuer "$issuer" -key "$work/issuer.pem" -pid "$pid" -c "$conc" -d "${secs}s" -name "$name" "$@"
+  "$work/loadgen" run -url "http://127.0.0.1:$port" -issuer "$issuer" -key "$work/issuer.pem" -pid "$pid" -c "$conc" -d "${secs}s" -name "$name" "$@" |
+    tee -a "$results" || failed=$((failed + 1))
 }
 
 echo "CA benchmark: ${secs}s per run, $conc concurrent clients, $(nproc) cores, $(go version | cut -d' ' -f3)"
@@ -84,8 +88,8 @@ if [ -n "$fulcio" ]; then
     --ca ephemeralca --ct-log-url="" --config-path "$work/issuers.json" --log_type prod >"$work/fulcio.log" 2>&1 &
   fpid=$!; pids+=($fpid)
   wait_port "$port" "$fpid"
-  load "fulcio v1.8.8 (no CT)" "$fpid" "$port" | tee -a "$results"
-  load "fulcio v1.8.8 (no CT)" "$fpid" "$port" -rate 500 | tee -a "$results"
+  load "fulcio v1.8.8 (no CT)" "$fpid" "$port"
+  load "fulcio v1.8.8 (no CT)" "$fpid" "$port" -rate 500
   stop "$fpid"
 fi
 
@@ -100,18 +104,18 @@ serve_sigil() { # serve_sigil PORT [extra flags]; sets spid
 
 port=$(free_port)
 serve_sigil "$port"
-load "sigil (no CT)" "$spid" "$port" | tee -a "$results"
-load "sigil (no CT)" "$spid" "$port" -rate 500 | tee -a "$results"
+load "sigil (no CT)" "$spid" "$port"
+load "sigil (no CT)" "$spid" "$port" -rate 500
 stop "$spid"
 
 port=$(free_port)
 serve_sigil "$port" --ct-dir "$work/ct"
-load "sigil (embedded SCT)" "$spid" "$port" | tee -a "$results"
-load "sigil (embedded SCT)" "$spid" "$port" -rate 500 | tee -a "$results"
+load "sigil (embedded SCT)" "$spid" "$port"
+load "sigil (embedded SCT)" "$spid" "$port" -rate 500
 # The CT log group-commits: one fsync round serves every submission that
 # arrived during the previous one, so throughput grows with requests in
 # flight while latency stays near one fsync round.
-load "sigil (embedded SCT)" "$spid" "$port" -c 256 -pool 1024 | tee -a "$results"
+load "sigil (embedded SCT)" "$spid" "$port" -c 256 -pool 1024
 stop "$spid"
 
 if [ -n "$fulcio" ]; then
@@ -123,4 +127,8 @@ if [ -n "$fulcio" ]; then
       for (k in tp) if (k != f && tp[f] > 0)
         printf "%-22s throughput %.2fx Fulcio, server CPU per certificate %.2fx\n", k, tp[k]/tp[f], (cpu[k] > 0 ? cpu[k]/cpu[f] : 0)
     }' "$results" | sort
+fi
+if [ "$failed" -gt 0 ]; then
+  echo "FAILED: $failed run(s) had failed requests (fail column, messages above)" >&2
+  exit 1
 fi

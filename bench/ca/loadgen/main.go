@@ -10,7 +10,9 @@
 //
 // Every response is checked: status 200 and a chain in the body. Requests
 // are bounded in count and time and go to the URL given (loopback in the
-// benchmark script).
+// benchmark script). Throughput and latencies are of the checked successes;
+// a run with any failed request (or, open loop, one the client could not
+// send for its in-flight limit) prints its row and exits 1.
 package main
 
 import (
@@ -237,6 +239,15 @@ func run(args []string) error {
 	if _, err := one(0); err != nil {
 		return fmt.Errorf("first request: %w", err)
 	}
+	// The first failure of the measured run, for the message.
+	var firstErr atomic.Value
+	measured := func(i int) (time.Duration, error) {
+		d, err := one(i)
+		if err != nil {
+			firstErr.CompareAndSwap(nil, err.Error())
+		}
+		return d, err
+	}
 	// Warm up, then measure.
 	drive(one, *conc, 0, *warm, nil)
 	cpu0, _ := procCPU(*pid)
@@ -244,7 +255,7 @@ func run(args []string) error {
 	var lat []time.Duration
 	var mu sync.Mutex
 	start := time.Now()
-	n, fails := drive(one, *conc, *rate, *dur, func(d time.Duration) { mu.Lock(); lat = append(lat, d); mu.Unlock() })
+	n, fails := drive(measured, *conc, *rate, *dur, func(d time.Duration) { mu.Lock(); lat = append(lat, d); mu.Unlock() })
 	elapsed := time.Since(start)
 	cpu1, _ := procCPU(*pid)
 	self1, _ := procCPU(os.Getpid())
@@ -264,6 +275,13 @@ func run(args []string) error {
 	fmt.Printf("| %-28s | %-11s | %8.0f | %7.1f | %7.1f | %7.1f | %12s | %10.3f | %5d |\n",
 		*name, mode, float64(n)/elapsed.Seconds(), ms(pct(0.5)), ms(pct(0.99)), ms(lat[len(lat)-1]), srvCPU,
 		(self1-self0).Seconds()*1000/float64(n), fails)
+	if fails > 0 {
+		first, _ := firstErr.Load().(string)
+		if first == "" {
+			first = "the client's in-flight limit was reached"
+		}
+		return fmt.Errorf("%s: %d failed requests (first: %s)", *name, fails, first)
+	}
 	return nil
 }
 
