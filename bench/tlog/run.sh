@@ -2,8 +2,10 @@
 # bench/tlog/run.sh — write throughput and latency of sigil's transparency log
 # and of the reference, rekor-tiles' POSIX server (v2.3.0), side by side on
 # this machine with the same load generator and the same pre-signed requests
-# (hashedrekord, ECDSA P-256 with Fulcio-style certificates; every request
-# is validated and fsync'd before its 201 with an inclusion proof).
+# (hashedrekord, ECDSA P-256 with Fulcio-style certificates, 8,192 of them
+# in turn so that, as with keyless signers' new certificates, none is served
+# from sigil's cache of parsed certificates; every request is validated and
+# fsync'd before its 201 with an inclusion proof).
 #
 #   bench/tlog/run.sh            # full run (~10 minutes)
 #   QUICK=1 bench/tlog/run.sh    # short runs, to check the script

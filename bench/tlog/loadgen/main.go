@@ -2,9 +2,15 @@
 // reports throughput, latency of "201 with proof" and the server's CPU and
 // memory, for bench/tlog/run.sh.
 //
-// Requests are signed before the run (unique digests signed by a pool of
-// P-256 keys, with Fulcio-style certificates by default), so the load
-// generator spends its CPU on HTTP only. Two modes:
+// Requests are signed before the run (unique digests signed by P-256 keys,
+// each key with its own Fulcio-style certificate), so the load generator
+// spends its CPU on HTTP only. Keyless signers send a new certificate with
+// almost every entry, so by default the requests use 8,192 keys in turn:
+// more than sigil's log keeps parsed (its LRU of 4,096 certificates), so
+// that no request finds its certificate there, as a keyless one would not.
+// -keys 0 gives every request a key and certificate of its own (slower to
+// prepare); a few keys (-keys 64) measure a CI job logging many artifacts
+// with one certificate, the case the cache is for. Two modes:
 //
 //   - closed loop (-rate 0): -concurrency clients send back to back;
 //   - open loop (-rate R): requests are scheduled at R per second and
@@ -32,6 +38,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -52,6 +59,7 @@ import (
 
 	"sigil.dev/sigil/bench/internal/rawhttp"
 	"sigil.dev/sigil/internal/testpki"
+	"sigil.dev/sigil/sct"
 )
 
 type options struct {
@@ -79,7 +87,7 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 0, "offered writes per second (open loop); 0 = closed loop")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured duration")
 	flag.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured warm-up before it")
-	flag.IntVar(&o.keys, "keys", 64, "signing keys (each with its own certificate)")
+	flag.IntVar(&o.keys, "keys", 8192, "signing keys, each with its own certificate, used in turn (0: a new key and certificate for every request)")
 	flag.BoolVar(&o.certs, "certs", true, "sign with certificates (false: bare public keys)")
 	flag.IntVar(&o.requests, "requests", 0, "requests to pre-sign (default: enough for the run, at most 400000)")
 	flag.IntVar(&o.pid, "pid", 0, "server process ID, to report its CPU and RSS")
@@ -138,7 +146,11 @@ func run(o options) error {
 		n = int(expect*(o.warmup+o.duration).Seconds()*1.05) + o.concurrency
 		n = min(n, 400000)
 	}
-	fmt.Fprintf(os.Stderr, "loadgen: signing %d %s requests with %d keys...\n", n, o.api, o.keys)
+	keys := "a key each"
+	if o.keys > 0 {
+		keys = fmt.Sprintf("%d keys", o.keys)
+	}
+	fmt.Fprintf(os.Stderr, "loadgen: signing %d %s requests with %s...\n", n, o.api, keys)
 	reqs, err := presign(o, n)
 	if err != nil {
 		return err
@@ -349,58 +361,111 @@ func pct(sorted []time.Duration, p float64) float64 {
 	return float64(sorted[i].Microseconds()) / 1000
 }
 
-// presign builds n distinct write requests.
+// presign builds n distinct write requests: each with a new key and
+// certificate when o.keys is 0, else signed in turn by o.keys keys.
 func presign(o options, n int) ([][]byte, error) {
 	p, err := testpki.New(testpki.Options{})
 	if err != nil {
 		return nil, err
 	}
-	type signer struct {
-		key  *ecdsa.PrivateKey
-		cert *x509.Certificate
-		pem  []byte
-		der  []byte
-	}
-	signers := make([]signer, o.keys)
-	for i := range signers {
+	// An embedded SCT would cost each certificate two more signatures:
+	// give them all the SCT extension of one real leaf, so that they have
+	// a Fulcio certificate's shape and size (the log does not check SCTs).
+	var sctExt []pkix.Extension
+	if o.certs {
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return nil, err
 		}
+		c, err := p.Leaf(testpki.DefaultIdentity, k.Public(), testpki.LeafOptions{Lifetime: 24 * time.Hour})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range c.Extensions {
+			if e.Id.Equal(sct.OIDSCTList) {
+				sctExt = append(sctExt, e)
+			}
+		}
+	}
+	type signer struct {
+		key *ecdsa.PrivateKey
+		pem []byte
+		der []byte
+	}
+	newSigner := func() (signer, error) {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return signer{}, err
+		}
 		s := signer{key: k}
 		if o.certs {
 			// Valid for the whole run (Fulcio's are ten minutes).
-			c, err := p.Leaf(testpki.DefaultIdentity, k.Public(), testpki.LeafOptions{Lifetime: 24 * time.Hour})
+			c, err := p.Leaf(testpki.DefaultIdentity, k.Public(), testpki.LeafOptions{Lifetime: 24 * time.Hour, NoSCT: true, ExtraExtensions: sctExt})
 			if err != nil {
-				return nil, err
+				return signer{}, err
 			}
-			s.cert, s.pem, s.der = c, testpki.PEM(c), c.Raw
+			s.pem, s.der = testpki.PEM(c), c.Raw
 		} else {
 			s.pem = testpki.PublicKeyPEM(k.Public())
 			s.der, _ = x509.MarshalPKIXPublicKey(k.Public())
 		}
-		signers[i] = s
+		return s, nil
+	}
+	workers := runtime.NumCPU()
+	errs := make(chan error, 2*workers)
+	var wg sync.WaitGroup
+	signers := make([]signer, max(o.keys, 0))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(signers); i += workers {
+				var err error
+				if signers[i], err = newSigner(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return nil, err
+	default:
 	}
 	out := make([][]byte, n)
-	var wg sync.WaitGroup
-	workers := runtime.NumCPU()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < n; i += workers {
-				s := signers[i%len(signers)]
+				var s signer
+				if len(signers) > 0 {
+					s = signers[i%len(signers)]
+				} else {
+					var err error
+					if s, err = newSigner(); err != nil {
+						errs <- err
+						return
+					}
+				}
 				var d [32]byte
 				rand.Read(d[:]) //nolint:errcheck
 				sig, err := s.key.Sign(rand.Reader, d[:], crypto.SHA256)
 				if err != nil {
-					panic(err)
+					errs <- err
+					return
 				}
-				out[i] = request(o.api, s.cert != nil, s.pem, s.der, d[:], sig)
+				out[i] = request(o.api, o.certs, s.pem, s.der, d[:], sig)
 			}
 		}(w)
 	}
 	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
