@@ -89,9 +89,11 @@ serve it too; v1/ is read through the v1 API only, its checkpoint file being
 internal, under a storage origin no client verifies) and index.db (the v1
 index). The public URLs are the logs' identity: the v2 checkpoint origin is the
 host of --v2-public-url, the v1 origin "<host of --v1-public-url> - <tree ID>".
-A request already logged gets 409 with the entry's index: on v1 always (from
-index.db); on v2 until a restart, as rekor-tiles does by default (its
-duplicate check is in memory), after which it is logged again.
+A request already logged gets 409 naming the existing entry: on v1 always
+(from index.db), with its UUID in Location; on v2, with its index in
+x-log-index, for the 65536 most recent entries until a restart, as
+rekor-tiles does by default (its duplicate check is in memory); an older
+duplicate is logged again.
 SIGINT or SIGTERM shuts down gracefully: writes in flight are answered and
 nothing acknowledged is lost.`,
 		Example: `  # A log on this machine; its two trusted-root entries go to log-trust.json
