@@ -88,6 +88,9 @@ func (v *Verifier) verifyTlog(b *bundle.Bundle, key crypto.PublicKey) ([]logTime
 			return nil, nil, fail(CheckTrustedRoot, "%d of %d required transparency logs verified: %w, so no entry can be verified (disable the requirement explicitly for a deployment without logs)", len(verifiedLogs), threshold, ErrNoTrustedLogs)
 		}
 		why := "the bundle has no log entries"
+		if len(b.TlogEntries) > 0 {
+			why = fmt.Sprintf("the bundle's entries are in only %d distinct trusted logs", len(verifiedLogs))
+		}
 		check := CheckTlog
 		if len(skipped) > 0 {
 			why = strings.Join(skipped, "; ")
