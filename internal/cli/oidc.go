@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -136,10 +137,18 @@ func newDevToken() *cobra.Command {
 				return err
 			}
 			subj, _ := c.ProofSubject()
+			// Every claim of the payload too, not only those the CA reads:
+			// a minted token's --claim values are what one decodes it for.
+			// Parse accepted the token, so its payload is a JSON object.
+			var all map[string]any
+			if p, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.Split(tok, ".")[1], "=")); err == nil {
+				_ = json.Unmarshal(p, &all)
+			}
 			out, _ := json.MarshalIndent(struct {
 				*token.Claims
 				ProofSubject string
-			}{c, subj}, "", "  ")
+				All          map[string]any `json:"Claims"`
+			}{c, subj, all}, "", "  ")
 			fmt.Fprintln(cmd.OutOrStdout(), string(out))
 			return nil
 		},

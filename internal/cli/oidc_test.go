@@ -57,6 +57,8 @@ func TestDevTokenCommand(t *testing.T) {
 			out: `"Subject": "from-flag"`},
 		{name: "minted with claims", args: []string{"dev-token", "--oidc-issuer", issuer, "--mint", "--claim", "repository=org/repo", "--claim", "run_attempt=2", "--decode"},
 			out: `"ProofSubject": "dev@sigil.test"`},
+		{name: "minted claims decoded", args: []string{"dev-token", "--oidc-issuer", issuer, "--mint", "--claim", "repository=org/repo", "--decode"},
+			out: `"repository": "org/repo"`},
 		{name: "no token anywhere", args: []string{"dev-token", "--oidc-issuer", "https://issuer.example.com", "--oidc-disable-ambient-providers"}, code: 1,
 			err: "none found. Tried:\n  - --identity-token: not given\n  - SIGSTORE_ID_TOKEN: not set\n  - ambient CI providers: disabled"},
 		{name: "wrong audience", args: []string{"dev-token", "--identity-token", flagTok, "--oidc-client-id", "private"}, code: 1,
