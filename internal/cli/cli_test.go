@@ -78,6 +78,12 @@ func TestVerifyBlobCLI(t *testing.T) {
 		{"ok regexp and extension", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity-regexp", "^https://github.com/sigil-test/", "--certificate-oidc-issuer", iss,
 			"--certificate-github-workflow-trigger", "push", "--certificate-extension", "sourceRepositoryURI=https://github.com/sigil-test/repo", "--trusted-root", f.root}, 0, "Verified OK"},
 		{"no policy", []string{"verify-blob", f.art, "--bundle", f.bundle, "--trusted-root", f.root}, 1, "needs a certificate identity"},
+		// 0 would mean the default (1) and -2 off: neither is what it says.
+		{"threshold 0", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root, "--sct-threshold", "0"}, 1,
+			"--sct-threshold 0: give a count of at least 1, or -1 to disable the requirement"},
+		{"threshold -2", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root, "--tlog-threshold", "-2"}, 1,
+			"--tlog-threshold -2: give a count"},
+		{"threshold -1", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root, "--timestamp-threshold", "-1"}, 0, "Verified OK"},
 		{"no issuer", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--trusted-root", f.root}, 1, "needs a certificate OIDC issuer"},
 		{"no trusted root", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss}, 1, "sigil trust init"},
 		{"wrong identity", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate-identity", "https://x/y", "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1,

@@ -47,6 +47,7 @@ type verifyFlags struct {
 
 	tlogThreshold, sctThreshold, tsThreshold int
 	ignoreTlog                               bool
+	flags                                    *pflag.FlagSet // to tell a threshold given as 0 from none
 	output                                   string
 	policyFile                               string
 
@@ -66,6 +67,7 @@ func (f *verifyFlags) register(c *cobra.Command) {
 // accept, for commands that find the bundles themselves (images).
 func (f *verifyFlags) registerTrust(c *cobra.Command) {
 	fl := c.Flags()
+	f.flags = fl
 	fl.StringVar(&f.trust.trustedRoot, "trusted-root", "", "trusted root JSON file listing the CAs, logs and TSAs to trust (default: trusted_root.json from the TUF mirror set up with sigil trust init)")
 	f.trust.registerOffline(fl)
 	fl.StringVar(&f.key, "key", "", "PEM public key of a key-signed bundle, instead of an identity policy")
@@ -266,6 +268,17 @@ func loadPublicKey(path string) (crypto.PublicKey, error) {
 // thresholds. The key of a key-signed bundle comes from --key or from a
 // --policy file's key.
 func (f *verifyFlags) verifier(pol verify.Policy) (*verify.Verifier, error) {
+	// 0 stands for "the default" inside, and other negative values for
+	// "off": refuse both when given, so that --sct-threshold 0 does not
+	// quietly require one SCT, nor -2 quietly disable a check.
+	for _, t := range []struct {
+		name  string
+		value int
+	}{{"tlog-threshold", f.tlogThreshold}, {"sct-threshold", f.sctThreshold}, {"timestamp-threshold", f.tsThreshold}} {
+		if t.value < verify.Off || (t.value == 0 && f.flags != nil && f.flags.Changed(t.name)) {
+			return nil, fmt.Errorf("--%s %d: give a count of at least 1, or -1 to disable the requirement", t.name, t.value)
+		}
+	}
 	var tr *trust.TrustedRoot
 	var err error
 	keyed := pol.Key != nil
