@@ -154,7 +154,12 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 			Logger: logger.With("service", "oidc"),
 		})
 		if err != nil {
-			return nil, fmt.Errorf("couldn't start the dev OIDC issuer: %w", err)
+			// dev.New's errors already say "couldn't start the dev OIDC
+			// issuer"; say how this server forces it.
+			if errors.Is(err, dev.ErrNotLoopback) {
+				return nil, fmt.Errorf("%w (forceDevIssuer: true in the --config file)", err)
+			}
+			return nil, err
 		}
 		s.mux.Handle("/oidc/", s.dev.Handler())
 	}

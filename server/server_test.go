@@ -203,8 +203,9 @@ func TestConfigErrors(t *testing.T) {
 	}
 	// The dev issuer refuses a non-loopback address.
 	_, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), Listen: "192.0.2.1:8080", Dev: true}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err == nil || !strings.Contains(err.Error(), "loopback") {
-		t.Errorf("dev issuer on a public address: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "loopback") || !strings.Contains(err.Error(), "forceDevIssuer: true") ||
+		strings.Count(err.Error(), "couldn't start the dev OIDC issuer") != 1 {
+		t.Errorf("dev issuer on a public address: %v (want one 'couldn't start', and how to force it)", err)
 	}
 }
 
