@@ -24,6 +24,7 @@ import (
 	"github.com/transparency-dev/tessera/ctonly"
 	"github.com/transparency-dev/tessera/storage/posix"
 
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/sct"
 	"sigil.dev/sigil/trust"
 )
@@ -123,6 +124,8 @@ type Service struct {
 	// stretches.
 	cpu chan struct{}
 
+	unlock func() // releases DataDir's lock
+
 	shutdown  func(context.Context) error
 	cancel    context.CancelFunc
 	closeOnce sync.Once
@@ -134,7 +137,7 @@ var _ Submitter = (*Service)(nil)
 
 // New opens (or creates) the log in cfg.DataDir and starts its background
 // work. ctx bounds the opening only; the log runs until Close.
-func New(ctx context.Context, cfg Config) (*Service, error) {
+func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("couldn't open CT log: no data directory")
 	}
@@ -169,6 +172,20 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("couldn't create data directory: %w", err)
 	}
+	// One writer per data directory: the dedupe of resubmissions and
+	// the adds in flight are in memory, so a second process (a sigil ctlog
+	// serve on a running server's ct directory) would log again what this
+	// one holds.
+	unlock, err := fsutil.TryLock(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open CT log: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
+	s.unlock = unlock
 	keyFile := cfg.KeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.DataDir, "key.pem")
@@ -368,6 +385,7 @@ func (s *Service) Close() error {
 			s.closeErr = fmt.Errorf("couldn't publish the final checkpoint: %w", err)
 		}
 		s.cancel()
+		s.unlock()
 	})
 	return s.closeErr
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/tessera/api/layout"
 
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/internal/testpki"
 	"sigil.dev/sigil/sct"
 )
@@ -449,6 +450,15 @@ func TestReopen(t *testing.T) {
 	if idx, _ := ParseLeafIndex(s.Extensions); idx != 1 {
 		t.Errorf("index after reopen = %d, want 1", idx)
 	}
+	// One writer per data directory: a second (a sigil ctlog serve on a
+	// running server's ct directory) is refused.
+	if third, err := New(context.Background(), cfg); !errors.Is(err, fsutil.ErrLocked) {
+		if third != nil {
+			third.Close()
+		}
+		t.Fatalf("a second writer on the data directory: %v, want ErrLocked", err)
+	}
+	svc2.Close()
 
 	// The data directory belongs to that origin and key.
 	bad := cfg
