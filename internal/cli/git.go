@@ -704,11 +704,21 @@ type gitObject struct {
 	err          error // in a range: why the object has no signature to verify
 }
 
+// gitObjects runs git to read objects as they are stored: replace refs
+// (git replace, local and not fetched by default) would otherwise swap in
+// another object's content, signature included, under the object ID
+// asked for, and a signed replacement would verify for an unsigned commit.
+func gitObjects(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Env = append(os.Environ(), "GIT_NO_REPLACE_OBJECTS=1")
+	return cmd
+}
+
 // readObject reads REV: the tag object when REV names an annotated tag,
 // else the commit it names.
 func readObject(ctx context.Context, rev string) (*gitObject, error) {
 	run := func(args ...string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd := gitObjects(ctx, args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -816,7 +826,7 @@ func readRange(ctx context.Context, rng string) ([]*gitObject, error) {
 		return nil, fmt.Errorf("couldn't read %s: not a range", rng)
 	}
 	var stderr bytes.Buffer
-	list := exec.CommandContext(ctx, "git", "rev-list", "--end-of-options", rng)
+	list := gitObjects(ctx, "rev-list", "--end-of-options", rng)
 	list.Stderr = &stderr
 	out, err := list.Output()
 	if err != nil {
@@ -831,7 +841,7 @@ func readRange(ctx context.Context, rng string) ([]*gitObject, error) {
 		return nil, fmt.Errorf("couldn't verify %s: the range holds no commit", rng)
 	}
 	stderr.Reset()
-	cat := exec.CommandContext(ctx, "git", "cat-file", "--batch")
+	cat := gitObjects(ctx, "cat-file", "--batch")
 	cat.Stdin = strings.NewReader(strings.Join(ids, "\n") + "\n")
 	cat.Stderr = &stderr
 	raw, err := cat.Output()

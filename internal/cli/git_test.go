@@ -359,6 +359,13 @@ func TestGitVerifyRange(t *testing.T) {
 	evil := r.forge("HEAD~2", func(raw string) string { return strings.Replace(raw, "\nthree\n", "\nevil\n", 1) })
 	r.fails(nil, "changed after it was signed", "sigil", append([]string{"git", "verify", "HEAD~3.." + evil}, aliceID...)...)
 
+	// A replace ref does not lend an unsigned commit the signature of
+	// the commit that replaces it.
+	r.ok("git", "replace", unsigned, bob+"~1")
+	r.fails(nil, "not signed", "sigil", append([]string{"git", "verify", unsigned}, aliceID...)...)
+	r.fails(nil, "FAILED commit "+unsigned+": ", "sigil", append([]string{"git", "verify", "root..HEAD"}, aliceID...)...)
+	r.ok("git", "replace", "-d", unsigned)
+
 	// An empty range, an unknown revision and an option are refused.
 	r.fails(nil, "the range holds no commit", "sigil", append([]string{"git", "verify", "HEAD..HEAD"}, aliceID...)...)
 	r.fails(nil, "couldn't list the commits of nosuch..HEAD: git rev-list:", "sigil", append([]string{"git", "verify", "nosuch..HEAD"}, aliceID...)...)
