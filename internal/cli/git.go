@@ -307,9 +307,19 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 		if tokenFile == "" {
 			tokenFile = token.DefaultTokenFile
 		}
-		if b, err := os.ReadFile(tokenFile); err == nil {
-			fmt.Fprintf(h, "file %s\n", tokenFile)
-			h.Write(b)
+		if fi, err := os.Stat(tokenFile); err == nil {
+			if !fi.Mode().IsRegular() {
+				// A pipe or device gives its token once: it cannot be
+				// read for the key and again to sign, and what it gives
+				// next is unknown. No cache then.
+				return gs, nil
+			}
+			fh, err := os.Open(tokenFile)
+			if err == nil {
+				fmt.Fprintf(h, "file %s\n", tokenFile)
+				_, _ = io.Copy(h, io.LimitReader(fh, token.MaxTokenSize+1))
+				fh.Close()
+			}
 		}
 		gs.Cache = &gitsign.Cache{Now: g.now}
 		gs.CacheKey = hex.EncodeToString(h.Sum(nil))

@@ -588,4 +588,11 @@ func TestGitCacheFollowsTheToken(t *testing.T) {
 			t.Errorf("%s not signed as %s", rev, want)
 		}
 	}
+	// A token "file" that is a device is not read whole for the cache
+	// key (/dev/zero never ends): no cache, the token from the
+	// environment signs.
+	os.Chmod(filepath.Join(r.home, ".cache", "sigil", "git"), 0o700) //nolint:errcheck
+	if code, out, errOut := r.run([]string{"SIGSTORE_ID_TOKEN_FILE=/dev/zero"}, "git", "commit", "-q", "--allow-empty", "-m", "device token file"); code != 0 {
+		t.Fatalf("commit with a device as token file: %s%s", out, errOut)
+	}
 }
