@@ -829,7 +829,14 @@ does between runs.`,
 			if err != nil {
 				if text, ok := checkpoint.Split(old); ok {
 					if origin, _, _ := strings.Cut(string(text), "\n"); origin != cp.Origin {
-						return fmt.Errorf("the checkpoint in %s is of the log %q, not of the log at %s (Rekor v%d, origin %q)", from, origin, t.c.BaseURL, t.api, cp.Origin)
+						hint := ""
+						// A Rekor v1 origin is "<host> - <tree ID>".
+						if t.api == 2 && strings.Contains(origin, " - ") && f.api == 0 {
+							hint = "; it looks like a Rekor v1 checkpoint: pass --api 1"
+						} else if t.api == 1 && !strings.Contains(origin, " - ") && f.api == 0 {
+							hint = "; it looks like a Rekor v2 checkpoint: pass --api 2"
+						}
+						return fmt.Errorf("the checkpoint in %s is of the log %q, not of the log at %s (Rekor v%d, origin %q)%s", from, origin, t.c.BaseURL, t.api, cp.Origin, hint)
 					}
 				}
 				return fmt.Errorf("the checkpoint in %s: %w", from, err)

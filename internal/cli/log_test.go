@@ -401,6 +401,11 @@ func TestLogCheckpointFiles(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "is of the log") || !strings.Contains(errOut, "Rekor v2") {
 		t.Errorf("a v1 checkpoint against the v2 log: exit %d: %s", code, errOut)
 	}
+	// Without --api, the v2 log is picked; the error says how to reach v1.
+	code, _, errOut = run("log", "verify-consistency", "--rekor-url", f.url, "--trusted-root", f.root, "--from", saved["1"])
+	if code == 0 || !strings.Contains(errOut, "looks like a Rekor v1 checkpoint: pass --api 1") {
+		t.Errorf("a v1 checkpoint, no --api: exit %d: %s", code, errOut)
+	}
 
 	start := trust.Window{Start: time.Now().Add(-time.Hour)}
 	sc := &trust.SigningConfig{
