@@ -63,6 +63,9 @@ type Signer struct {
 type Retry struct {
 	Attempts int           // default 4
 	Timeout  time.Duration // default 60s per service call
+	// MoreTime says how to allow more time, at the end of the error of a
+	// service that kept failing (default "allow more time with --timeout").
+	MoreTime string
 }
 
 // Result is a signed bundle and what it states.
@@ -460,22 +463,25 @@ func (s *Signer) retry(ctx context.Context, f func(context.Context) error) error
 			if errors.Is(ctx.Err(), context.Canceled) {
 				return fmt.Errorf("%w (cancelled after %d attempts)", err, i+1)
 			}
-			return gaveUp(err, i+1, timeout)
+			return gaveUp(err, i+1, timeout, s.Retry.MoreTime)
 		case <-time.After(wait):
 		}
 		wait *= 2
 	}
-	return gaveUp(err, attempts, timeout)
+	return gaveUp(err, attempts, timeout, s.Retry.MoreTime)
 }
 
 // gaveUp is the error of a service that kept failing: what happened, then
 // what to do.
-func gaveUp(err error, attempts int, timeout time.Duration) error {
+func gaveUp(err error, attempts int, timeout time.Duration, moreTime string) error {
 	tries := "1 attempt"
 	if attempts > 1 {
 		tries = fmt.Sprintf("%d attempts", attempts)
 	}
-	return fmt.Errorf("%w (gave up after %s, time limit %s: check that the service is up and reachable, or allow more time with --timeout)", err, tries, timeout)
+	if moreTime == "" {
+		moreTime = "allow more time with --timeout"
+	}
+	return fmt.Errorf("%w (gave up after %s, time limit %s: check that the service is up and reachable, or %s)", err, tries, timeout, moreTime)
 }
 
 func temporary(err error) bool {

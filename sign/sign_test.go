@@ -130,6 +130,13 @@ func TestRetriesAndErrors(t *testing.T) {
 	if !errors.As(err, &se) || se.Status != 503 || !strings.Contains(err.Error(), "gave up after 3 attempts") || !strings.Contains(err.Error(), "--timeout") {
 		t.Fatalf("persistent failure: %v", err)
 	}
+	// A caller without a --timeout flag (git) says what to do instead.
+	s.Retry.MoreTime = "sign again once it is"
+	f.FailNext("/api/v1/log/entries", 10)
+	if _, err := s.SignBlob(context.Background(), strings.NewReader("x")); err == nil || strings.Contains(err.Error(), "--timeout") || !strings.Contains(err.Error(), "reachable, or sign again once it is)") {
+		t.Fatalf("persistent failure, no --timeout: %v", err)
+	}
+	s.Retry.MoreTime = ""
 	f.FailNext("/api/v1/log/entries", 0)
 	// Token problems are explained before anything is sent.
 	s.Token = func(context.Context) (string, error) {

@@ -230,7 +230,7 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 	} else if tr, err = client.LoadTrustedRoot(g.trustOptions()); err != nil {
 		return nil, err
 	}
-	s := &sign.Signer{KeyAlgorithm: sign.AlgECDSAP256, TrustedRoot: tr, Retry: sign.Retry{Timeout: time.Minute}}
+	s := &sign.Signer{KeyAlgorithm: sign.AlgECDSAP256, TrustedRoot: tr, Retry: sign.Retry{Timeout: time.Minute, MoreTime: "sign again once it is"}}
 
 	caURL := g.fulcioURL
 	if caURL == "" {
