@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("SIGIL_TEST_MAIN") == "1" {
 		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 	}
+	if os.Getenv("SIGIL_TEST_SHUTDOWN") == "1" {
+		shutdownChild()
+	}
 	os.Exit(m.Run())
 }
 

@@ -15,12 +15,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -130,7 +128,7 @@ nothing acknowledged is lost.`,
 			klog.SetSlogLogger(logger)
 			slog.SetDefault(logger)
 			tuneGC(logger)
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := shutdownContext(cmd.Context(), logger)
 			defer stop()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {

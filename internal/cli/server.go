@@ -79,7 +79,7 @@ runs a subset on this host.`,
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			tuneGC(logger)
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := shutdownContext(context.Background(), logger)
 			defer stop()
 			start := time.Now()
 			srv, err := server.New(ctx, *cfg, logger)
@@ -169,4 +169,20 @@ func selfCommand() string {
 func mustGetwd() string {
 	d, _ := os.Getwd()
 	return d
+}
+
+// shutdownContext is cancelled by the first SIGINT or SIGTERM, which starts
+// a graceful shutdown; from then on the signals have their default action
+// again, so a second Ctrl-C ends the process at once (anything
+// acknowledged is durable already).
+func shutdownContext(parent context.Context, log *slog.Logger) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+		if parent.Err() == nil && log != nil {
+			log.Info("shutting down gracefully (interrupt again to stop at once)")
+		}
+	}()
+	return ctx, stop
 }
