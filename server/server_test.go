@@ -313,8 +313,18 @@ func TestStartWarnings(t *testing.T) {
 	issuers := filepath.Join(dir, "issuers.json")
 	os.WriteFile(issuers, []byte(`{"OIDCIssuers":{"https://issuer.example":{"IssuerURL":"https://issuer.example","ClientID":"sigstore","Type":"email"}}}`), 0o644)
 	t.Setenv("SIGIL_TEST_CA_PW", "secret")
-	if l := start(server.Config{DataDir: filepath.Join(dir, "data"), CA: server.CAConfig{Issuers: issuers, PasswordEnv: "SIGIL_TEST_CA_PW"}}); !strings.Contains(l, "root key was created online") {
+	if l := start(server.Config{DataDir: filepath.Join(dir, "data"), CA: server.CAConfig{Issuers: issuers, PasswordEnv: "SIGIL_TEST_CA_PW"}}); !strings.Contains(l, "root key was created online") || strings.Contains(l, "password file") {
 		t.Errorf("production first start: no root key warning in\n%s", l)
+	}
+	// A password file others can read is named.
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("secret\n"), 0o644)
+	if l := start(server.Config{DataDir: filepath.Join(dir, "data"), CA: server.CAConfig{Issuers: issuers, PasswordFile: pw}}); !strings.Contains(l, "password file can be read by other users") || !strings.Contains(l, "mode=0644") {
+		t.Errorf("a world-readable password file: no warning in\n%s", l)
+	}
+	os.Chmod(pw, 0o600)
+	if l := start(server.Config{DataDir: filepath.Join(dir, "data"), CA: server.CAConfig{Issuers: issuers, PasswordFile: pw}}); strings.Contains(l, "password file") {
+		t.Errorf("a private password file warned:\n%s", l)
 	}
 }
 
