@@ -27,7 +27,9 @@ type Config struct {
 	// http://<Listen> (https:// with TLS).
 	PublicURL string `yaml:"publicURL"`
 	// TLS certificate and key files; without them the server speaks plain
-	// HTTP (fine on loopback, not elsewhere).
+	// HTTP (fine on loopback, not elsewhere). When the certificate file
+	// changes (a renewal), the pair is read again within a second of the
+	// next handshake; a pair that does not load keeps the previous one.
 	TLSCert string `yaml:"tlsCert"`
 	TLSKey  string `yaml:"tlsKey"`
 

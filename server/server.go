@@ -51,6 +51,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -550,10 +551,17 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	// Connections beyond the open-file limit would leave the logs no file
 	// to open: Tessera panics, and the server with it.
 	l = connlimit.Listener(l)
+	if s.cfg.TLSCert != "" {
+		r, err := newCertReloader(s.cfg.TLSCert, s.cfg.TLSKey, s.log.With("service", "tls"))
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{GetCertificate: r.getCertificate}
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(l, s.cfg.TLSCert, s.cfg.TLSKey)
+			errc <- srv.ServeTLS(l, "", "")
 		} else {
 			errc <- srv.Serve(l)
 		}
