@@ -73,6 +73,9 @@ func FindHashedRekord(ctx context.Context, logs []*RekorV1, l Lookup) (*protorek
 			why = append(why, err.Error())
 			continue
 		}
+		if l.Signature != nil {
+			ids = entryFirst(ids, l.uuid(signer))
+		}
 		if len(ids) > maxCandidates {
 			ids = ids[:maxCandidates]
 		}
@@ -89,6 +92,33 @@ func FindHashedRekord(ctx context.Context, logs []*RekorV1, l Lookup) (*protorek
 		why = append(why, lg.URL()+" has none")
 	}
 	return nil, nil, fmt.Errorf("%w: %s", ErrNoEntry, strings.Join(why, "; "))
+}
+
+// uuid returns the entry UUID (leaf hash, in hex) of the canonical
+// hashedrekord body a Rekor v1 log writes for l with a known signature.
+func (l Lookup) uuid(signer []byte) string {
+	leaf := rekor.LeafHash(rekor.HashedRekordV001(l.Hash, l.Digest, l.Signature, signer))
+	return hex.EncodeToString(leaf[:])
+}
+
+// entryFirst moves the IDs naming the entry with this UUID (a 64-digit
+// UUID, or an 80-digit ID ending in it) to the front. A signer that signed
+// one digest many times (a key re-signing an unchanged artifact) has more
+// entries than the candidates fetched, in the index's order: the entry of
+// this very signature must not be cut off.
+func entryFirst(ids []string, uuid string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if len(id) >= 64 && strings.EqualFold(id[len(id)-64:], uuid) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range ids {
+		if len(id) < 64 || !strings.EqualFold(id[len(id)-64:], uuid) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // matches reports whether a canonical body records l.

@@ -1,0 +1,80 @@
+package sign
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"sigil.dev/sigil/rekor"
+)
+
+// TestFindHashedRekordManyEntries: a key that signed one artifact more
+// often than the candidates fetched has its entries listed by the index in
+// any order; the entry of the signature asked for is found wherever it is.
+func TestFindHashedRekordManyEntries(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	digest := sha256.Sum256([]byte("re-signed artifact"))
+	bodies := map[string][]byte{}
+	var ids []string
+	var sigs [][]byte
+	for i := range 3 * maxCandidates {
+		sig := []byte(fmt.Sprintf("signature %d", i))
+		body := rekor.HashedRekordV001(crypto.SHA256, digest[:], sig, pemKey)
+		leaf := rekor.LeafHash(body)
+		id := "24296fb24b8ad77a" + hex.EncodeToString(leaf[:])
+		bodies[id] = body
+		ids = append(ids, id)
+		sigs = append(sigs, sig)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/v1/index/retrieve":
+			json.NewEncoder(w).Encode(ids)
+		case strings.HasPrefix(r.URL.Path, "/api/v1/log/entries/"):
+			id := strings.TrimPrefix(r.URL.Path, "/api/v1/log/entries/")
+			body, ok := bodies[id]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			json.NewEncoder(w).Encode(map[string]any{id: map[string]any{"body": body, "integratedTime": 1, "logID": "00", "logIndex": 7}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	logs := []*RekorV1{{BaseURL: srv.URL}}
+	for _, i := range []int{0, maxCandidates, 3*maxCandidates - 1} {
+		tle, _, err := FindHashedRekord(context.Background(), logs, Lookup{Hash: crypto.SHA256, Digest: digest[:], Signature: sigs[i], Key: k.Public()})
+		if err != nil {
+			t.Fatalf("signature %d: %v", i, err)
+		}
+		if got, _ := SignatureOf(tle.GetCanonicalizedBody()); string(got) != string(sigs[i]) {
+			t.Errorf("signature %d: found the entry of %q", i, got)
+		}
+	}
+	// Another signature by the same key over the same digest has none.
+	if _, _, err := FindHashedRekord(context.Background(), logs, Lookup{Hash: crypto.SHA256, Digest: digest[:], Signature: []byte("never logged"), Key: k.Public()}); err == nil {
+		t.Error("a signature never logged was found")
+	}
+}
