@@ -654,7 +654,13 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 					// unless --public-key named the log's key).
 					tr := t.tr
 					if tr == nil {
-						tr, _ = f.trust.loadTrustedRoot()
+						// With --public-key the root was not needed for the
+						// log; one named by --trusted-root must still load,
+						// not leave every signer unchecked.
+						var err error
+						if tr, err = f.trust.loadTrustedRoot(); err != nil && f.trust.trustedRoot != "" {
+							return err
+						}
 					}
 					if tr == nil {
 						tr = &trust.TrustedRoot{}

@@ -564,6 +564,18 @@ func TestLogSearch(t *testing.T) {
 		t.Fatalf("key signer: %s", out)
 	}
 
+	// With the log's --public-key, the trusted root named still checks
+	// the signers, and one that cannot be read is an error, not a reason
+	// to leave them unchecked.
+	code, out, errOut = run("log", "search", "--rekor-url", f.url, "--api", "1", "--public-key", f.v1Key, "--trusted-root", f.root, "--email", "alice@sigil.test")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 || strings.Contains(lines[0], "NOT") || !strings.Contains(lines[1], "NOT verified") {
+		t.Fatalf("--public-key: exit %d\n%s%s", code, out, errOut)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.json")
+	if code, out, errOut := run("log", "search", "--rekor-url", f.url, "--api", "1", "--public-key", f.v1Key, "--trusted-root", missing, "--email", "alice@sigil.test"); code == 0 || !strings.Contains(errOut, "missing.json") {
+		t.Fatalf("--public-key, unreadable --trusted-root: exit %d\n%s%s", code, out, errOut)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		want string
