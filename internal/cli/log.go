@@ -1049,6 +1049,13 @@ func checkSigner(v *verify.Verifier, haveCAs bool, e *protorekor.TransparencyLog
 		return "unchecked", ""
 	}
 	if blk.Type == "PUBLIC KEY" {
+		// A dsse or intoto entry may carry several signatures: "key"
+		// only when none of them names anyone.
+		for _, sg := range b.Signatures[1:] {
+			if o, _ := pem.Decode(sg.PEM); o == nil || o.Type != "PUBLIC KEY" {
+				return "unchecked", ""
+			}
+		}
 		return "key", ""
 	}
 	if b.Kind != rekor.KindHashedRekord || len(b.Signatures) != 1 || !haveCAs {

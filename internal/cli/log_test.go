@@ -9,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -31,6 +32,7 @@ import (
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/cert"
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/dsse"
 	"sigil.dev/sigil/internal/testpki"
 	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/tlog"
@@ -637,5 +639,51 @@ func TestLogSearchOutputIsPrintable(t *testing.T) {
 	code, out, errOut := run("log", "search", "--rekor-url", f.url, "--trusted-root", f.root, "--sha", hex.EncodeToString(d))
 	if code != 0 || !strings.Contains(out, "?[2K?mallory@sigil.test (https://issuer.sigil.test?[31m)") || strings.ContainsAny(out, "\x1b\r") {
 		t.Errorf("exit %d: %q %s", code, out, errOut)
+	}
+}
+
+// TestLogSearchMixedSigners: a dsse entry may carry several signatures. One
+// made with a bare key must not lend its "key" mark to the others: a
+// self-signed certificate naming alice beside it is not checked, and says
+// so.
+func TestLogSearchMixedSigners(t *testing.T) {
+	f := newLogFixture(t)
+	bare, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	mallory, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), EmailAddresses: []string{"alice@sigil.test"}, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, mallory.Public(), mallory)
+	payload := []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + hex.EncodeToString(sha256Of([]byte("a"))) + `"}}],"predicateType":"https://example.com/p","predicate":{}}`)
+	pae := dsse.PAE("application/vnd.in-toto+json", payload)
+	sign := func(k *ecdsa.PrivateKey) []byte {
+		s, err := k.Sign(rand.Reader, sha256Of(pae), crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// The log sorts the signatures by their text: the bare key's first.
+	bareSig, mallorySig := sign(bare), sign(mallory)
+	for base64.StdEncoding.EncodeToString(bareSig) > base64.StdEncoding.EncodeToString(mallorySig) {
+		bareSig = sign(bare)
+	}
+	env, _ := json.Marshal(map[string]any{"payloadType": "application/vnd.in-toto+json", "payload": payload,
+		"signatures": []map[string]any{{"sig": bareSig}, {"sig": mallorySig}}})
+	req, _ := json.Marshal(map[string]any{"kind": "dsse", "apiVersion": "0.0.1", "spec": map[string]any{"proposedContent": map[string]any{
+		"envelope": string(env), "verifiers": [][]byte{testpki.PublicKeyPEM(bare.Public()), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}}}})
+	resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req))
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("entry: %v %v %s", resp.Status, err, msg)
+	}
+	resp.Body.Close()
+	code, out, errOut := run("log", "search", "--rekor-url", f.url, "--trusted-root", f.root, "--email", "alice@sigil.test")
+	if code != 0 || !strings.Contains(out, "alice@sigil.test") || !strings.Contains(out, "(certificate not checked)") {
+		t.Errorf("text: exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = run("log", "search", "--rekor-url", f.url, "--trusted-root", f.root, "--email", "alice@sigil.test", "-o", "json")
+	var js []struct{ Signer string }
+	if err := json.Unmarshal([]byte(out), &js); code != 0 || err != nil || len(js) != 1 || js[0].Signer != "unchecked" {
+		t.Errorf("json: exit %d %v:\n%s%s", code, err, out, errOut)
 	}
 }
