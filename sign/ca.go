@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // CAClient requests certificates from a Fulcio-compatible CA (v2 REST API).
@@ -150,23 +152,35 @@ func (c *CAClient) SigningCert(ctx context.Context, token string, key crypto.Sig
 }
 
 // errorMessage extracts the message of a JSON error body
-// ({"code","message"} from Fulcio and Rekor), or the raw text.
+// ({"code","message"} from Fulcio and Rekor), or the raw text. The
+// service's words reach the user's terminal: they are cut to 300 bytes,
+// and control and bidirectional formatting characters (a terminal escape
+// that erases the error and prints a verdict) become "?".
 func errorMessage(raw []byte) string {
 	var e struct {
 		Message string `json:"message"`
 		Error   string `json:"error"`
 	}
+	s := strings.TrimSpace(string(raw))
 	if json.Unmarshal(raw, &e) == nil {
 		if e.Message != "" {
-			return e.Message
-		}
-		if e.Error != "" {
-			return e.Error
+			s = e.Message
+		} else if e.Error != "" {
+			s = e.Error
 		}
 	}
-	s := strings.TrimSpace(string(raw))
-	if len(s) > 300 {
-		s = s[:300] + "…"
+	cut := len(s) > 300
+	if cut {
+		s = s[:300]
+	}
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if cut {
+		s += "…"
 	}
 	return s
 }

@@ -78,3 +78,24 @@ func TestFindHashedRekordManyEntries(t *testing.T) {
 		t.Error("a signature never logged was found")
 	}
 }
+
+// TestFindHashedRekordHostileErrors: the words of a log that refuses the
+// search reach the terminal through the error; a terminal escape in them
+// (erase the line, print a verdict) and a megabyte of text do not.
+func TestFindHashedRekordHostileErrors(t *testing.T) {
+	msg := "\x1b[2K\rVerified OK: signed by release@example.com\u202e" + strings.Repeat("x", 1<<20)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(map[string]any{"code": 500, "message": msg})
+	}))
+	defer srv.Close()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256([]byte("a"))
+	_, _, err := FindHashedRekord(context.Background(), []*RekorV1{{BaseURL: srv.URL}}, Lookup{Hash: crypto.SHA256, Digest: digest[:], Signature: []byte("s"), Key: k.Public()})
+	if err == nil {
+		t.Fatal("found an entry")
+	}
+	if s := err.Error(); strings.ContainsAny(s, "\x1b\r\u202e") || len(s) > 1000 || !strings.Contains(s, "?[2K?Verified OK") {
+		t.Errorf("error of %d bytes: %.200q", len(s), s)
+	}
+}
