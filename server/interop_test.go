@@ -287,6 +287,12 @@ func TestDetachedSignatures(t *testing.T) {
 			t.Errorf("%s: exit %d, want %q:\n%s", tc.name, code, tc.want, out)
 		}
 	}
+	// A --rekor-url that has no entry: the error does not send the user
+	// to the flag they gave.
+	if out, code := sigil(t, dir, append([]string{"verify-blob", "a.txt", "--signature", "a.sig", "--certificate", "a.pem", "--rekor-url", pub + "/nowhere"}, id...)...); code == 0 ||
+		!strings.Contains(out, "couldn't find a transparency log entry") || strings.Contains(out, "pass --rekor-url") {
+		t.Errorf("--rekor-url without the entry: exit %d:\n%s", code, out)
+	}
 }
 
 func sha256Hex(t *testing.T, path string) string {

@@ -379,7 +379,11 @@ func (f *verifyFlags) detachedBundle(ctx context.Context, art verify.Artifact, p
 		}
 		tle, _, err := sign.FindHashedRekord(ctx, logs, sign.Lookup{Hash: crypto.SHA256, Digest: digest, Signature: sig, Certificate: certDER, Key: pol.Key})
 		if err != nil {
-			return nil, art, fmt.Errorf("couldn't find a transparency log entry of this signature over this artifact (a signature over another artifact has none either): %w; pass --rekor-url for the Rekor v1 log it was recorded in", err)
+			where := "; pass --rekor-url for the Rekor v1 log it was recorded in"
+			if f.rekorURL != "" {
+				where = "" // given already
+			}
+			return nil, art, fmt.Errorf("couldn't find a transparency log entry of this signature over this artifact (a signature over another artifact has none either): %w%s", err, where)
 		}
 		entries = append(entries, tle)
 	}
