@@ -319,7 +319,10 @@ func (f *verifyFlags) detachedBundle(ctx context.Context, art verify.Artifact, p
 	if f.bundle != "" {
 		return nil, art, errors.New("give --bundle or --signature, not both")
 	}
-	if (f.certificate == "") == (pol.Key == nil) {
+	switch {
+	case f.certificate != "" && pol.Key != nil:
+		return nil, art, errors.New("give --certificate (a keyless signature) or a key (--key, or a policy's key), not both")
+	case f.certificate == "" && pol.Key == nil:
 		return nil, art, errors.New("--signature needs the signer: --certificate FILE for a keyless signature, or --key for a key-signed one")
 	}
 	raw, err := readFile("signature", f.signature)
