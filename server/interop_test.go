@@ -280,6 +280,8 @@ func TestDetachedSignatures(t *testing.T) {
 		{"key, no log lookup", []string{"verify-blob", "a.txt", "--signature", "k.sig", "--key", "cosign.pub", "--insecure-ignore-tlog"}, ""},
 		{"the keyless signature under the key", []string{"verify-blob", "a.txt", "--signature", "a.sig", "--key", "cosign.pub", "--insecure-ignore-tlog"}, "signature verification failed"},
 		{"no signer", append([]string{"verify-blob", "a.txt", "--signature", "a.sig"}, id...), "--signature needs the signer"},
+		{"endless signature file", append([]string{"verify-blob", "a.txt", "--signature", "/dev/zero", "--certificate", "a.pem"}, id...), "larger than 65536 bytes"},
+		{"endless certificate file", append([]string{"verify-blob", "a.txt", "--signature", "a.sig", "--certificate", "/dev/zero"}, id...), "larger than 1048576 bytes"},
 		{"certificate and key", []string{"verify-blob", "a.txt", "--signature", "a.sig", "--certificate", "a.pem", "--key", "cosign.pub"}, "not both"},
 		{"bundle and signature", append([]string{"verify-blob", "a.txt", "--signature", "a.sig", "--certificate", "a.pem", "--bundle", "a.sig"}, id...), "not both"},
 	} {

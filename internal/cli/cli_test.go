@@ -96,6 +96,7 @@ func TestVerifyBlobCLI(t *testing.T) {
 		{"digest", []string{"verify-blob", "sha256:" + strings.Repeat("0", 64), "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "does not match the digest the bundle signs"},
 		{"bad digest", []string{"verify-blob", "sha256:abc", "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "want sha256:<64 hex digits>"},
 		{"missing bundle", []string{"verify-blob", f.art, "--bundle", filepath.Join(f.dir, "nope"), "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "couldn't read bundle"},
+		{"no bundle", []string{"verify-blob", f.art, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "pass --bundle FILE, or --signature FILE for a detached signature"},
 		// An unknown output format is refused before verifying.
 		{"unknown output", []string{"verify-blob", f.art, "--bundle", filepath.Join(f.dir, "nope"), "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root, "-o", "yaml"}, 1, `unknown --output "yaml"`},
 		{"key", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--trusted-root", f.root}, 0, "Verified OK: signed by key"},

@@ -128,6 +128,28 @@ func newVersion() *cobra.Command {
 	}
 }
 
+// readSmallFile is readFile for files that are small by nature (a
+// signature, a certificate): more than max bytes is an error, so /dev/zero
+// or a wrong path to a huge file does not exhaust memory.
+func readSmallFile(what, path string, max int64) ([]byte, error) {
+	if path == "" {
+		return nil, fmt.Errorf("no %s given", what)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", what, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", what, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("couldn't read %s %s: larger than %d bytes", what, path, max)
+	}
+	return b, nil
+}
+
 func readFile(what, path string) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("no %s given", what)

@@ -54,12 +54,13 @@ type verifyFlags struct {
 	// Detached verification (verify-blob): a signature and certificate
 	// instead of a bundle, the log entry looked up online.
 	signature, certificate, rekorURL string
+	registeredDetached               bool // the command takes --signature
 
 	root *trust.TrustedRoot // what verifier loaded
 }
 
 func (f *verifyFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.bundle, "bundle", "", "the Sigstore bundle to verify (required)")
+	c.Flags().StringVar(&f.bundle, "bundle", "", "the Sigstore bundle to verify (required, but for verify-blob --signature)")
 	f.registerTrust(c)
 }
 
@@ -303,6 +304,7 @@ func (f *verifyFlags) verifier(pol verify.Policy) (*verify.Verifier, error) {
 
 // registerDetached adds the flags of detached verification to verify-blob.
 func (f *verifyFlags) registerDetached(c *cobra.Command) {
+	f.registeredDetached = true
 	fl := c.Flags()
 	fl.StringVar(&f.signature, "signature", "", "a detached signature instead of --bundle (base64, as cosign sign-blob --output-signature writes it, or raw): the log entry is looked up online")
 	fl.StringVar(&f.certificate, "certificate", "", "with --signature: the signer's certificate (PEM, base64 PEM as cosign --output-certificate writes it, or DER)")
@@ -325,7 +327,7 @@ func (f *verifyFlags) detachedBundle(ctx context.Context, art verify.Artifact, p
 	case f.certificate == "" && pol.Key == nil:
 		return nil, art, errors.New("--signature needs the signer: --certificate FILE for a keyless signature, or --key for a key-signed one")
 	}
-	raw, err := readFile("signature", f.signature)
+	raw, err := readSmallFile("signature", f.signature, 64<<10)
 	if err != nil {
 		return nil, art, err
 	}
@@ -404,7 +406,7 @@ func (f *verifyFlags) detachedBundle(ctx context.Context, art verify.Artifact, p
 // readCertificate reads a certificate file: PEM, base64 of PEM (cosign's
 // --output-certificate) or DER.
 func readCertificate(path string) ([]byte, error) {
-	raw, err := readFile("certificate", path)
+	raw, err := readSmallFile("certificate", path, 1<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -426,6 +428,9 @@ func readCertificate(path string) ([]byte, error) {
 func (f *verifyFlags) loadBundle() (*bundle.Bundle, error) {
 	raw, err := readFile("bundle", f.bundle)
 	if err != nil {
+		if f.bundle == "" && f.registeredDetached {
+			return nil, fmt.Errorf("%w (pass --bundle FILE, or --signature FILE for a detached signature)", err)
+		}
 		return nil, fmt.Errorf("%w (pass --bundle FILE)", err)
 	}
 	b, err := bundle.Parse(raw)
