@@ -40,10 +40,12 @@ type Lookup struct {
 	Key         crypto.PublicKey
 }
 
-// FindHashedRekord searches the logs' indexes (by digest and signer) for
-// a hashedrekord 0.0.1 entry recording l, fetches the candidates and
-// returns the first whose body records exactly that digest, signer and
-// signature, with its log. Nothing is verified here: the caller checks the
+// FindHashedRekord finds a hashedrekord 0.0.1 entry recording l in the
+// logs: with a known signature by the UUID its canonical body has, else
+// (or when that misses) by searching the log's index by digest and
+// signer, fetching the candidates and keeping the first whose body
+// records exactly that digest, signer and signature. It returns the entry
+// with its log. Nothing is verified here: the caller checks the
 // entry (inclusion proof, SET) by verifying the bundle it makes of it.
 func FindHashedRekord(ctx context.Context, logs []*RekorV1, l Lookup) (*protorekor.TransparencyLogEntry, *RekorV1, error) {
 	var signer []byte
@@ -68,6 +70,16 @@ func FindHashedRekord(ctx context.Context, logs []*RekorV1, l Lookup) (*protorek
 	}
 	var why []string
 	for _, lg := range logs {
+		if l.Signature != nil {
+			// The entry of a known signature has a known UUID: ask for
+			// it by that, as cosign asks entries/retrieve for the exact
+			// entry, so the best-effort index is not needed. Another
+			// encoding of the signer than the log's canonical one
+			// misses; the index search below then finds it.
+			if tle, err := lg.Entry(ctx, l.uuid(signer)); err == nil && l.matches(tle.GetCanonicalizedBody(), hashName) {
+				return tle, lg, nil
+			}
+		}
 		ids, err := lg.Search(ctx, SearchQuery{PEM: signer, Hash: hashName + ":" + hex.EncodeToString(l.Digest), And: true})
 		if err != nil {
 			why = append(why, err.Error())

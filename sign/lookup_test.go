@@ -99,3 +99,38 @@ func TestFindHashedRekordHostileErrors(t *testing.T) {
 		t.Errorf("error of %d bytes: %.200q", len(s), s)
 	}
 }
+
+// A signature's entry is found by its UUID even when the log's index
+// (best effort) does not list it.
+func TestFindHashedRekordWithoutIndex(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(k.Public())
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	digest := sha256.Sum256([]byte("indexed nowhere"))
+	sig := []byte("the signature")
+	body := rekor.HashedRekordV001(crypto.SHA256, digest[:], sig, pemKey)
+	leaf := rekor.LeafHash(body)
+	uuid := hex.EncodeToString(leaf[:])
+	searched := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/v1/index/retrieve":
+			searched++
+			w.Write([]byte("[]")) //nolint:errcheck
+		case "/api/v1/log/entries/" + uuid:
+			json.NewEncoder(w).Encode(map[string]any{"24296fb24b8ad77a" + uuid: map[string]any{"body": body, "integratedTime": 1, "logID": "00", "logIndex": 7}}) //nolint:errcheck
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	logs := []*RekorV1{{BaseURL: srv.URL}}
+	tle, _, err := FindHashedRekord(context.Background(), logs, Lookup{Hash: crypto.SHA256, Digest: digest[:], Signature: sig, Key: k.Public()})
+	if err != nil || tle.GetLogIndex() != 7 || searched != 0 {
+		t.Fatalf("entry %v, %v; %d searches", tle.GetLogIndex(), err, searched)
+	}
+	// Without the signature (gitsign's online mode) the index is asked.
+	if _, _, err := FindHashedRekord(context.Background(), logs, Lookup{Hash: crypto.SHA256, Digest: digest[:], Key: k.Public()}); err == nil || searched != 1 {
+		t.Fatalf("without a signature: %v, %d searches", err, searched)
+	}
+}
