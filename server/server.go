@@ -16,7 +16,7 @@
 //	/ct/…                                             CT log (RFC 6962 add-(pre-)chain, static-ct reads)
 //	/tuf/…                                            TUF repository
 //	/oidc/…                                           dev OIDC issuer (dev mode only)
-//	/healthz, /readyz, /metrics
+//	/healthz, /readyz, /metrics                        readyz: 503 before the TUF repository exists and while the transparency logs' writes fail
 //
 // Trust statement per datastore (what a compromise of each means):
 //   - DataDir/ca: the CA key is the root of identity; whoever holds it can
@@ -246,6 +246,12 @@ func (s *Server) serveJSON(f func() ([]byte, error)) http.HandlerFunc {
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	if s.tlog != nil {
+		if err := s.tlog.Ready(); err != nil {
+			http.Error(w, "tlog: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	if s.tuf != nil {
 		if err := s.tuf.Ready(); err != nil {
 			http.Error(w, "tuf: "+err.Error(), http.StatusServiceUnavailable)

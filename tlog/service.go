@@ -419,6 +419,22 @@ func (g *gate) close() <-chan struct{} {
 // flushed. Nothing acknowledged is lost, and nothing durable is lost either.
 // The HTTP server should stop accepting requests first (http.Server
 // Shutdown), then call Close. Close is idempotent.
+// Ready reports why the service cannot take writes now: a log's storage
+// failed an integrity check, or its newest writes failed and none has
+// succeeded since (a full or unwritable disk). A frozen (read-only)
+// service is ready: it serves reads.
+func (s *Service) Ready() error {
+	for _, t := range []*tree{s.v2, s.v1} {
+		if t == nil {
+			continue
+		}
+		if err := t.health(); err != nil {
+			return fmt.Errorf("%s log: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
 func (s *Service) Close() error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()

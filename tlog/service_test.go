@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/transparency-dev/tessera"
 
 	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/internal/testpki"
@@ -405,5 +406,34 @@ func TestSharedRegistry(t *testing.T) {
 	resp, _ := a.get("/metrics")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/metrics served (%d) though the caller owns the registry", resp.StatusCode)
+	}
+}
+
+// While a log's writes fail (a full or unwritable disk), Ready says so,
+// and it recovers with the next durable write.
+func TestReadyFollowsFailingWrites(t *testing.T) {
+	l := startLog(t, "", nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	if err := l.svc.Ready(); err != nil {
+		t.Fatalf("a new log: %v", err)
+	}
+	add := l.svc.v2.add
+	l.svc.v2.add = func(context.Context, *tessera.Entry) tessera.IndexFuture {
+		return func() (tessera.Index, error) { return tessera.Index{}, errors.New("no space left on device") }
+	}
+	req, _ := s.v2Request(t, []byte("disk full"))
+	if resp, body := l.post("/api/v2/log/entries", req); resp.StatusCode < 500 {
+		t.Fatalf("a failing write: %d %s", resp.StatusCode, body)
+	}
+	if err := l.svc.Ready(); err == nil || !strings.Contains(err.Error(), "v2 log: writes failing since") || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("Ready while writes fail: %v", err)
+	}
+	l.svc.v2.add = add
+	req, _ = s.v2Request(t, []byte("space again"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+	if err := l.svc.Ready(); err != nil {
+		t.Fatalf("Ready after a durable write: %v", err)
 	}
 }

@@ -72,10 +72,16 @@ type tree struct {
 	shutdown func(context.Context) error
 	nodes    *nodeCache
 
-	pub     atomic.Pointer[snapshot]
-	pubMu   sync.Mutex // serializes advance and the published-checkpoint checks
-	broken  atomic.Pointer[error]
-	lastRaw []byte // last published checkpoint checked, guarded by pubMu
+	pub    atomic.Pointer[snapshot]
+	pubMu  sync.Mutex // serializes advance and the published-checkpoint checks
+	broken atomic.Pointer[error]
+	// lastFail is the newest group of adds that all failed (storage full
+	// or unwritable), lastOK the time of the newest group with a durable
+	// add (Unix nanoseconds): health reports failing writes while the
+	// newest outcome is a failure.
+	lastFail atomic.Pointer[addFailure]
+	lastOK   atomic.Int64
+	lastRaw  []byte // last published checkpoint checked, guarded by pubMu
 
 	mu      sync.Mutex // guards waiters
 	waiters waiterHeap
@@ -369,6 +375,16 @@ func (t *tree) commit(ctx context.Context, group []*addRequest) {
 			need = idx.Index + 1
 		}
 	}
+	if need > 0 {
+		t.lastOK.Store(time.Now().UnixNano())
+	} else {
+		for _, r := range results {
+			if r.err != nil {
+				t.lastFail.Store(&addFailure{at: time.Now(), err: r.err})
+				break
+			}
+		}
+	}
 	answer := func() {
 		for i, r := range group {
 			r.done <- results[i]
@@ -493,6 +509,26 @@ func (t *tree) checkConsistent(ctx context.Context, size1 uint64, root1 []byte, 
 		t.log.Error("integrity check failed; no more writes will be acknowledged", "err", err)
 	}
 	return err
+}
+
+// addFailure is a group of adds that all failed.
+type addFailure struct {
+	at  time.Time
+	err error
+}
+
+// health reports why the tree cannot take writes now: its storage failed
+// an integrity check, or the newest group of adds failed and none has
+// succeeded since (a full or unwritable disk). A load balancer's readiness
+// check sends writers elsewhere meanwhile.
+func (t *tree) health() error {
+	if err := t.integrity(); err != nil {
+		return err
+	}
+	if f := t.lastFail.Load(); f != nil && f.at.UnixNano() > t.lastOK.Load() {
+		return fmt.Errorf("writes failing since %s: %w", f.at.UTC().Format(time.RFC3339), f.err)
+	}
+	return nil
 }
 
 func (t *tree) integrity() error {

@@ -77,7 +77,8 @@ func newLogServe() *cobra.Command {
              GET /api/v1/log/entries/<uuid>, POST /api/v1/log/entries/retrieve,
              POST /api/v1/index/retrieve, GET /api/v1/log, GET /api/v1/log/proof,
              GET /api/v1/log/publicKey
-  GET /metrics, GET /healthz
+  GET /metrics, GET /healthz, GET /readyz (503 while writes fail: a full or
+  unwritable disk, or storage that failed an integrity check)
 
 Everything lives in --data-dir: the keys (keys/, mode 0600, generated on first
 start unless --v2-key/--v1-key are given), state.json (the key, creation time
@@ -152,6 +153,13 @@ nothing acknowledged is lost.`,
 			mux := http.NewServeMux()
 			mux.Handle("/", svc.Handler())
 			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }) //nolint:errcheck
+			mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+				if err := svc.Ready(); err != nil {
+					http.Error(w, err.Error(), http.StatusServiceUnavailable)
+					return
+				}
+				io.WriteString(w, "ready\n") //nolint:errcheck
+			})
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(connlimit.Listener(ln)) }()
