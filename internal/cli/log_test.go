@@ -120,6 +120,44 @@ func (f *logFixture) write(t *testing.T, art []byte) (v2, v1 []byte) {
 	return post("/api/v2/log/entries", req2), post("/api/v1/log/entries", req1)
 }
 
+// writeV1 logs a hashedrekord 0.0.1 entry over SHA-256 of artifact,
+// signed by k and naming verifierPEM (its public key, or a certificate for
+// it), through the Rekor v1 API, and returns the digest.
+func (f *logFixture) writeV1(t *testing.T, k crypto.Signer, verifierPEM, artifact []byte) []byte {
+	t.Helper()
+	d := sha256Of(artifact)
+	sig, err := k.Sign(rand.Reader, d, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
+		"signature": map[string]any{"content": sig, "publicKey": map[string]any{"content": verifierPEM}},
+		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(d)}}}})
+	resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("logging %q: %s %s", artifact, resp.Status, msg)
+	}
+	return d
+}
+
+// selfSigned returns a self-signed code-signing certificate (DER) for k
+// naming email: what anyone can log under, as no trusted CA issued it.
+func selfSigned(t *testing.T, k *ecdsa.PrivateKey, email string) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), EmailAddresses: []string{email}, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
 // entryID returns the entry ID of a Rekor v1 create answer (its one key).
 func entryID(answer []byte) string {
 	var m map[string]json.RawMessage
@@ -474,16 +512,7 @@ func TestLogSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sha256Of([]byte("alice's"))
-	sig, _ := alice.Sign(rand.Reader, d, crypto.SHA256)
-	req, _ := json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
-		"signature": map[string]any{"content": sig, "publicKey": map[string]any{"content": testpki.PEM(leaf)}},
-		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(d)}}}})
-	resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req))
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("alice's entry: %v %v", resp.Status, err)
-	}
-	resp.Body.Close()
+	d := f.writeV1(t, alice, testpki.PEM(leaf), []byte("alice's"))
 
 	art := filepath.Join(t.TempDir(), "art")
 	os.WriteFile(art, []byte("find me"), 0o644) //nolint:errcheck
@@ -544,17 +573,7 @@ func TestLogSearch(t *testing.T) {
 	// self-signed one naming alice is listed, marked unverified; alice's
 	// is verified; a bare key claims no identity.
 	mallory, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), EmailAddresses: []string{"alice@sigil.test"}, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, mallory.Public(), mallory)
-	fd := sha256Of([]byte("mallory's"))
-	fsig, _ := mallory.Sign(rand.Reader, fd, crypto.SHA256)
-	req, _ = json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
-		"signature": map[string]any{"content": fsig, "publicKey": map[string]any{"content": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}},
-		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(fd)}}}})
-	if resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req)); err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("mallory's entry: %v", err)
-	}
+	f.writeV1(t, mallory, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: selfSigned(t, mallory, "alice@sigil.test")}), []byte("mallory's"))
 	code, out, errOut = search("--email", "alice@sigil.test")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 2 || strings.Contains(lines[0], "NOT verified") || !strings.Contains(lines[1], "alice@sigil.test  (certificate NOT verified: ") ||
@@ -626,16 +645,7 @@ func TestLogSearchOutputIsPrintable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sha256Of([]byte("popular artifact"))
-	sig, _ := k.Sign(rand.Reader, d, crypto.SHA256)
-	req, _ := json.Marshal(map[string]any{"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": map[string]any{
-		"signature": map[string]any{"content": sig, "publicKey": map[string]any{"content": testpki.PEM(leaf)}},
-		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(d)}}}})
-	resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req))
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("entry: %v %v", resp.Status, err)
-	}
-	resp.Body.Close()
+	d := f.writeV1(t, k, testpki.PEM(leaf), []byte("popular artifact"))
 	code, out, errOut := run("log", "search", "--rekor-url", f.url, "--trusted-root", f.root, "--sha", hex.EncodeToString(d))
 	if code != 0 || !strings.Contains(out, "?[2K?mallory@sigil.test (https://issuer.sigil.test?[31m)") || strings.ContainsAny(out, "\x1b\r") {
 		t.Errorf("exit %d: %q %s", code, out, errOut)
@@ -650,9 +660,7 @@ func TestLogSearchMixedSigners(t *testing.T) {
 	f := newLogFixture(t)
 	bare, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	mallory, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), EmailAddresses: []string{"alice@sigil.test"}, NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, mallory.Public(), mallory)
+	der := selfSigned(t, mallory, "alice@sigil.test")
 	payload := []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"` + hex.EncodeToString(sha256Of([]byte("a"))) + `"}}],"predicateType":"https://example.com/p","predicate":{}}`)
 	pae := dsse.PAE("application/vnd.in-toto+json", payload)
 	sign := func(k *ecdsa.PrivateKey) []byte {
