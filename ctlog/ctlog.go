@@ -374,6 +374,12 @@ func (s *Service) loggedTimestamp(ctx context.Context, index uint64, e *ctonly.E
 	return l.Timestamp, nil
 }
 
+// Ready reports why the log cannot issue SCTs now: its newest batch of
+// entries failed to become durable and none has since (a full or
+// unwritable disk). A load balancer's readiness check (sigil server's
+// /readyz) sends certificate requests elsewhere meanwhile.
+func (s *Service) Ready() error { return s.seq.health() }
+
 // Close stops taking submissions, waits for those in flight, publishes a
 // checkpoint covering every entry that got an SCT, and stops the log.
 func (s *Service) Close() error {

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/ctonly"
 
 	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/internal/testpki"
@@ -526,5 +528,34 @@ func TestKeyFile(t *testing.T) {
 				t.Error("New succeeded")
 			}
 		})
+	}
+}
+
+// TestReadyFollowsFailingWrites: while the storage fails every entry (a
+// full disk), Ready says so, and the first durable entry clears it.
+func TestReadyFollowsFailingWrites(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	if err := e.svc.Ready(); err != nil {
+		t.Fatalf("a new log: %v", err)
+	}
+	add := e.svc.seq.add
+	e.svc.seq.add = func(context.Context, *ctonly.Entry) tessera.IndexFuture {
+		return func() (tessera.Index, error) { return tessera.Index{}, errors.New("no space left on device") }
+	}
+	pre, _ := e.leaf(t, leafOpts{precert: true})
+	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err == nil {
+		t.Fatal("an entry the storage refused got an SCT")
+	}
+	if err := e.svc.Ready(); err == nil || !strings.Contains(err.Error(), "writes failing since") || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("Ready while writes fail: %v", err)
+	}
+	e.svc.seq.add = add
+	pre, _ = e.leaf(t, leafOpts{precert: true})
+	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Ready(); err != nil {
+		t.Fatalf("Ready after a durable entry: %v", err)
 	}
 }

@@ -2,8 +2,10 @@ package ctlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/tessera"
@@ -39,6 +41,13 @@ type sequencer struct {
 	delay    time.Duration
 	siblings int
 	full     chan struct{} // signalled when maxBatch entries are pending; buffered 1
+
+	// lastFail is the newest batch whose entries all failed (storage full
+	// or unwritable), lastOK the time of the newest batch with a durable
+	// entry: health reports the log unfit for writes while the former is
+	// newer.
+	lastFail atomic.Pointer[seqFailure]
+	lastOK   atomic.Int64
 
 	mu      sync.Mutex
 	pending []*seqRequest
@@ -121,11 +130,41 @@ func (q *sequencer) loop() {
 		for _, r := range batch {
 			futures = append(futures, q.add(q.ctx, r.entry))
 		}
+		var failed error
+		ok := false
 		for i, r := range batch {
 			r.index, r.err = futures[i]()
+			if r.err == nil {
+				ok = true
+			} else if failed == nil && !errors.Is(r.err, tessera.ErrPushback) {
+				failed = r.err
+			}
+		}
+		// Health first, so that a submitter told of its failure finds
+		// the log not ready.
+		if ok {
+			q.lastOK.Store(time.Now().UnixNano())
+		} else if failed != nil {
+			q.lastFail.Store(&seqFailure{at: time.Now(), err: failed})
+		}
+		for _, r := range batch {
 			close(r.done)
 		}
 	}
+}
+
+type seqFailure struct {
+	at  time.Time
+	err error
+}
+
+// health reports why the log cannot take entries now: the newest batch
+// failed and none has succeeded since (a full or unwritable disk).
+func (q *sequencer) health() error {
+	if f := q.lastFail.Load(); f != nil && f.at.UnixNano() > q.lastOK.Load() {
+		return fmt.Errorf("writes failing since %s: %w", f.at.UTC().Format(time.RFC3339), f.err)
+	}
+	return nil
 }
 
 // close refuses new submissions and waits until every queued one is

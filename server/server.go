@@ -16,7 +16,7 @@
 //	/ct/…                                             CT log (RFC 6962 add-(pre-)chain, static-ct reads)
 //	/tuf/…                                            TUF repository
 //	/oidc/…                                           dev OIDC issuer (dev mode only)
-//	/healthz, /readyz, /metrics                        readyz: 503 before the TUF repository exists and while the transparency logs' writes fail
+//	/healthz, /readyz, /metrics                        readyz: 503 before the TUF repository exists and while the transparency or CT log's writes fail
 //
 // Trust statement per datastore (what a compromise of each means):
 //   - DataDir/ca: the CA key is the root of identity; whoever holds it can
@@ -245,16 +245,36 @@ func (s *Server) serveJSON(f func() ([]byte, error)) http.HandlerFunc {
 	}
 }
 
-func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+// readiness is one service's readiness check, for /readyz.
+type readiness struct {
+	name  string
+	check func() error
+}
+
+// readiness lists the checks of the services this server runs: a
+// transparency log or CT log whose writes fail (a full or unwritable disk,
+// storage that failed an integrity check), a TUF repository not published
+// yet.
+func (s *Server) readiness() []readiness {
+	var out []readiness
 	if s.tlog != nil {
-		if err := s.tlog.Ready(); err != nil {
-			http.Error(w, "tlog: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
+		out = append(out, readiness{"tlog", s.tlog.Ready})
+	}
+	if s.ct != nil {
+		out = append(out, readiness{"ct", s.ct.Ready})
 	}
 	if s.tuf != nil {
-		if err := s.tuf.Ready(); err != nil {
-			http.Error(w, "tuf: "+err.Error(), http.StatusServiceUnavailable)
+		out = append(out, readiness{"tuf", s.tuf.Ready})
+	}
+	return out
+}
+
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) { serveReady(w, s.readiness()) }
+
+func serveReady(w http.ResponseWriter, checks []readiness) {
+	for _, c := range checks {
+		if err := c.check(); err != nil {
+			http.Error(w, c.name+": "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 	}

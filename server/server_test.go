@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,6 +87,17 @@ func TestEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("GET %s: %s", h, resp.Status)
+		}
+	}
+	// /readyz follows every service that can stop taking writes.
+	if got := strings.Join(server.ReadinessNames(s), ","); got != "tlog,ct,tuf" {
+		t.Errorf("readiness checks %q, want tlog,ct,tuf", got)
+	}
+	for _, name := range []string{"tlog", "ct", "tuf"} {
+		w := httptest.NewRecorder()
+		server.ServeReadyFailing(s, name, errors.New("disk full"), w)
+		if w.Code != http.StatusServiceUnavailable || w.Body.String() != name+": disk full\n" {
+			t.Errorf("/readyz with %s failing: %d %q", name, w.Code, w.Body)
 		}
 	}
 	artifact := []byte("end to end\n")

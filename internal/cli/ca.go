@@ -270,7 +270,8 @@ func newCAServe() *cobra.Command {
 
   POST /api/v2/signingCert, GET /api/v2/trustBundle, GET /api/v2/configuration
   POST /api/v1/signingCert, GET /api/v1/rootCert
-  GET  /healthz, GET /metrics
+  GET  /healthz, GET /metrics, GET /readyz (with --ct-dir: 503 while the CT
+       log's entries fail to become durable)
 
 The OIDC configuration file is Fulcio's format (YAML or JSON; oidc-issuers,
 meta-issuers, ci-issuer-metadata) with sigil's additions (claim-policy,
@@ -332,6 +333,7 @@ same process, under /ct. Without either it issues without SCTs.`,
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 			mux := http.NewServeMux()
+			var ready []func() error // what /readyz checks
 			conf := ca.Config{Signer: signer, Chain: certs, Identity: verifier, Lifetime: lifetime, DetachedSCT: detached, URL: publicURL, Logger: log, Registerer: reg}
 			switch {
 			case ctURL != "" && ctDir != "":
@@ -358,6 +360,7 @@ same process, under /ct. Without either it issues without SCTs.`,
 				}
 				defer ct.Close()
 				conf.CT, conf.CTKey = ct, nil
+				ready = append(ready, ct.Ready)
 				mux.Handle("/ct/", ct.Handler())
 			}
 			svc, err := ca.New(conf)
@@ -369,6 +372,7 @@ same process, under /ct. Without either it issues without SCTs.`,
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, `{"status":"SERVING"}`)
 			})
+			mux.HandleFunc("GET /readyz", readyz(ready...))
 			mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 30 * time.Second}
 			ctx, stop := shutdownContext(cmd.Context(), log)

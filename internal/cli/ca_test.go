@@ -138,6 +138,11 @@ func TestCAServe(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if resp, err := http.Get(base + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	d := sha256.Sum256([]byte("alice@example.com"))
 	proof, _ := ecdsa.SignASN1(rand.Reader, key, d[:])

@@ -55,7 +55,8 @@ func newCTLogServe() *cobra.Command {
   POST <path>/ct/v1/add-pre-chain, POST <path>/ct/v1/add-chain
   GET  <path>/ct/v1/get-sth, GET <path>/ct/v1/get-roots
   GET  <path>/checkpoint, <path>/tile/..., <path>/tile/data/..., <path>/issuer/<sha256>
-  GET  /healthz, GET /metrics
+  GET  /healthz, GET /metrics, GET /readyz (503 while entries fail to become
+       durable: a full or unwritable disk)
 
 The log keeps everything in --data-dir: its key (key.pem, generated on first
 start unless --key is given), ctlog.json (the origin and key the directory
@@ -137,6 +138,7 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 				w.Header().Set("Content-Type", "application/json")
 				io.WriteString(w, `{"status":"SERVING"}`)
 			})
+			mux.HandleFunc("GET /readyz", readyz(svc.Ready))
 			mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second}
 			ctx, stop := shutdownContext(cmd.Context(), log)

@@ -79,7 +79,7 @@ func TestCTLogServe(t *testing.T) {
 	if pem, err := os.ReadFile(pubOut); err != nil || !strings.Contains(string(pem), "PUBLIC KEY") {
 		t.Errorf("public key file: %v", err)
 	}
-	for _, path := range []string{"/healthz", "/metrics", "/2026/ct/v1/get-roots"} {
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/2026/ct/v1/get-roots"} {
 		resp, err := http.Get("http://" + f[5] + path)
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("GET %s: %v %v", path, err, resp)

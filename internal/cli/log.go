@@ -153,13 +153,7 @@ nothing acknowledged is lost.`,
 			mux := http.NewServeMux()
 			mux.Handle("/", svc.Handler())
 			mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") }) //nolint:errcheck
-			mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-				if err := svc.Ready(); err != nil {
-					http.Error(w, err.Error(), http.StatusServiceUnavailable)
-					return
-				}
-				io.WriteString(w, "ready\n") //nolint:errcheck
-			})
+			mux.HandleFunc("GET /readyz", readyz(svc.Ready))
 			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 			errc := make(chan error, 1)
 			go func() { errc <- srv.Serve(connlimit.Listener(ln)) }()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -169,6 +170,20 @@ func selfCommand() string {
 func mustGetwd() string {
 	d, _ := os.Getwd()
 	return d
+}
+
+// readyz answers a readiness check: 503 with the first check's error, or
+// "ready".
+func readyz(checks ...func() error) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		for _, c := range checks {
+			if err := c(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		io.WriteString(w, "ready\n") //nolint:errcheck
+	}
 }
 
 // shutdownContext is cancelled by the first SIGINT or SIGTERM, which starts
