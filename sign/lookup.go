@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 
@@ -24,6 +25,12 @@ var ErrNoEntry = errors.New("no transparency log entry for the signature")
 // answers entries by digest and signer, and one signer rarely logs one
 // digest more than a few times.
 const maxCandidates = 10
+
+// LookupTimeout bounds one FindHashedRekord call, every log and request
+// included: with the client's per-request timeout alone, a log that
+// accepts connections and never answers held a lookup for minutes (one
+// search and up to maxCandidates+1 fetches per log).
+var LookupTimeout = time.Minute
 
 // Lookup is a hashedrekord entry to find in Rekor v1 logs: the one a
 // signer without a bundle (cosign sign-blob --output-signature, gitsign's
@@ -47,7 +54,16 @@ type Lookup struct {
 // records exactly that digest, signer and signature. It returns the entry
 // with its log. Nothing is verified here: the caller checks the
 // entry (inclusion proof, SET) by verifying the bundle it makes of it.
+// The whole lookup ends after LookupTimeout.
 func FindHashedRekord(ctx context.Context, logs []*RekorV1, l Lookup) (*protorekor.TransparencyLogEntry, *RekorV1, error) {
+	ctx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	defer cancel()
+	expired := func() error {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("couldn't search the log: no answer within %v", LookupTimeout)
+		}
+		return ctx.Err()
+	}
 	var signer []byte
 	switch {
 	case l.Certificate != nil:
@@ -80,7 +96,13 @@ func FindHashedRekord(ctx context.Context, logs []*RekorV1, l Lookup) (*protorek
 				return tle, lg, nil
 			}
 		}
+		if err := expired(); err != nil {
+			return nil, nil, err
+		}
 		ids, err := lg.Search(ctx, SearchQuery{PEM: signer, Hash: hashName + ":" + hex.EncodeToString(l.Digest), And: true})
+		if err := expired(); err != nil {
+			return nil, nil, err
+		}
 		if err != nil {
 			why = append(why, err.Error())
 			continue
@@ -93,6 +115,9 @@ func FindHashedRekord(ctx context.Context, logs []*RekorV1, l Lookup) (*protorek
 		}
 		for _, id := range ids {
 			tle, err := lg.Entry(ctx, id)
+			if err := expired(); err != nil {
+				return nil, nil, err
+			}
 			if err != nil {
 				why = append(why, err.Error())
 				continue

@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"sigil.dev/sigil/rekor"
 )
@@ -132,5 +133,29 @@ func TestFindHashedRekordWithoutIndex(t *testing.T) {
 	// Without the signature (gitsign's online mode) the index is asked.
 	if _, _, err := FindHashedRekord(context.Background(), logs, Lookup{Hash: crypto.SHA256, Digest: digest[:], Key: k.Public()}); err == nil || searched != 1 {
 		t.Fatalf("without a signature: %v, %d searches", err, searched)
+	}
+}
+
+// A log that takes connections and never answers holds a lookup for
+// LookupTimeout, not for each request's timeout in turn.
+func TestFindHashedRekordDeadline(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	old := LookupTimeout
+	LookupTimeout = 300 * time.Millisecond
+	defer func() { LookupTimeout = old }()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256([]byte("a"))
+	logs := []*RekorV1{{BaseURL: srv.URL, HTTPClient: &http.Client{Timeout: time.Hour}}, {BaseURL: srv.URL + "/other", HTTPClient: &http.Client{Timeout: time.Hour}}}
+	_, _, err := FindHashedRekord(context.Background(), logs, Lookup{Hash: crypto.SHA256, Digest: digest[:], Signature: []byte("s"), Key: k.Public()})
+	if err == nil || !strings.Contains(err.Error(), "no answer within 300ms") {
+		t.Fatalf("err = %v", err)
 	}
 }
