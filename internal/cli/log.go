@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -527,6 +528,8 @@ or a signer's key, then fetches every entry it names and checks it as "get"
 does (inclusion proof, signed checkpoint, SET), and checks that the entry
 answers the query: its body records the digest, or a certificate with the
 identity, or the key. An entry that does not is an error: the index lied.
+An entry the log cannot serve is reported after the others, and the search
+then fails (exit 1): the list is incomplete.
 
 A digest may also be a subject of the in-toto statement that a dsse or intoto
 entry was made over; the body records only the statement's hash, so such an
@@ -623,10 +626,15 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 			var all []found
 			var sv *verify.Verifier
 			haveCAs := false
-			for _, id := range ids {
-				e, gotID, err := t.c.V1Entry(ctx, 0, id)
-				if err != nil {
-					return fmt.Errorf("couldn't fetch entry %s that the index lists: %w", id, err)
+			var unfetched []string
+			for i, r := range fetchEntries(ctx, t.c, ids) {
+				id, e, gotID := ids[i], r.entry, r.id
+				if r.err != nil {
+					// One entry the log cannot serve (an old shard, a
+					// transient error) must not hide the others: it is
+					// reported, and the search fails, after them.
+					unfetched = append(unfetched, fmt.Sprintf("couldn't fetch entry %s that the index lists: %v", id, r.err))
+					continue
 				}
 				k, err := f.keyFor(t, []byte(e.GetInclusionProof().GetCheckpoint().GetEnvelope()))
 				if err != nil {
@@ -679,16 +687,31 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 			if more > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "the index lists %d more entries: raise --limit to see them\n", more)
 			}
+			failed := func() error {
+				if len(unfetched) == 0 {
+					return nil
+				}
+				for _, u := range unfetched {
+					fmt.Fprintln(cmd.ErrOrStderr(), printableText(u))
+				}
+				return fmt.Errorf("couldn't fetch %d of the %d entries the index lists: the list above is incomplete", len(unfetched), len(ids))
+			}
 			if f.output == "json" {
 				if all == nil {
 					all = []found{}
 				}
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(all)
+				if err := enc.Encode(all); err != nil {
+					return err
+				}
+				return failed()
 			}
 			w := cmd.OutOrStdout()
 			if len(all) == 0 {
+				if err := failed(); err != nil {
+					return err
+				}
 				fmt.Fprintln(cmd.ErrOrStderr(), "no entries found (the index is best effort: this proves nothing about absence)")
 				return nil
 			}
@@ -712,7 +735,7 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 				fmt.Fprintf(w, "%d  %s  %s  %s  %s%s\n", e.Index, e.UUID, printableText(e.Kind), e.Time.Format(time.RFC3339), printableText(strings.Join(e.Signers, ", ")), printableText(note))
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d entries, each verified (inclusion proof, checkpoint, SET); a signer's names mean something only when its certificate is verified (a trusted CA issued it)\n", len(all))
-			return nil
+			return failed()
 		},
 	}
 	f.register(c)
@@ -725,6 +748,41 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 	fl.StringVar(&operator, "operator", "or", "combine the criteria: and, or")
 	fl.IntVar(&limit, "limit", 100, "fetch and verify at most N entries")
 	return c
+}
+
+// fetched is one entry fetchEntries fetched, or why it could not.
+type fetched struct {
+	entry *protorekor.TransparencyLogEntry
+	id    string
+	err   error
+}
+
+// searchFetchers is how many entries log search fetches at once: a
+// hundred entries one after the other took a hundred round trips.
+const searchFetchers = 4
+
+// fetchEntries fetches the entries ids name from a Rekor v1 log,
+// searchFetchers at a time, in the order of ids.
+func fetchEntries(ctx context.Context, c *logclient.Client, ids []string) []fetched {
+	out := make([]fetched, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(searchFetchers, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				e, id, err := c.V1Entry(ctx, 0, ids[i])
+				out[i] = fetched{e, id, err}
+			}
+		}()
+	}
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
 }
 
 // checkV1Answer checks that a Rekor v1 log answered what was asked: the

@@ -631,6 +631,37 @@ func TestLogSearch(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "does not answer the query") {
 		t.Fatalf("lying index: exit %d: %s", code, errOut)
 	}
+
+	// An entry the log cannot serve is reported after the others, and
+	// the search fails.
+	flaky := httputil.NewSingleHostReverseProxy(up)
+	flaky.ModifyResponse = func(resp *http.Response) error {
+		if strings.HasSuffix(resp.Request.URL.Path, uuid) {
+			resp.StatusCode, resp.Status = http.StatusInternalServerError, "500 Internal Server Error"
+		}
+		return nil
+	}
+	srv2 := httptest.NewServer(flaky)
+	defer srv2.Close()
+	for _, output := range []string{"text", "json"} {
+		code, out, errOut := run("log", "search", "--rekor-url", srv2.URL, "--trusted-root", f.root, "--key", keyFile, "-o", output)
+		n := strings.Count(out, "\n")
+		if output == "json" {
+			var list []struct{ UUID string }
+			json.Unmarshal([]byte(out), &list) //nolint:errcheck
+			n = len(list)
+			for _, e := range list {
+				if e.UUID == uuid {
+					n = -1
+				}
+			}
+		} else if strings.Contains(out, uuid) {
+			n = -1
+		}
+		if code == 0 || !strings.Contains(errOut, "couldn't fetch 1 of the 4 entries the index lists") || !strings.Contains(errOut, uuid) || n != 3 {
+			t.Errorf("-o %s, one entry unfetchable: exit %d, %d listed\n%s\n%s", output, code, n, out, errOut)
+		}
+	}
 }
 
 // TestLogSearchOutputIsPrintable: anyone can log an entry for any digest
