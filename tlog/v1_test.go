@@ -22,6 +22,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/dsse"
 	"sigil.dev/sigil/internal/testpki"
 	"sigil.dev/sigil/rekor"
 )
@@ -468,4 +469,71 @@ func TestFastParseProposed(t *testing.T) {
 			t.Errorf("fast path took %s", req)
 		}
 	}
+}
+
+// A dsse or intoto proposal with more than maxEnvelopeSigners signatures
+// or dsse verifiers is refused before any signature is verified: each dsse
+// signature may be tried with every verifier, so thousands of both in a
+// few MiB cost the log minutes of CPU. Up to the limit, a signature that
+// only the last verifier verifies is accepted.
+func TestV1EnvelopeSignerLimits(t *testing.T) {
+	const limit = 16 // maxEnvelopeSigners
+	l := startLog(t, "", nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, false)
+	env := s.envelope(t, []byte("a"))
+	ej, _ := json.Marshal(env)
+	dsseReq := func(envelope []byte, verifiers [][]byte) []byte {
+		return mustJSON(map[string]any{"kind": "dsse", "apiVersion": "0.0.1", "spec": map[string]any{
+			"proposedContent": map[string]any{"envelope": string(envelope), "verifiers": verifiers}}})
+	}
+	decoys := func(n int) [][]byte {
+		var out [][]byte
+		for i := 0; i < n; i++ {
+			out = append(out, newSigner(t, p, nil, false).pem())
+		}
+		return out
+	}
+	many := *env
+	many.Signatures = nil
+	for i := 0; i <= limit; i++ {
+		many.Signatures = append(many.Signatures, dsse.Signature{Sig: s.sign(t, s.digest(env.PAE()))})
+	}
+	manyJSON, _ := json.Marshal(&many)
+	var intotoMany map[string]any
+	if err := json.Unmarshal(s.v1Intoto(env), &intotoMany); err != nil {
+		t.Fatal(err)
+	}
+	envMap := intotoMany["spec"].(map[string]any)["content"].(map[string]any)["envelope"].(map[string]any)
+	sig0 := envMap["signatures"].([]any)[0]
+	sigs := []any{}
+	for i := 0; i <= limit; i++ {
+		sigs = append(sigs, sig0)
+	}
+	envMap["signatures"] = sigs
+
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"dsse verifiers", dsseReq(ej, append(decoys(limit), s.pem())), "at most 16"},
+		{"dsse signatures", dsseReq(manyJSON, [][]byte{s.pem()}), "at most 16"},
+		{"intoto signatures", mustJSON(intotoMany), "at most 16"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := l.post("/api/v1/log/entries", tc.body)
+			mustStatus(t, resp, body, http.StatusBadRequest)
+			if !strings.Contains(errMessage(body), tc.want) {
+				t.Errorf("message %q does not mention %q", errMessage(body), tc.want)
+			}
+			resp, body = l.post("/api/v1/log/entries/retrieve", mustJSON(map[string]any{"entries": []json.RawMessage{tc.body}}))
+			mustStatus(t, resp, body, http.StatusBadRequest)
+		})
+	}
+	if sz := l.svc.v1.latest().size; sz != 0 {
+		t.Errorf("refused proposals grew the log to %d", sz)
+	}
+	resp, body := l.post("/api/v1/log/entries", dsseReq(ej, append(decoys(limit-1), s.pem())))
+	mustStatus(t, resp, body, http.StatusCreated)
 }

@@ -181,6 +181,14 @@ func decodeLenientB64(s string) ([]byte, error) {
 	return nil, err
 }
 
+// maxEnvelopeSigners bounds the signatures of a dsse or intoto proposal
+// and the verifiers of a dsse one. A dsse signature may have to be tried
+// with every verifier, so a request of thousands of each (a few MiB) cost
+// minutes of CPU before the canonical body's size limit could refuse it;
+// an intoto proposal verifies each signature once, but thousands of them
+// still cost seconds. Sigstore bundles carry one DSSE signature.
+const maxEnvelopeSigners = 16
+
 // dsseV001 validates a dsse 0.0.1 spec (sigstore/rekor
 // pkg/types/dsse/v0.0.1 Unmarshal): proposedContent.envelope is the
 // envelope as a JSON string, proposedContent.verifiers the PEM keys or
@@ -198,12 +206,18 @@ func (s *Service) dsseV001(spec *v1Spec) (*v1Entry, error) {
 	if len(pc.Verifiers) == 0 {
 		return nil, badRequest("dsse: proposedContent.verifiers is empty")
 	}
+	if len(pc.Verifiers) > maxEnvelopeSigners {
+		return nil, badRequest("dsse: proposedContent.verifiers has %d verifiers; this log accepts at most %d", len(pc.Verifiers), maxEnvelopeSigners)
+	}
 	var env envelopeJSON
 	if err := json.Unmarshal([]byte(pc.Envelope), &env); err != nil {
 		return nil, badRequest("dsse: the envelope is not JSON: %v", err)
 	}
 	if len(env.Signatures) == 0 {
 		return nil, badRequest("dsse: the envelope must contain 1 or more signatures")
+	}
+	if len(env.Signatures) > maxEnvelopeSigners {
+		return nil, badRequest("dsse: the envelope has %d signatures; this log accepts at most %d", len(env.Signatures), maxEnvelopeSigners)
 	}
 	payload, err := decodeLenientB64(env.Payload)
 	if err != nil {
@@ -278,6 +292,8 @@ func (s *Service) intotoV002(spec *v1Spec) (*v1Entry, error) {
 		return nil, badRequest("intoto: missing content.envelope.payloadType")
 	case len(c.Envelope.Signatures) == 0:
 		return nil, badRequest("intoto: content.envelope.signatures is empty")
+	case len(c.Envelope.Signatures) > maxEnvelopeSigners:
+		return nil, badRequest("intoto: content.envelope.signatures has %d signatures; this log accepts at most %d", len(c.Envelope.Signatures), maxEnvelopeSigners)
 	case c.Hash == nil || c.Hash.Algorithm != "sha256":
 		return nil, badRequest("intoto: content.hash must be a sha256 hash of the envelope")
 	}
