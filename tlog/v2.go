@@ -231,7 +231,9 @@ const immutable = "public, max-age=31536000, immutable"
 // published checkpoint commits to.
 func (s *Service) v2Tile(w http.ResponseWriter, r *http.Request) {
 	level, index, width, err := layout.ParseTileLevelIndexPartial(r.PathValue("l"), r.PathValue("n"))
-	if err != nil {
+	// Only the canonical path names a tile (C2SP tlog-tiles: no leading
+	// zeros in L or W, no all-zero x groups in N).
+	if err != nil || layout.TilePath(level, index, width) != "tile/"+r.PathValue("l")+"/"+r.PathValue("n") {
 		writeV2Error(w, &requestError{http.StatusNotFound, "no such tile: " + r.URL.Path})
 		return
 	}
@@ -259,7 +261,7 @@ func (s *Service) v2Tile(w http.ResponseWriter, r *http.Request) {
 // v2EntryBundle serves /api/v2/tile/entries/<N>[.p/<W>].
 func (s *Service) v2EntryBundle(w http.ResponseWriter, r *http.Request) {
 	index, width, err := layout.ParseTileIndexPartial(r.PathValue("n"))
-	if err != nil {
+	if err != nil || layout.EntriesPath(index, width) != "tile/entries/"+r.PathValue("n") {
 		writeV2Error(w, &requestError{http.StatusNotFound, "no such entry bundle: " + r.URL.Path})
 		return
 	}

@@ -352,3 +352,33 @@ func TestFastParseV2(t *testing.T) {
 		}
 	}
 }
+
+// A tile or entry bundle is served at its canonical path only (C2SP
+// tlog-tiles: L and W without leading zeros, N in 3-digit groups with no
+// leading all-zero x group); an alias of an immutable resource is 404.
+func TestV2TilePathsCanonical(t *testing.T) {
+	l := startLog(t, "", nil)
+	p, _ := testpki.New(testpki.Options{})
+	req, _ := newSigner(t, p, nil, false).v2Request(t, []byte("canonical"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/api/v2/tile/0/000.p/1", 200},
+		{"/api/v2/tile/entries/000.p/1", 200},
+		{"/tile/0/000.p/1", 200},
+		{"/api/v2/tile/00/000.p/1", 404},
+		{"/api/v2/tile/0/x000/000.p/1", 404},
+		{"/api/v2/tile/0/000.p/01", 404},
+		{"/api/v2/tile/entries/x000/000.p/1", 404},
+		{"/api/v2/tile/entries/000.p/001", 404},
+		{"/tile/entries/x000/x000/000.p/1", 404},
+	} {
+		resp, body := l.get(tc.path)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d, want %d: %s", tc.path, resp.StatusCode, tc.status, body)
+		}
+	}
+}
