@@ -588,7 +588,10 @@ func (s *Service) v1Retrieve(w http.ResponseWriter, r *http.Request) {
 }
 
 // maxSearchResults bounds an index search's answer (the API is
-// best-effort and "may be incomplete").
+// best-effort and "may be incomplete"): the newest matches, so that one
+// batch of entries logged under a name (anyone may log under a
+// certificate of their own naming anyone) cannot hide every later entry
+// of that name for good, as it could when the oldest were answered.
 const maxSearchResults = 10000
 
 var searchHash = sync.OnceValue(func() *regexp.Regexp {

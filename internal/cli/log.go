@@ -746,7 +746,7 @@ entry of an identity, read the whole log. Rekor v2 logs have no index.`,
 	fl.StringVar(&q.Subject, "subject", "", "identity in the signing certificate (any SAN: email, URI, …)")
 	fl.StringVar(&key, "key", "", "PEM public key or certificate of the signer")
 	fl.StringVar(&operator, "operator", "or", "combine the criteria: and, or")
-	fl.IntVar(&limit, "limit", 100, "fetch and verify at most N entries")
+	fl.IntVar(&limit, "limit", 100, "fetch and verify at most N entries: the first the index lists (Rekor and sigil list the newest first)")
 	return c
 }
 

@@ -572,7 +572,7 @@ func (s *SQLite) Search(ctx context.Context, keys []string, all bool, limit int)
 	if all {
 		q += ` GROUP BY idx HAVING COUNT(*) = ` + strconv.Itoa(len(args))
 	}
-	q += `) ORDER BY e.idx LIMIT ` + strconv.Itoa(limit)
+	q += `) ORDER BY e.idx DESC LIMIT ` + strconv.Itoa(limit)
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't search index: %w", err)

@@ -72,11 +72,12 @@ func TestSQLiteStore(t *testing.T) {
 		limit int
 		want  []uint64
 	}{
-		{[]string{"alice"}, false, 10, []uint64{0, 2}},
-		{[]string{"alice", "sha256:bb"}, false, 10, []uint64{0, 1, 2}},
+		{[]string{"alice"}, false, 10, []uint64{2, 0}},
+		{[]string{"alice", "sha256:bb"}, false, 10, []uint64{2, 1, 0}},
 		{[]string{"alice", "sha256:bb"}, true, 10, []uint64{2}},
-		{[]string{"alice", "alice"}, true, 10, []uint64{0, 2}},
-		{[]string{"alice", "sha256:bb"}, false, 2, []uint64{0, 1}},
+		{[]string{"alice", "alice"}, true, 10, []uint64{2, 0}},
+		// Newest first: the limit keeps the newest.
+		{[]string{"alice", "sha256:bb"}, false, 2, []uint64{2, 1}},
 		{[]string{"carol"}, false, 10, nil},
 		{nil, false, 10, nil},
 	} {
@@ -206,7 +207,7 @@ func TestSQLitePendingRows(t *testing.T) {
 		}
 	}
 	got, err := s.Search(ctx, []string{"alice", "bob"}, false, 10)
-	if err != nil || !slices.Equal(indices(got), []uint64{0, 1}) {
+	if err != nil || !slices.Equal(indices(got), []uint64{1, 0}) {
 		t.Errorf("Search = %v, %v", indices(got), err)
 	}
 	if n := countRows(t, s, "v1_pending"); n != 0 {
@@ -327,7 +328,7 @@ INSERT INTO meta VALUES ('v1_watermark', '2');`); err != nil {
 			t.Errorf("ByLeafHash(%d) = %+v, %v", i, r, err)
 		}
 	}
-	if got, err := s.Search(ctx, []string{"old"}, false, 10); err != nil || !slices.Equal(indices(got), []uint64{0, 1, 2}) {
+	if got, err := s.Search(ctx, []string{"old"}, false, 10); err != nil || !slices.Equal(indices(got), []uint64{2, 1, 0}) {
 		t.Errorf("Search(old) = %v, %v", indices(got), err)
 	}
 	if w, err := s.Watermark(ctx); err != nil || w != 2 {
