@@ -49,9 +49,10 @@ type Store interface {
 	ByIndex(ctx context.Context, index uint64) (Record, error)
 	// Search returns the records matching any (all=false) or every
 	// (all=true) key, newest (highest index) first, at most limit of
-	// them: the newest limit, as Rekor's index answers newest first (it
-	// pushes each entry onto the front of a Redis list). Keys are matched
-	// exactly; callers lower-case them.
+	// them: the newest limit, as Rekor's index answers newest first
+	// (sigstore/rekor pkg/indexstorage/redis: WriteIndex LPUSHes each
+	// entry onto its keys' lists, LookupIndices reads them with LRANGE 0
+	// -1). Keys are matched exactly; callers lower-case them.
 	Search(ctx context.Context, keys []string, all bool, limit int) ([]Record, error)
 	// EachLeaf calls fn with the leaf hash of every record, in no
 	// particular order (to build an in-memory filter at start-up).
