@@ -115,24 +115,32 @@ func Init(o InitOptions) (*CA, error) {
 	} else if ca.Signer, err = GenerateKey(o.KeyType); err != nil {
 		return nil, err
 	}
-	if ca.Intermediate, err = NewIntermediate(root, rootKey, ca.Signer.Public(), o.Chain); err != nil {
+	// A failure from here on leaves no CA: remove a key pair just
+	// generated on a token, or the next attempt finds it there and
+	// refuses to generate it again.
+	fail := func(err error) (*CA, error) {
+		if o.PKCS11 != "" {
+			if derr := DeletePKCS11Key(ca.Signer); derr != nil {
+				err = fmt.Errorf("%w (and couldn't remove the key pair just generated on the PKCS#11 token: %v)", err, derr)
+			}
+		}
 		ca.Close()
 		return nil, err
 	}
+	if ca.Intermediate, err = NewIntermediate(root, rootKey, ca.Signer.Public(), o.Chain); err != nil {
+		return fail(err)
+	}
 	if err := WriteKey(f.RootKey, rootKey, o.Password); err != nil {
-		ca.Close()
-		return nil, err
+		return fail(err)
 	}
 	if f.IntermediateKey != "" {
 		if err := WriteKey(f.IntermediateKey, ca.Signer, o.Password); err != nil {
-			ca.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	for path, certs := range map[string][]*x509.Certificate{f.Root: {root}, f.Intermediate: {ca.Intermediate}, f.Chain: {ca.Intermediate, root}} {
 		if err := WriteCertificates(path, certs...); err != nil {
-			ca.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	return ca, nil

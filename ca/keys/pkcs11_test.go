@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -127,5 +128,33 @@ func TestPKCS11(t *testing.T) {
 	}
 	if err := leaf.CheckSignatureFrom(inter); err != nil {
 		t.Fatal("leaf not signed by the HSM key:", err)
+	}
+}
+
+// TestPKCS11FailedInitLeavesNoKey: an Init that fails after generating the
+// issuing key on the token (here the offline root key's directory is not
+// there: the removable medium is not mounted) removes that key pair, so
+// the same command succeeds once the cause is fixed; the key pair used to
+// stay on the token and every retry failed with "already exists".
+func TestPKCS11FailedInitLeavesNoKey(t *testing.T) {
+	module := softHSM(t)
+	uri := "pkcs11:token=sigil;object=ca-intermediate?module-path=" + module + "&pin-value=1234"
+	dir := t.TempDir()
+	o := keys.InitOptions{Dir: dir, Password: []byte("pw"), PKCS11: uri, RootKey: filepath.Join(dir, "not-mounted", "root-key.pem")}
+	if _, err := keys.Init(o); err == nil || !strings.Contains(err.Error(), "couldn't write key") {
+		t.Fatalf("Init with an unwritable root key path: %v", err)
+	}
+	if s, closer, err := keys.LoadPKCS11(uri); err == nil {
+		closer.Close()
+		t.Fatalf("the failed Init left its key pair on the token (%T)", s)
+	}
+	o.RootKey = filepath.Join(dir, "root-key.pem")
+	c, err := keys.Init(o)
+	if err != nil {
+		t.Fatalf("second Init: %v", err)
+	}
+	defer c.Close()
+	if !c.Signer.Public().(*ecdsa.PublicKey).Equal(c.Intermediate.PublicKey) {
+		t.Fatal("the intermediate does not certify the token's key")
 	}
 }

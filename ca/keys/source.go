@@ -237,6 +237,21 @@ func LoadPKCS11(uri string) (crypto.Signer, io.Closer, error) {
 	return s, ctx, nil
 }
 
+// DeletePKCS11Key removes from its token a key pair that GeneratePKCS11
+// returned, for a caller that could not go on with it (its certificate
+// could not be made or written): the token would otherwise keep a key
+// pair no certificate names, under the label the next attempt asks for.
+func DeletePKCS11Key(s crypto.Signer) error {
+	k, ok := s.(interface{ Delete() error })
+	if !ok {
+		return fmt.Errorf("couldn't delete PKCS#11 key: %T is not a key on a token", s)
+	}
+	if err := k.Delete(); err != nil {
+		return fmt.Errorf("couldn't delete PKCS#11 key: %w", err)
+	}
+	return nil
+}
+
 // GeneratePKCS11 creates an ECDSA key pair of type t on the token a PKCS#11
 // URI names (its object label and id), refusing if one already exists.
 func GeneratePKCS11(uri string, t KeyType) (crypto.Signer, io.Closer, error) {
@@ -254,7 +269,11 @@ func GeneratePKCS11(uri string, t KeyType) (crypto.Signer, io.Closer, error) {
 	}
 	if existing, err := ctx.FindKeyPair(u.ID, u.label()); err == nil && existing != nil {
 		ctx.Close()
-		return nil, nil, fmt.Errorf("couldn't generate PKCS#11 key: a key pair with label %q id %x already exists", u.Object, u.ID)
+		which := fmt.Sprintf("label %q", u.Object)
+		if len(u.ID) > 0 {
+			which += fmt.Sprintf(" id %x", u.ID)
+		}
+		return nil, nil, fmt.Errorf("couldn't generate PKCS#11 key: a key pair with %s already exists on the token", which)
 	}
 	id := u.ID
 	if len(id) == 0 {

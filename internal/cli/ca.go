@@ -223,9 +223,20 @@ new CA entry if verifiers should see the new intermediate.`,
 			} else if interKey, err = keys.GenerateKey(kt); err != nil {
 				return err
 			}
+			// Without its certificate the new key is of no use: remove
+			// one just generated on a token, or a second attempt finds
+			// it there and refuses to generate it again.
+			fail := func(err error) error {
+				if pkcs11URI != "" {
+					if derr := keys.DeletePKCS11Key(interKey); derr != nil {
+						return fmt.Errorf("%w (and couldn't remove the key pair just generated on the PKCS#11 token: %v)", err, derr)
+					}
+				}
+				return err
+			}
 			inter, err := keys.NewIntermediate(root, rk, interKey.Public(), keys.ChainOptions{Organization: org, IntermediateName: org + " intermediate", IntermediateValidity: years(interYears)})
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			if pkcs11URI == "" {
 				if err := keys.WriteKey(out["key"], interKey, password); err != nil {
@@ -233,10 +244,10 @@ new CA entry if verifiers should see the new intermediate.`,
 				}
 			}
 			if err := keys.WriteCertificates(out["intermediate"], inter); err != nil {
-				return err
+				return fail(err)
 			}
 			if err := keys.WriteCertificates(out["chain"], inter, root); err != nil {
-				return err
+				return fail(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Issued %s (until %s) into %s.\n", inter.Subject, inter.NotAfter.Format(time.DateOnly), dir)
 			return nil

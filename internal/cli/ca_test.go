@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"sigil.dev/sigil/ca/keys"
+	"sigil.dev/sigil/ca/keys/pkcs11test"
 	"sigil.dev/sigil/oidc/oidctest"
 )
 
@@ -185,5 +186,44 @@ func TestCAServe(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop on SIGINT")
+	}
+}
+
+// TestCAIntermediatePKCS11Retry: "ca intermediate --pkcs11-uri" given the
+// wrong root key fails after generating the new issuing key on the token;
+// that key pair is removed, so the command with the right root key then
+// succeeds (it used to fail with "a key pair … already exists").
+func TestCAIntermediatePKCS11Retry(t *testing.T) {
+	module := pkcs11test.SoftHSM(t)
+	t.Setenv("SIGIL_TEST_CA_PW", "hunter2")
+	ca1, ca2 := filepath.Join(t.TempDir(), "ca1"), filepath.Join(t.TempDir(), "ca2")
+	for _, d := range []string{ca1, ca2} {
+		if code, _, errOut := run("ca", "init", "--dir", d, "--password-env", "SIGIL_TEST_CA_PW"); code != 0 {
+			t.Fatalf("init: %s", errOut)
+		}
+	}
+	uri := "pkcs11:token=sigil;object=ca-2027?module-path=" + module + "&pin-value=1234"
+	out := filepath.Join(t.TempDir(), "ca-2027")
+	args := func(rootKey string) []string {
+		return []string{"ca", "intermediate", "--root-cert", filepath.Join(ca1, "root.pem"), "--root-key", rootKey,
+			"--password-env", "SIGIL_TEST_CA_PW", "--pkcs11-uri", uri, "--dir", out}
+	}
+	if code, _, errOut := run(args(filepath.Join(ca2, "root-key.pem"))...); code == 0 || !strings.Contains(errOut, "doesn't match") {
+		t.Fatalf("another CA's root key: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := run(args(filepath.Join(ca1, "root-key.pem"))...); code != 0 {
+		t.Fatalf("with the right root key: exit %d: %s", code, errOut)
+	}
+	chain, err := readChain(filepath.Join(out, "chain.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, closer, err := keys.Load(keys.Source{PKCS11: uri})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	if !signer.Public().(*ecdsa.PublicKey).Equal(chain[0].PublicKey) {
+		t.Fatal("the new intermediate does not certify the token's key")
 	}
 }
