@@ -125,6 +125,9 @@ func skid(pub crypto.PublicKey) ([]byte, error) {
 // certSign and cRLSign (critical), no extended key usage.
 func NewRoot(key crypto.Signer, o ChainOptions) (*x509.Certificate, error) {
 	o.defaults()
+	if o.RootValidity < 0 {
+		return nil, fmt.Errorf("couldn't create root certificate: negative validity %s", o.RootValidity)
+	}
 	sn, err := serial()
 	if err != nil {
 		return nil, err
@@ -158,6 +161,15 @@ func NewIntermediate(root *x509.Certificate, rootKey crypto.Signer, pub crypto.P
 	o.defaults()
 	if !root.IsCA {
 		return nil, errors.New("couldn't create intermediate certificate: the issuer is not a CA")
+	}
+	if root.MaxPathLen == 0 && root.MaxPathLenZero {
+		return nil, fmt.Errorf("couldn't create intermediate certificate: %q has path length 0: it may certify no CA (give the root certificate)", root.Subject)
+	}
+	if o.IntermediateValidity < 0 {
+		return nil, fmt.Errorf("couldn't create intermediate certificate: negative validity %s", o.IntermediateValidity)
+	}
+	if !root.NotAfter.After(o.Now) {
+		return nil, fmt.Errorf("couldn't create intermediate certificate: %q expired on %s", root.Subject, root.NotAfter.Format(time.DateOnly))
 	}
 	sn, err := serial()
 	if err != nil {

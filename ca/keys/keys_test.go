@@ -183,6 +183,40 @@ func TestChain(t *testing.T) {
 	}
 }
 
+// TestChainRefusesUnusableCertificates: a root or intermediate that would
+// be expired when made, or an intermediate under a certificate whose path
+// length allows no CA below it, is an error; they used to be made (and
+// "ca init"/"ca intermediate" exited 0), to fail only when the CA started.
+func TestChainRefusesUnusableCertificates(t *testing.T) {
+	rootKey, _ := keys.GenerateKey(keys.ECDSAP256)
+	interKey, _ := keys.GenerateKey(keys.ECDSAP256)
+	if _, err := keys.NewRoot(rootKey, keys.ChainOptions{RootValidity: -365 * 24 * time.Hour}); err == nil || !strings.Contains(err.Error(), "negative validity") {
+		t.Errorf("root with negative validity: %v", err)
+	}
+	root, err := keys.NewRoot(rootKey, keys.ChainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.NewIntermediate(root, rootKey, interKey.Public(), keys.ChainOptions{IntermediateValidity: -time.Hour}); err == nil || !strings.Contains(err.Error(), "negative validity") {
+		t.Errorf("intermediate with negative validity: %v", err)
+	}
+	old, err := keys.NewRoot(rootKey, keys.ChainOptions{Now: time.Now().Add(-3 * 365 * 24 * time.Hour), RootValidity: 365 * 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.NewIntermediate(old, rootKey, interKey.Public(), keys.ChainOptions{}); err == nil || !strings.Contains(err.Error(), "expired on") {
+		t.Errorf("intermediate under an expired root: %v", err)
+	}
+	inter, err := keys.NewIntermediate(root, rootKey, interKey.Public(), keys.ChainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _ := keys.GenerateKey(keys.ECDSAP256)
+	if _, err := keys.NewIntermediate(inter, interKey, otherKey.Public(), keys.ChainOptions{}); err == nil || !strings.Contains(err.Error(), "path length 0") {
+		t.Errorf("intermediate under an intermediate with path length 0: %v", err)
+	}
+}
+
 func TestPassword(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "pw")

@@ -97,6 +97,9 @@ generated on a PKCS#11 token (an HSM) and never leaves it.`,
 			if _, err := kt.Curve(); err != nil {
 				return err
 			}
+			if rootYears < 1 || interYears < 1 {
+				return errors.New("--root-years and --intermediate-years must be at least 1")
+			}
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return fmt.Errorf("couldn't create %s: %w", dir, err)
 			}
@@ -177,6 +180,9 @@ new CA entry if verifiers should see the new intermediate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kt := keys.KeyType(keyType)
+			if interYears < 1 {
+				return errors.New("--intermediate-years must be at least 1")
+			}
 			b, err := readFile("root certificate", rootCert)
 			if err != nil {
 				return err

@@ -86,6 +86,30 @@ func TestCAInit(t *testing.T) {
 	}
 }
 
+// TestCARefusesUnusableChains: negative validities and an intermediate
+// issued under another intermediate are refused before anything is written
+// (they used to produce an expired or invalid chain, and exit 0).
+func TestCARefusesUnusableChains(t *testing.T) {
+	t.Setenv("SIGIL_TEST_CA_PW", "hunter2")
+	for _, flag := range []string{"--root-years", "--intermediate-years"} {
+		dir := filepath.Join(t.TempDir(), "ca")
+		if code, _, errOut := run("ca", "init", "--dir", dir, "--password-env", "SIGIL_TEST_CA_PW", flag, "-1"); code == 0 || !strings.Contains(errOut, "must be at least 1") {
+			t.Errorf("%s -1: exit %d: %s", flag, code, errOut)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%s -1 created %s", flag, dir)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "ca")
+	if code, _, errOut := run("ca", "init", "--dir", dir, "--password-env", "SIGIL_TEST_CA_PW"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, errOut := run("ca", "intermediate", "--root-cert", filepath.Join(dir, "intermediate.pem"), "--root-key", filepath.Join(dir, "intermediate-key.pem"),
+		"--password-env", "SIGIL_TEST_CA_PW", "--dir", filepath.Join(t.TempDir(), "ca2")); code == 0 || !strings.Contains(errOut, "path length 0") {
+		t.Errorf("intermediate under the intermediate: exit %d: %s", code, errOut)
+	}
+}
+
 func TestCAInitGeneratedPassword(t *testing.T) {
 	dir := t.TempDir()
 	if code, out, errOut := run("ca", "init", "--dir", dir); code != 0 || !strings.Contains(out, "generated; mode 0600") {
