@@ -237,6 +237,12 @@ func parseV2(body []byte, r *http.Request) (*request, *apiError) {
 	if pkr == nil {
 		pkr = in.PKRSnake
 	}
+	if pkr != nil && len(out.csr) > 0 {
+		// The two are a oneof (key) in Fulcio's proto: protojson refuses
+		// a body setting both. Taking one would certify a key the client
+		// may not mean.
+		return nil, badRequest(msgBothKeyAndCSR, errors.New("publicKeyRequest and certificateSigningRequest both set"))
+	}
 	if pkr != nil {
 		out.proof = first(pkr.Proof, pkr.ProofSnake, emptyBytes)
 		pk := pkr.PublicKey

@@ -109,6 +109,10 @@ func TestBadInput(t *testing.T) {
 		{name: "CSR with a bad signature", token: tok(nil), body: csrBody(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: badSigCSR})), status: 400, code: 3, msg: sigMsg},
 		{name: "P-384 CSR signed with SHA-256", token: tok(nil), body: csrBody(csr(p384, x509.ECDSAWithSHA256, "CERTIFICATE REQUEST")), status: 400, code: 3, msg: "signing algorithm not permitted: *ecdsa.PublicKey, SHA-256"},
 		{name: "P-224 CSR", token: tok(nil), body: csrBody(csr(p224, x509.ECDSAWithSHA256, "CERTIFICATE REQUEST")), status: 400, code: 3, msg: weakMsg},
+		{name: "both a public key and a CSR", token: tok(nil), body: func() []byte {
+			b := bytes.TrimSuffix(good(), []byte("}"))
+			return append(b, `,"certificateSigningRequest":"`+base64.StdEncoding.EncodeToString(csr(p384, x509.ECDSAWithSHA384, "CERTIFICATE REQUEST"))+`"}`...)
+		}(), status: 400, code: 3, msg: "couldn't parse request body: give publicKeyRequest or certificateSigningRequest, not both"},
 		{name: "oversized body", token: tok(nil), body: append(append([]byte(`{"x":"`), bytes.Repeat([]byte("a"), 4<<20)...), `"}`...), status: 400, code: 3, msg: "http: request body too large"},
 		{name: "v1 oversized body", path: "/api/v1/signingCert", token: tok(nil), body: bytes.Repeat([]byte(" "), 4<<20+1), status: 400, code: 3, msg: "http: request body too large"},
 		{name: "v1 without key or CSR", path: "/api/v1/signingCert", token: tok(nil), body: []byte(`{}`), status: 400, code: 3, msg: keyMsg},

@@ -24,6 +24,7 @@ const (
 	msgCTError          = "Error entering certificate in CTL"
 	msgCAError          = "error communicating with CA backend"
 	msgPolicy           = "The identity token is not permitted by this CA's claim policy"
+	msgBothKeyAndCSR    = "couldn't parse request body: give publicKeyRequest or certificateSigningRequest, not both"
 )
 
 // parsePublicKey reads a PEM PUBLIC KEY (PKIX) or, failing that, raw DER
