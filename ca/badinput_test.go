@@ -11,11 +11,15 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"sigil.dev/sigil/ca"
 )
 
 // TestBadInput is issue 4's list of hostile and broken requests: each gets
@@ -143,5 +147,33 @@ func TestBadInput(t *testing.T) {
 	// After all that, a good request still succeeds.
 	if r := e.post("/api/v2/signingCert", tok(nil), good()); r.status != http.StatusOK {
 		t.Fatalf("good request: %d %s", r.status, r.body)
+	}
+}
+
+// TestAnnouncedBodyNotPreallocated: the CA does not allocate a request's
+// announced Content-Length before the body arrives. A client announcing
+// 4 MiB and sending a few bytes cost the server 4 MiB of heap per
+// connection until the read timed out (a thousand idle connections, 4 GB
+// of heap to collect). Each such request must now cost little more than
+// what was sent.
+func TestAnnouncedBodyNotPreallocated(t *testing.T) {
+	e := newEnv(t, envOptions{noCT: true})
+	h := e.ca.Handler()
+	const n = 8
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/api/v2/signingCert", strings.NewReader(`{"publicKeyRequest":`))
+		req.ContentLength = ca.MaxRequestSize
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusBadRequest {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 256<<10 {
+		t.Fatalf("%d bytes allocated per request announcing %d bytes and sending 20", per, ca.MaxRequestSize)
 	}
 }
