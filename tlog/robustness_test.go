@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -94,6 +96,33 @@ func TestHalfClose(t *testing.T) {
 		conn.Close()
 		if (resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusServiceUnavailable) || len(body) == 0 {
 			t.Errorf("half-closed write %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestAnnouncedBodyNotPreallocated: a request announcing a large body and
+// sending a few bytes costs a few bytes of heap, not its Content-Length
+// (held for the whole read timeout by a client that sends nothing more).
+func TestAnnouncedBodyNotPreallocated(t *testing.T) {
+	l := startLog(t, "", nil)
+	h := l.svc.Handler()
+	const n = 8
+	for _, path := range []string{"/api/v2/log/entries", "/api/v1/log/entries"} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := 0; i < n; i++ {
+			req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"hashedRekordRequestV002":`))
+			req.ContentLength = 1 << 20
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusBadRequest {
+				t.Fatalf("%s: status %d: %s", path, w.Code, w.Body)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 256<<10 {
+			t.Errorf("%s: %d bytes allocated per request announcing 1 MiB and sending 27", path, per)
 		}
 	}
 }
