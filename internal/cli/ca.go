@@ -244,16 +244,47 @@ new CA entry if verifiers should see the new intermediate.`,
 			if err != nil {
 				return fail(err)
 			}
+			// Every file is written beside its final name first and renamed
+			// into place only when all are written: with --force, a
+			// failure half-way (a full disk) left the new key beside the
+			// old certificates, and the old key gone.
+			staged := map[string]string{}
+			unstage := func() {
+				for _, tmp := range staged {
+					os.Remove(tmp)
+				}
+			}
+			stage := func(name string, write func(string) error) error {
+				tmp := out[name] + ".new"
+				// A stale one (an earlier crash) would keep its mode.
+				if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+					return err
+				}
+				staged[name] = tmp
+				return write(tmp)
+			}
 			if pkcs11URI == "" {
-				if err := keys.WriteKey(out["key"], interKey, password); err != nil {
+				if err := stage("key", func(p string) error { return keys.WriteKey(p, interKey, password) }); err != nil {
+					unstage()
 					return err
 				}
 			}
-			if err := keys.WriteCertificates(out["intermediate"], inter); err != nil {
+			if err := stage("intermediate", func(p string) error { return keys.WriteCertificates(p, inter) }); err != nil {
+				unstage()
 				return fail(err)
 			}
-			if err := keys.WriteCertificates(out["chain"], inter, root); err != nil {
+			if err := stage("chain", func(p string) error { return keys.WriteCertificates(p, inter, root) }); err != nil {
+				unstage()
 				return fail(err)
+			}
+			for _, name := range []string{"key", "intermediate", "chain"} {
+				if tmp, ok := staged[name]; ok {
+					if err := os.Rename(tmp, out[name]); err != nil {
+						unstage()
+						return fmt.Errorf("couldn't move %s into place: %w", out[name], err)
+					}
+					delete(staged, name)
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Issued %s (until %s) into %s.\n", inter.Subject, inter.NotAfter.Format(time.DateOnly), dir)
 			return nil

@@ -84,6 +84,30 @@ func TestCAInit(t *testing.T) {
 	if _, err := chain2[0].Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}); err != nil {
 		t.Fatal(err)
 	}
+
+	// Replacing it with --force fails half-way (chain.pem cannot be
+	// written): the CA in dir2 stays whole, key and certificates alike.
+	before := map[string][]byte{}
+	for _, f := range []string{"intermediate-key.pem", "intermediate.pem", "chain.pem"} {
+		before[f], _ = os.ReadFile(filepath.Join(dir2, f))
+	}
+	os.Mkdir(filepath.Join(dir2, "chain.pem.new"), 0o700)                       //nolint:errcheck
+	os.WriteFile(filepath.Join(dir2, "chain.pem.new", "x"), []byte("x"), 0o600) //nolint:errcheck
+	code, _, errOut = run("ca", "intermediate", "--root-cert", filepath.Join(dir, "root.pem"), "--root-key", filepath.Join(dir, "root-key.pem"),
+		"--password-env", "SIGIL_TEST_CA_PW", "--dir", dir2, "--force")
+	if code == 0 {
+		t.Fatal("intermediate --force over an unwritable chain.pem.new: exit 0")
+	}
+	for f, b := range before {
+		if now, _ := os.ReadFile(filepath.Join(dir2, f)); !bytes.Equal(now, b) {
+			t.Errorf("a failed ca intermediate --force changed %s: %s", f, errOut)
+		}
+	}
+	for _, f := range []string{"intermediate-key.pem.new", "intermediate.pem.new"} {
+		if _, err := os.Stat(filepath.Join(dir2, f)); err == nil {
+			t.Errorf("%s left behind", f)
+		}
+	}
 }
 
 // TestCARefusesUnusableChains: negative validities and an intermediate
