@@ -27,6 +27,7 @@ import (
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
 	"sigil.dev/sigil/internal/connlimit"
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/oidc"
 )
 
@@ -122,6 +123,11 @@ generated on a PKCS#11 token (an HSM) and never leaves it.`,
 					RootValidity: years(rootYears), IntermediateValidity: years(interYears),
 				},
 			})
+			if generated {
+				if cerr := commitPassword(filepath.Join(dir, "password"), err == nil); cerr != nil {
+					return cerr
+				}
+			}
 			if err != nil {
 				if errors.Is(err, keys.ErrExists) {
 					return fmt.Errorf("%v; refusing to overwrite a CA", err)
@@ -471,10 +477,32 @@ func initPassword(src keys.Password, path string, force bool) ([]byte, bool, err
 		return nil, false, err
 	}
 	p := []byte(base64.RawURLEncoding.EncodeToString(b))
-	if err := os.WriteFile(path, append(p, '\n'), 0o600); err != nil {
+	// Written beside its final name (before any key is encrypted with
+	// it, so that it is never lost) and moved into place by
+	// commitPassword once the CA is made: a failed init left it behind,
+	// so that the next attempt asked for --password-file, and a failed
+	// init --force replaced the password of the CA still in place.
+	tmp := path + ".new"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, false, fmt.Errorf("couldn't write password: %w", err)
+	}
+	if err := fsutil.WriteFileAtomic(tmp, append(p, '\n'), 0o600); err != nil {
 		return nil, false, fmt.Errorf("couldn't write password: %w", err)
 	}
 	return p, true, nil
+}
+
+// commitPassword moves a password initPassword generated into place
+// (ok), or removes it (the CA was not made).
+func commitPassword(path string, ok bool) error {
+	if !ok {
+		os.Remove(path + ".new")
+		return nil
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		return fmt.Errorf("couldn't move the CA password into place (it is in %s.new): %w", path, err)
+	}
+	return nil
 }
 
 func readChain(path string) ([]*x509.Certificate, error) {

@@ -142,6 +142,33 @@ func TestCAInitGeneratedPassword(t *testing.T) {
 	if _, _, err := keys.Load(keys.Source{File: filepath.Join(dir, "intermediate-key.pem"), Password: keys.Password{File: filepath.Join(dir, "password")}}); err != nil {
 		t.Fatal(err)
 	}
+
+	// A failed init --force (the offline root key's directory is not
+	// there) leaves the CA in place with the password that opens it.
+	pw, _ := os.ReadFile(filepath.Join(dir, "password"))
+	if code, _, _ := run("ca", "init", "--dir", dir, "--force", "--root-key", filepath.Join(t.TempDir(), "unmounted", "root-key.pem")); code == 0 {
+		t.Fatal("init --force with an unwritable --root-key: exit 0")
+	}
+	if now, _ := os.ReadFile(filepath.Join(dir, "password")); !bytes.Equal(now, pw) {
+		t.Error("a failed init --force replaced the CA's password")
+	}
+	if _, _, err := keys.Load(keys.Source{File: filepath.Join(dir, "intermediate-key.pem"), Password: keys.Password{File: filepath.Join(dir, "password")}}); err != nil {
+		t.Errorf("after a failed init --force: %v", err)
+	}
+
+	// A failed first init leaves no password behind: trying again works.
+	dir2 := t.TempDir()
+	if code, _, _ := run("ca", "init", "--dir", dir2, "--root-key", filepath.Join(t.TempDir(), "unmounted", "root-key.pem")); code == 0 {
+		t.Fatal("init with an unwritable --root-key: exit 0")
+	}
+	for _, f := range []string{"password", "password.new"} {
+		if _, err := os.Stat(filepath.Join(dir2, f)); err == nil {
+			t.Errorf("a failed init left %s", f)
+		}
+	}
+	if code, _, errOut := run("ca", "init", "--dir", dir2); code != 0 {
+		t.Errorf("init after a failed one: exit %d: %s", code, errOut)
+	}
 }
 
 // TestCAServe runs "sigil ca serve" with its own CT log and asks it for a
