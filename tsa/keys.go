@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -134,7 +135,17 @@ func Generate(now time.Time) (*ecdsa.PrivateKey, []*x509.Certificate, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("couldn't encode EKU: %w", err)
 	}
+	// RFC 5280 §4.2.1.2: end-entity certificates SHOULD carry a subject
+	// key identifier (Go makes one only for CAs); RFC 7093 §2 method 1,
+	// as Go does for CAs: the leftmost 160 bits of the SHA-256 of the
+	// subjectPublicKey bit string (the uncompressed point).
+	point, err := key.PublicKey.Bytes()
+	if err != nil {
+		return nil, nil, fmt.Errorf("couldn't encode TSA public key: %w", err)
+	}
+	skid := sha256.Sum256(point)
 	leafTmpl := &x509.Certificate{
+		SubjectKeyId:          skid[:20],
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{Organization: []string{"sigil"}, CommonName: "sigil TSA"},
 		NotBefore:             start,

@@ -1,9 +1,11 @@
 package tsa
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -65,6 +67,15 @@ func TestFirstStartGeneratesThenReuses(t *testing.T) {
 	}
 	if err := leaf.CheckSignatureFrom(c1[1]); err != nil {
 		t.Errorf("leaf not issued by root: %v", err)
+	}
+	// A subject key identifier (RFC 5280 §4.2.1.2), RFC 7093 method 1,
+	// and the authority key identifier naming the root's.
+	point, _ := leaf.PublicKey.(*ecdsa.PublicKey).Bytes()
+	if h := sha256.Sum256(point); !bytes.Equal(leaf.SubjectKeyId, h[:20]) {
+		t.Errorf("leaf SKID %x, want %x", leaf.SubjectKeyId, h[:20])
+	}
+	if len(c1[1].SubjectKeyId) == 0 || !bytes.Equal(leaf.AuthorityKeyId, c1[1].SubjectKeyId) {
+		t.Errorf("leaf AKID %x, root SKID %x", leaf.AuthorityKeyId, c1[1].SubjectKeyId)
 	}
 }
 
