@@ -25,9 +25,9 @@ import (
 // validity periods are checked at every verified time, so the result equals
 // a full x509.Verify against the trusted root's certificates only.
 type caChain struct {
-	ca     *trust.CA
-	chain  []*x509.Certificate // issuing certificate first, anchor last
-	anchor *x509.CertPool      // the issuing certificate alone
+	ca      *trust.CA
+	chain   []*x509.Certificate // issuing certificate first, anchor last
+	anchors []*x509.CertPool    // chain[i] alone, for a leaf it issued
 
 	once    sync.Once
 	linkErr error
@@ -35,9 +35,27 @@ type caChain struct {
 
 func newCAChain(ca *trust.CA) *caChain {
 	c := &caChain{ca: ca, chain: append(append([]*x509.Certificate{}, ca.Intermediates...), ca.Root)}
-	c.anchor = x509.NewCertPool()
-	c.anchor.AddCert(c.chain[0])
+	for _, x := range c.chain {
+		p := x509.NewCertPool()
+		p.AddCert(x)
+		c.anchors = append(c.anchors, p)
+	}
 	return c
+}
+
+// issuerOf returns the position in the chain of the certificate that
+// issued leaf: the first whose subject is the leaf's issuer, else 0 (the
+// issuing certificate, which then fails to verify it). A leaf is usually
+// issued by the first; one issued by a certificate above it (a root that
+// also signs leaves directly) verifies too, as with x509.Verify over the
+// whole chain (sigstore-go puts the intermediates in the pool).
+func (c *caChain) issuerOf(leaf *x509.Certificate) int {
+	for i, x := range c.chain {
+		if bytes.Equal(x.RawSubject, leaf.RawIssuer) {
+			return i
+		}
+	}
+	return 0
 }
 
 // links verifies, once, that each certificate of the CA chain is issued by
@@ -139,9 +157,10 @@ func (v *Verifier) verifyCertificate(leaf *x509.Certificate, times []VerifiedTim
 				why = append(why, fmt.Sprintf("CA %s: %v", caName(c.ca), err))
 				continue
 			}
+			at := c.issuerOf(leaf)
 			if !verified[c] {
 				if _, err := checked.Verify(x509.VerifyOptions{
-					Roots:       c.anchor,
+					Roots:       c.anchors[at],
 					CurrentTime: t.Timestamp,
 					KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 				}); err != nil {
@@ -154,7 +173,7 @@ func (v *Verifier) verifyCertificate(leaf *x509.Certificate, times []VerifiedTim
 				continue
 			}
 			if issuer == nil {
-				issuer = c.chain[0]
+				issuer = c.chain[at]
 			}
 			ok = true
 			break

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
@@ -403,5 +404,43 @@ func TestV2BodyMustBeTheEntry(t *testing.T) {
 		if _, err := New(tr, Options{}).Verify(s.Bundle, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckEntry {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestLeafIssuedByTheRoot: a CA listed as [intermediate, root] whose root
+// also issued a leaf directly verifies it, as x509.Verify over the whole
+// chain does (sigstore-go); a leaf whose issuer names a certificate of the
+// chain but was signed by another key still fails.
+func TestLeafIssuedByTheRoot(t *testing.T) {
+	p, tr := newPKI(t)
+	byRoot := *p
+	byRoot.Intermediate, byRoot.IntermediateKey = p.Root, p.RootKey
+	s, err := byRoot.Sign(artifact, testpki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := New(tr, Options{})
+	if _, err := v.Verify(roundTrip(t, s.Bundle), fileArtifact(artifact), defaultPolicy()); err != nil {
+		t.Fatalf("leaf issued by the root: %v", err)
+	}
+	// An impostor CA certificate with the intermediate's name and
+	// another key.
+	forged := *p
+	forged.IntermediateKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	impostor := *p.Intermediate
+	impostor.PublicKey = forged.IntermediateKey.Public()
+	der, err := x509.CreateCertificate(rand.Reader, &impostor, &impostor, forged.IntermediateKey.Public(), forged.IntermediateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if forged.Intermediate, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	s, err = forged.Sign(artifact, testpki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(roundTrip(t, s.Bundle), fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckCertificate {
+		t.Fatalf("leaf signed by another key under the intermediate's name: %v", err)
 	}
 }
