@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/server"
@@ -354,6 +356,23 @@ func TestLibraryLogsReachTheServerLog(t *testing.T) {
 	slog.Warn("Failed to remove temporary file", slog.String("name", "x"))
 	if !strings.Contains(logs.String(), `level=WARN msg="Failed to remove temporary file" component=tessera name=x`) {
 		t.Fatalf("server log:\n%s", logs.String())
+	}
+	klog.InfoS("Initializing directory for POSIX log", "dir", "d1")
+	if !strings.Contains(logs.String(), `msg="Initializing directory for POSIX log" component=tessera dir=d1`) {
+		t.Fatalf("klog output missing from the server log:\n%s", logs.String())
+	}
+	// A second server in the process (tests) takes klog's output over;
+	// klog's global logger is not written again (that raced with the
+	// first server's Tessera goroutines).
+	var logs2 strings.Builder
+	s2, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), Services: []string{"tsa"}, Dev: true}, slog.New(slog.NewTextHandler(&logs2, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	klog.InfoS("Initializing directory for POSIX log", "dir", "d2")
+	if !strings.Contains(logs2.String(), "dir=d2") || strings.Contains(logs.String(), "dir=d2") {
+		t.Fatalf("klog output after a second server started:\nfirst:\n%s\nsecond:\n%s", logs.String(), logs2.String())
 	}
 }
 
