@@ -217,6 +217,10 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 
+	// The driver panics when it cannot open its lock file.
+	if err := fsutil.CheckTesseraPOSIXOpen(s.logDir); err != nil {
+		return nil, fmt.Errorf("couldn't open log storage: %w", err)
+	}
 	driver, err := posix.New(ctx, posix.Config{Path: s.logDir})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open log storage: %w", err)
@@ -239,6 +243,7 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 	s.seq = &sequencer{
 		ctx:        bg,
 		add:        tessera.NewCertificateTransparencyAppender(appender),
+		writable:   func() error { return fsutil.CheckTesseraPOSIX(s.logDir) },
 		maxBatch:   maxBatch,
 		maxPending: maxPending,
 		observe:    s.metrics.observeBatch,

@@ -559,3 +559,52 @@ func TestReadyFollowsFailingWrites(t *testing.T) {
 		t.Fatalf("Ready after a durable entry: %v", err)
 	}
 }
+
+// TestUnwritableStorageFailsWrites: when Tessera's POSIX driver cannot
+// open the lock file it takes for every batch (a data directory remounted
+// read-only), the submission fails and Ready names the cause; the driver
+// itself would panic and end the process (the CA's with it). Once the file
+// can be opened again, submissions get SCTs; a start on such storage is
+// refused. (A directory in the lock file's place stands for the read-only
+// file system: opening it for writing fails for root too.)
+func TestUnwritableStorageFailsWrites(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	lock := filepath.Join(e.dir, "log", ".state", "treeState.lock")
+	unwritable := func() {
+		t.Helper()
+		if err := os.Remove(lock); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(lock, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unwritable()
+	pre, _ := e.leaf(t, leafOpts{precert: true})
+	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err == nil {
+		t.Fatal("an entry the storage cannot take got an SCT")
+	}
+	if err := e.svc.Ready(); err == nil || !strings.Contains(err.Error(), "writes failing since") || !strings.Contains(err.Error(), "treeState.lock") {
+		t.Fatalf("Ready while the storage is unwritable: %v", err)
+	}
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Ready(); err != nil {
+		t.Fatalf("Ready after a durable entry: %v", err)
+	}
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	unwritable()
+	if svc, err := New(ctx, Config{DataDir: e.dir, PublicURL: e.url, Roots: []*x509.Certificate{e.pki.Root}, Logger: quietLogger()}); err == nil || !strings.Contains(err.Error(), "treeState.lock") {
+		if err == nil {
+			svc.Close()
+		}
+		t.Fatalf("New on storage whose lock file cannot be opened: %v", err)
+	}
+}

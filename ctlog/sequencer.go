@@ -29,8 +29,11 @@ import (
 // Locking: mu guards pending, running and closed. The loop goroutine owns
 // each batch it takes.
 type sequencer struct {
-	ctx      context.Context // Tessera's background context
-	add      func(context.Context, *ctonly.Entry) tessera.IndexFuture
+	ctx context.Context // Tessera's background context
+	add func(context.Context, *ctonly.Entry) tessera.IndexFuture
+	// writable, if set, checks before each batch that the storage can
+	// take it (Tessera's POSIX driver panics on a read-only file system).
+	writable func() error
 	maxBatch int
 	// maxPending bounds the queue; beyond it submissions get ErrPushback
 	// at once instead of waiting longer than any client would.
@@ -127,7 +130,15 @@ func (q *sequencer) loop() {
 			q.observe(len(batch))
 		}
 		futures = futures[:0]
+		var unwritable error
+		if q.writable != nil {
+			unwritable = q.writable()
+		}
 		for _, r := range batch {
+			if unwritable != nil {
+				futures = append(futures, func() (tessera.Index, error) { return tessera.Index{}, unwritable })
+				continue
+			}
 			futures = append(futures, q.add(q.ctx, r.entry))
 		}
 		var failed error

@@ -437,3 +437,61 @@ func TestReadyFollowsFailingWrites(t *testing.T) {
 		t.Fatalf("Ready after a durable write: %v", err)
 	}
 }
+
+// TestUnwritableStorageFailsWrites: when Tessera's POSIX driver cannot
+// open the lock file it takes for every batch (a data directory remounted
+// read-only), the write fails with a 5xx and /readyz names the cause;
+// the driver itself would panic and end the process. Once the file can be
+// opened again, writes succeed. (A directory in the lock file's place
+// stands for the read-only file system: opening it for writing fails
+// for root too.)
+func TestUnwritableStorageFailsWrites(t *testing.T) {
+	l := startLog(t, "", nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	for _, name := range []string{"v2", "v1"} {
+		lock := filepath.Join(l.dir, name, ".state", "treeState.lock")
+		if err := os.Remove(lock); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(lock, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		path, req := "/api/v2/log/entries", []byte(nil)
+		if name == "v1" {
+			path = "/api/v1/log/entries"
+			req, _, _ = s.v1HashedRekord(t, []byte("read-only "+name))
+		} else {
+			req, _ = s.v2Request(t, []byte("read-only "+name))
+		}
+		if resp, body := l.post(path, req); resp.StatusCode < 500 {
+			t.Fatalf("%s: a write the storage cannot take: %d %s", name, resp.StatusCode, body)
+		}
+		if err := l.svc.Ready(); err == nil || !strings.Contains(err.Error(), name+" log: writes failing since") || !strings.Contains(err.Error(), "treeState.lock") {
+			t.Fatalf("%s: Ready while the storage is unwritable: %v", name, err)
+		}
+		if err := os.Remove(lock); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := l.post(path, req)
+		mustStatus(t, resp, body, http.StatusCreated)
+	}
+	if err := l.svc.Ready(); err != nil {
+		t.Fatalf("Ready after durable writes: %v", err)
+	}
+	// A start on such storage is refused (the driver would panic too).
+	l.stop()
+	lock := filepath.Join(l.dir, "v1", ".state", "treeState.lock")
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if svc, err := New(context.Background(), l.cfg); err == nil || !strings.Contains(err.Error(), "treeState.lock") {
+		if err == nil {
+			svc.Close()
+		}
+		t.Fatalf("New on storage whose lock file cannot be opened: %v", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/transparency-dev/tessera/storage/posix"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/fsutil"
 )
 
 // Storage opens the Tessera storage of one log. The personalities only use
@@ -31,6 +32,12 @@ type Storage interface {
 	MinCheckpointInterval() time.Duration
 }
 
+// writeChecker is a Storage that can tell, before a batch is handed to
+// its appender, whether the batch can be written at all.
+type writeChecker interface {
+	checkWritable(name string) error
+}
+
 // POSIX stores each log in a directory under Dir, with Tessera's POSIX
 // driver: fsync'd files written by temp-file and rename, laid out as C2SP
 // tlog-tiles (checkpoint, tile/, tile/entries/) so the directory can also be
@@ -46,11 +53,20 @@ func (p POSIX) Appender(ctx context.Context, name string, opts *tessera.AppendOp
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, nil, fmt.Errorf("couldn't create log directory: %w", err)
 	}
+	// The driver panics when it cannot open its lock file.
+	if err := fsutil.CheckTesseraPOSIXOpen(dir); err != nil {
+		return nil, nil, nil, fmt.Errorf("couldn't open POSIX storage %s: %w", dir, err)
+	}
 	d, err := posix.New(ctx, posix.Config{Path: dir})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("couldn't open POSIX storage %s: %w", dir, err)
 	}
 	return tessera.NewAppender(ctx, d, opts)
+}
+
+// checkWritable implements writeChecker.
+func (p POSIX) checkWritable(name string) error {
+	return fsutil.CheckTesseraPOSIX(filepath.Join(p.Dir, name))
 }
 
 // Reader implements Storage.

@@ -69,6 +69,9 @@ type tree struct {
 	verifier note.Verifier
 	reader   tessera.LogReader
 	add      tessera.AddFn // nil when frozen
+	// writable, if set, checks before each group that the storage can
+	// take it (Tessera's POSIX driver panics on a read-only file system).
+	writable func() error
 	shutdown func(context.Context) error
 	nodes    *nodeCache
 
@@ -164,6 +167,9 @@ func openTree(ctx context.Context, cfg *Config, o treeOptions) (*tree, error) {
 			return fail(fmt.Errorf("couldn't open the %s log: %w", o.name, err))
 		}
 		t.add, t.shutdown, t.reader = a.Add, shutdown, r
+		if c, ok := cfg.Storage.(writeChecker); ok {
+			t.writable = func() error { return c.checkWritable(o.name) }
+		}
 	}
 	t.nodes = newNodeCache(t.reader.ReadTile, cachedFullTiles)
 	t.nodes.latest = func() uint64 {
@@ -363,7 +369,15 @@ func (t *tree) failPending() {
 func (t *tree) commit(ctx context.Context, group []*addRequest) {
 	t.groups.Add(1)
 	futures := make([]tessera.IndexFuture, len(group))
+	var unwritable error
+	if t.writable != nil {
+		unwritable = t.writable()
+	}
 	for i, r := range group {
+		if unwritable != nil {
+			futures[i] = func() (tessera.Index, error) { return tessera.Index{}, unwritable }
+			continue
+		}
 		futures[i] = t.add(ctx, r.entry)
 	}
 	results := make([]addResult, len(group))
