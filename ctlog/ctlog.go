@@ -251,6 +251,7 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 		siblings:   batchSiblings,
 		full:       make(chan struct{}, 1),
 	}
+	s.seq.recovery.Probe = func() error { return fsutil.ProbeTesseraPOSIX(s.logDir) }
 	s.logger.Info("CT log open", "origin", s.origin, "log_id", fmt.Sprintf("%x", s.logID), "data_dir", cfg.DataDir)
 	return s, nil
 }
@@ -380,9 +381,11 @@ func (s *Service) loggedTimestamp(ctx context.Context, index uint64, e *ctonly.E
 }
 
 // Ready reports why the log cannot issue SCTs now: its newest batch of
-// entries failed to become durable and none has since (a full or
-// unwritable disk). A load balancer's readiness check (sigil server's
-// /readyz) sends certificate requests elsewhere meanwhile.
+// entries failed to become durable, none has since, and the storage still
+// fails a probe write (a full or unwritable disk; probed at most once a
+// second, so Ready clears without a submission once space is back). A
+// load balancer's readiness check (sigil server's /readyz) sends
+// certificate requests elsewhere meanwhile.
 func (s *Service) Ready() error { return s.seq.health() }
 
 // Close stops taking submissions, waits for those in flight, publishes a

@@ -532,31 +532,53 @@ func TestKeyFile(t *testing.T) {
 }
 
 // TestReadyFollowsFailingWrites: while the storage fails every entry (a
-// full disk), Ready says so, and the first durable entry clears it.
+// full or unwritable disk), Ready says so; it clears once the storage takes
+// writes again, before any entry (a load balancer sends none to an unready
+// CA), and after a failure the storage probe does not reproduce.
 func TestReadyFollowsFailingWrites(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
 	if err := e.svc.Ready(); err != nil {
 		t.Fatalf("a new log: %v", err)
 	}
-	add := e.svc.seq.add
-	e.svc.seq.add = func(context.Context, *ctonly.Entry) tessera.IndexFuture {
-		return func() (tessera.Index, error) { return tessera.Index{}, errors.New("no space left on device") }
+	lock := filepath.Join(e.dir, "log", ".state", "treeState.lock")
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	pre, _ := e.leaf(t, leafOpts{precert: true})
 	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err == nil {
 		t.Fatal("an entry the storage refused got an SCT")
 	}
-	if err := e.svc.Ready(); err == nil || !strings.Contains(err.Error(), "writes failing since") || !strings.Contains(err.Error(), "no space left on device") {
+	if err := e.svc.Ready(); err == nil || !strings.Contains(err.Error(), "writes failing since") || !strings.Contains(err.Error(), "treeState.lock") {
 		t.Fatalf("Ready while writes fail: %v", err)
 	}
-	e.svc.seq.add = add
-	pre, _ = e.leaf(t, leafOpts{precert: true})
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the storage is probed at most once a second
+	if err := e.svc.Ready(); err != nil {
+		t.Fatalf("Ready once the storage takes writes again: %v", err)
+	}
 	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.Ready(); err != nil {
 		t.Fatalf("Ready after a durable entry: %v", err)
+	}
+	add := e.svc.seq.add
+	e.svc.seq.add = func(context.Context, *ctonly.Entry) tessera.IndexFuture {
+		return func() (tessera.Index, error) { return tessera.Index{}, errors.New("transient") }
+	}
+	pre, _ = e.leaf(t, leafOpts{precert: true})
+	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err == nil {
+		t.Fatal("an entry the storage refused got an SCT")
+	}
+	e.svc.seq.add = add
+	if err := e.svc.Ready(); err != nil {
+		t.Fatalf("Ready after a failure the storage probe does not see: %v", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/ctonly"
 
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/internal/pacing"
 )
 
@@ -51,6 +52,10 @@ type sequencer struct {
 	// newer.
 	lastFail atomic.Pointer[seqFailure]
 	lastOK   atomic.Int64
+	// recovery probes the storage once writes failed, so that health
+	// clears when the storage takes writes again (no submission comes
+	// while a load balancer reads the log as unready).
+	recovery fsutil.Recovery
 
 	mu      sync.Mutex
 	pending []*seqRequest
@@ -170,9 +175,10 @@ type seqFailure struct {
 }
 
 // health reports why the log cannot take entries now: the newest batch
-// failed and none has succeeded since (a full or unwritable disk).
+// failed, none has succeeded since (a full or unwritable disk), and the
+// storage fails a probe write.
 func (q *sequencer) health() error {
-	if f := q.lastFail.Load(); f != nil && f.at.UnixNano() > q.lastOK.Load() {
+	if f := q.lastFail.Load(); f != nil && f.at.UnixNano() > q.lastOK.Load() && !q.recovery.Since(f.at) {
 		return fmt.Errorf("writes failing since %s: %w", f.at.UTC().Format(time.RFC3339), f.err)
 	}
 	return nil

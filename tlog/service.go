@@ -420,9 +420,11 @@ func (g *gate) close() <-chan struct{} {
 // The HTTP server should stop accepting requests first (http.Server
 // Shutdown), then call Close. Close is idempotent.
 // Ready reports why the service cannot take writes now: a log's storage
-// failed an integrity check, or its newest writes failed and none has
-// succeeded since (a full or unwritable disk). A frozen (read-only)
-// service is ready: it serves reads.
+// failed an integrity check, or its newest writes failed, none has
+// succeeded since and the storage still fails a probe write (a full or
+// unwritable disk; it is probed at most once a second, so Ready clears
+// without a write once space is back). A frozen (read-only) service is
+// ready: it serves reads.
 func (s *Service) Ready() error {
 	for _, t := range []*tree{s.v2, s.v1} {
 		if t == nil {

@@ -410,7 +410,7 @@ func TestSharedRegistry(t *testing.T) {
 }
 
 // While a log's writes fail (a full or unwritable disk), Ready says so,
-// and it recovers with the next durable write.
+// and it recovers once the storage takes writes again, before any write.
 func TestReadyFollowsFailingWrites(t *testing.T) {
 	l := startLog(t, "", nil)
 	p, _ := testpki.New(testpki.Options{})
@@ -418,23 +418,49 @@ func TestReadyFollowsFailingWrites(t *testing.T) {
 	if err := l.svc.Ready(); err != nil {
 		t.Fatalf("a new log: %v", err)
 	}
-	add := l.svc.v2.add
-	l.svc.v2.add = func(context.Context, *tessera.Entry) tessera.IndexFuture {
-		return func() (tessera.Index, error) { return tessera.Index{}, errors.New("no space left on device") }
+	// Storage that cannot take a batch (see TestUnwritableStorageFailsWrites).
+	lock := filepath.Join(l.dir, "v2", ".state", "treeState.lock")
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(lock, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	req, _ := s.v2Request(t, []byte("disk full"))
 	if resp, body := l.post("/api/v2/log/entries", req); resp.StatusCode < 500 {
 		t.Fatalf("a failing write: %d %s", resp.StatusCode, body)
 	}
-	if err := l.svc.Ready(); err == nil || !strings.Contains(err.Error(), "v2 log: writes failing since") || !strings.Contains(err.Error(), "no space left on device") {
+	if err := l.svc.Ready(); err == nil || !strings.Contains(err.Error(), "v2 log: writes failing since") || !strings.Contains(err.Error(), "treeState.lock") {
 		t.Fatalf("Ready while writes fail: %v", err)
 	}
-	l.svc.v2.add = add
+	// Once the storage takes writes again the log is ready without a
+	// write: a load balancer sends none to an unready server. (The
+	// storage is probed at most once a second.)
+	if err := os.Remove(lock); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if err := l.svc.Ready(); err != nil {
+		t.Fatalf("Ready once the storage takes writes again: %v", err)
+	}
 	req, _ = s.v2Request(t, []byte("space again"))
 	resp, body := l.post("/api/v2/log/entries", req)
 	mustStatus(t, resp, body, http.StatusCreated)
 	if err := l.svc.Ready(); err != nil {
 		t.Fatalf("Ready after a durable write: %v", err)
+	}
+	// A failure the storage probe does not reproduce leaves the log ready.
+	add := l.svc.v2.add
+	l.svc.v2.add = func(context.Context, *tessera.Entry) tessera.IndexFuture {
+		return func() (tessera.Index, error) { return tessera.Index{}, errors.New("transient") }
+	}
+	req, _ = s.v2Request(t, []byte("transient failure"))
+	if resp, body := l.post("/api/v2/log/entries", req); resp.StatusCode < 500 {
+		t.Fatalf("a failing write: %d %s", resp.StatusCode, body)
+	}
+	l.svc.v2.add = add
+	if err := l.svc.Ready(); err != nil {
+		t.Fatalf("Ready after a failure the storage probe does not see: %v", err)
 	}
 }
 

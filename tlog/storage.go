@@ -33,9 +33,11 @@ type Storage interface {
 }
 
 // writeChecker is a Storage that can tell, before a batch is handed to
-// its appender, whether the batch can be written at all.
+// its appender, whether the batch can be written at all, and probe,
+// after writes failed, whether it takes writes again.
 type writeChecker interface {
 	checkWritable(name string) error
+	probeWritable(name string) error
 }
 
 // POSIX stores each log in a directory under Dir, with Tessera's POSIX
@@ -67,6 +69,11 @@ func (p POSIX) Appender(ctx context.Context, name string, opts *tessera.AppendOp
 // checkWritable implements writeChecker.
 func (p POSIX) checkWritable(name string) error {
 	return fsutil.CheckTesseraPOSIX(filepath.Join(p.Dir, name))
+}
+
+// probeWritable implements writeChecker.
+func (p POSIX) probeWritable(name string) error {
+	return fsutil.ProbeTesseraPOSIX(filepath.Join(p.Dir, name))
 }
 
 // Reader implements Storage.

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/internal/pacing"
 )
 
@@ -84,6 +85,10 @@ type tree struct {
 	// newest outcome is a failure.
 	lastFail atomic.Pointer[addFailure]
 	lastOK   atomic.Int64
+	// recovery probes the storage once writes failed, so that health
+	// clears when the storage takes writes again (no write comes while a
+	// load balancer reads the tree as unready).
+	recovery fsutil.Recovery
 	lastRaw  []byte // last published checkpoint checked, guarded by pubMu
 
 	mu      sync.Mutex // guards waiters
@@ -169,6 +174,7 @@ func openTree(ctx context.Context, cfg *Config, o treeOptions) (*tree, error) {
 		t.add, t.shutdown, t.reader = a.Add, shutdown, r
 		if c, ok := cfg.Storage.(writeChecker); ok {
 			t.writable = func() error { return c.checkWritable(o.name) }
+			t.recovery.Probe = func() error { return c.probeWritable(o.name) }
 		}
 	}
 	t.nodes = newNodeCache(t.reader.ReadTile, cachedFullTiles)
@@ -532,14 +538,16 @@ type addFailure struct {
 }
 
 // health reports why the tree cannot take writes now: its storage failed
-// an integrity check, or the newest group of adds failed and none has
-// succeeded since (a full or unwritable disk). A load balancer's readiness
-// check sends writers elsewhere meanwhile.
+// an integrity check, or the newest group of adds failed, none has
+// succeeded since (a full or unwritable disk), and the storage fails a
+// probe write (a storage that cannot be probed stays unready until the
+// next durable add). A load balancer's readiness check sends writers
+// elsewhere meanwhile.
 func (t *tree) health() error {
 	if err := t.integrity(); err != nil {
 		return err
 	}
-	if f := t.lastFail.Load(); f != nil && f.at.UnixNano() > t.lastOK.Load() {
+	if f := t.lastFail.Load(); f != nil && f.at.UnixNano() > t.lastOK.Load() && !t.recovery.Since(f.at) {
 		return fmt.Errorf("writes failing since %s: %w", f.at.UTC().Format(time.RFC3339), f.err)
 	}
 	return nil

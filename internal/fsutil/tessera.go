@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 )
 
 // tesseraBatchLock is the file Tessera's POSIX driver opens (creating it)
@@ -35,4 +37,69 @@ func CheckTesseraPOSIXOpen(dir string) error {
 		return nil
 	}
 	return CheckTesseraPOSIX(dir)
+}
+
+// probeSize is what ProbeTesseraPOSIX writes: about what a batch of a
+// few hundred entries takes (entry bundle, tiles, tree state).
+const probeSize = 256 << 10
+
+// ProbeTesseraPOSIX is CheckTesseraPOSIX and a write of probeSize bytes
+// in the log's state directory (ProbeWrite): a full disk fails it too.
+func ProbeTesseraPOSIX(dir string) error {
+	if err := CheckTesseraPOSIX(dir); err != nil {
+		return err
+	}
+	return ProbeWrite(filepath.Join(dir, filepath.Dir(tesseraBatchLock)), probeSize)
+}
+
+// ProbeWrite checks that dir takes writes: it writes size bytes to a new
+// file in dir, syncs it and removes it.
+func ProbeWrite(dir string, size int) error {
+	f, err := os.CreateTemp(dir, ".probe.tmp*")
+	if err != nil {
+		return fmt.Errorf("couldn't write in %s: %w", dir, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, size))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't write in %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Recovery tells a service whose storage writes failed whether the
+// storage takes writes again, without a write of its own: a service that
+// reports itself unready until its next successful write would never get
+// one once a load balancer stops sending it writes.
+type Recovery struct {
+	// Probe checks the storage (e.g. ProbeTesseraPOSIX); nil: no probe.
+	Probe func() error
+
+	mu  sync.Mutex
+	at  time.Time // when Probe last ran
+	err error     // its outcome
+}
+
+// probeEvery bounds how often Recovery probes.
+const probeEvery = time.Second
+
+// Since reports whether a probe run after failed, the time of the newest
+// failed write, succeeded. It probes again when the newest probe is
+// older than failed or a second old.
+func (r *Recovery) Since(failed time.Time) bool {
+	if r == nil || r.Probe == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now := time.Now(); r.at.Before(failed) || now.Sub(r.at) >= probeEvery {
+		r.at, r.err = now, r.Probe()
+	}
+	return r.err == nil
 }
