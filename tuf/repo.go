@@ -723,6 +723,11 @@ type CommitResult struct {
 	Targets int64 `json:"targets,omitempty"` // new targets version, or 0
 }
 
+// DiscardStaged removes all staged metadata and target files.
+func (r *Repo) DiscardStaged() error {
+	return r.locked(func() error { return os.RemoveAll(filepath.Join(r.dir, StagedDir)) })
+}
+
 // Commit moves fully signed staged metadata into the published tree:
 // N.root.json and root.json, the staged target files as
 // targets/<sha256>.<name>, then N.targets.json. It refuses, changing

@@ -403,13 +403,13 @@ func (s *Service) refresh() (time.Time, error) {
 		}
 		if st.Targets == nil || st.Targets.Expires.Sub(now) < l.Targets/2 {
 			if err := s.repo.StageTargets(nil, nil, expiry(now, l.Targets)); err != nil {
-				return time.Time{}, err
+				return time.Time{}, s.discardRenewal(err)
 			}
 			if _, err := s.repo.Sign([]*Key{s.targetsKey}); err != nil {
-				return time.Time{}, err
+				return time.Time{}, s.discardRenewal(err)
 			}
 			if _, err := s.repo.Commit(); err != nil {
-				return time.Time{}, err
+				return time.Time{}, s.discardRenewal(err)
 			}
 			s.m.signed(RoleTargets)
 			s.log.Info("renewed TUF targets before expiry")
@@ -439,18 +439,30 @@ func (s *Service) refresh() (time.Time, error) {
 
 func (s *Service) renewRoot(now time.Time) error {
 	if err := s.repo.RotateRoot(RootChange{Expires: expiry(now, s.cfg.Lifetimes.Root)}); err != nil {
-		return err
+		return s.discardRenewal(err)
 	}
 	if _, err := s.repo.Sign([]*Key{s.rootKey}); err != nil {
-		return err
+		return s.discardRenewal(err)
 	}
 	res, err := s.repo.Commit()
 	if err != nil {
-		return err
+		return s.discardRenewal(err)
 	}
 	s.m.signed(RoleRoot)
 	s.log.Info("renewed TUF root before expiry", "version", res.Root)
 	return nil
+}
+
+// discardRenewal throws away what a failed dev-mode renewal staged (it
+// renews only when nothing else is staged, so all of it is its own) and
+// returns err. Left staged, it made every later refresh skip renewal (a
+// staged change waits for a person), so that one failure on a full disk
+// let root and targets expire for good, restarts included.
+func (s *Service) discardRenewal(err error) error {
+	if derr := s.repo.DiscardStaged(); derr != nil {
+		return fmt.Errorf("%w (and couldn't discard the staged renewal: %v)", err, derr)
+	}
+	return err
 }
 
 func earliest(a, b time.Time) time.Time {

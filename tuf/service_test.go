@@ -329,3 +329,41 @@ func TestDevModeOnCeremonyRepository(t *testing.T) {
 		t.Error("dev mode made a root key in a ceremony's repository")
 	}
 }
+
+// TestDevRenewalRecoversFromAFailedCommit: a renewal that fails after
+// staging (a full disk) leaves nothing staged, so the next refresh renews;
+// left staged, it made every later refresh skip renewal for good.
+func TestDevRenewalRecoversFromAFailedCommit(t *testing.T) {
+	clock := NewFakeClock(testStart)
+	dir := t.TempDir()
+	s := newDevService(t, dir, clock, nil)
+	if err := s.SetTargets(testTargets); err != nil {
+		t.Fatal(err)
+	}
+	// The commit fails half-way: a published target file it checks for
+	// is gone (and was not staged again), as a full disk would fail it.
+	files, _ := filepath.Glob(filepath.Join(s.Repo().PublishedPath(), "targets", "*"))
+	if len(files) == 0 {
+		t.Fatal("no published target files")
+	}
+	saved, _ := os.ReadFile(files[0])
+	os.Remove(files[0]) //nolint:errcheck
+	clock.Advance(DefaultTargetsExpiry/2 + time.Hour)
+	if _, err := s.Refresh(); err == nil {
+		t.Fatal("refresh with the commit failing: no error")
+	}
+	st, err := s.Repo().Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.StagedTargets != nil || st.StagedRoot != nil {
+		t.Fatalf("a failed renewal left staged metadata: %+v %+v", st.StagedRoot, st.StagedTargets)
+	}
+	os.WriteFile(files[0], saved, 0o644) //nolint:errcheck
+	if _, err := s.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Repo().Status(); !st.Targets.Expires.After(clock.Now().Add(DefaultTargetsExpiry / 2)) {
+		t.Errorf("targets %+v not renewed after the failure", st.Targets)
+	}
+}
