@@ -462,6 +462,25 @@ func TestReadyFollowsFailingWrites(t *testing.T) {
 	if err := l.svc.Ready(); err != nil {
 		t.Fatalf("Ready after a failure the storage probe does not see: %v", err)
 	}
+
+	// The v1 index failing to record durable entries (a full disk) fails
+	// every v1 write: not ready either, while the storage probe fails.
+	record := l.svc.v1.onDurable
+	l.svc.v1.onDurable = func(_ context.Context, _ []durable, done func(error)) {
+		done(errors.New("database or disk is full"))
+	}
+	req, _, _ = s.v1HashedRekord(t, []byte("index full"))
+	if resp, body := l.post("/api/v1/log/entries", req); resp.StatusCode < 500 {
+		t.Fatalf("a write the index cannot record: %d %s", resp.StatusCode, body)
+	}
+	l.svc.v1.onDurable = record
+	lock = filepath.Join(l.dir, "v1", ".state", "treeState.lock")
+	os.Remove(lock)       //nolint:errcheck
+	os.Mkdir(lock, 0o755) //nolint:errcheck
+	if err := l.svc.Ready(); err == nil || !strings.Contains(err.Error(), "v1 log: writes failing since") || !strings.Contains(err.Error(), "database or disk is full") {
+		t.Fatalf("Ready while the index fails: %v", err)
+	}
+	os.Remove(lock) //nolint:errcheck
 }
 
 // TestUnwritableStorageFailsWrites: when Tessera's POSIX driver cannot

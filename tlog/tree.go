@@ -434,6 +434,9 @@ func (t *tree) commit(ctx context.Context, group []*addRequest) {
 		if hookErr != nil {
 			t.log.Error("couldn't record new entries", "err", hookErr)
 			failAll(results, hookErr)
+			// The entries are durable but every write fails: not ready
+			// either (the v1 index on a full disk).
+			t.lastFail.Store(&addFailure{at: time.Now(), err: hookErr})
 		}
 		answer()
 		t.answering.Done()
