@@ -15,6 +15,19 @@
 // public staging instance) is not supported: pass its trusted root and
 // signing config instead.
 //
+// Without --trusted-root (and, for sign-bundle, --signing-config) the
+// protocol means the public-good instance, as the suite's verification
+// vectors without a trusted_root.json of their own and its signing tests
+// expect: the adapter then takes the trusted root and signing config from
+// the public-good TUF repository (SIGIL_CONFORMANCE_TUF_MIRROR, default
+// https://tuf-repo-cdn.sigstore.dev), cached in the user cache directory
+// under sigil/conformance. Its first use needs the repository's initial
+// root.json, obtained out of band as TUF requires (sigstore/root-signing
+// publishes it; later versions are reached through TUF root rotation):
+// SIGIL_CONFORMANCE_TUF_ROOT names that file. sigil embeds no public-good
+// trust. The adapter never uses the mirror set up with `sigil trust init`,
+// which may be a private instance.
+//
 // Verification is configured as sigstore-go's conformance client does:
 // one SCT; one log entry when the trusted root lists logs (sigil
 // verify-blob requires one by default, so the adapter passes
@@ -23,13 +36,48 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"sigil.dev/sigil/internal/cli"
 	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/tuf/client"
 )
+
+// publicGood is where the trusted root and signing config come from when
+// the suite passes none: the public-good TUF repository, and its initial
+// root.json (nil: read from SIGIL_CONFORMANCE_TUF_ROOT). A variable for
+// the tests.
+var publicGood = struct {
+	mirror string
+	root   []byte
+}{"https://tuf-repo-cdn.sigstore.dev", nil}
+
+// publicGoodRepo returns the public-good TUF mirror and, for a first use,
+// its initial root.json.
+func publicGoodRepo() (mirror string, root func() ([]byte, error)) {
+	mirror = publicGood.mirror
+	if m := os.Getenv("SIGIL_CONFORMANCE_TUF_MIRROR"); m != "" {
+		mirror = m
+	}
+	return mirror, func() ([]byte, error) {
+		if publicGood.root != nil {
+			return publicGood.root, nil
+		}
+		p := os.Getenv("SIGIL_CONFORMANCE_TUF_ROOT")
+		if p == "" {
+			return nil, fmt.Errorf("no --trusted-root given, and the public-good TUF repository %s is not set up: set SIGIL_CONFORMANCE_TUF_ROOT to its root.json (from sigstore/root-signing, obtained out of band), or pass --trusted-root and --signing-config", mirror)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read SIGIL_CONFORMANCE_TUF_ROOT: %w", err)
+		}
+		return b, nil
+	}
+}
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -53,6 +101,12 @@ func run(args []string) int {
 				out = append(out, rest[i])
 			}
 		}
+		out, cleanup, err := withDefaultTrust(out, false)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sigil-conformance: %v\n", err)
+			return 1
+		}
+		defer cleanup()
 		if noLogs(out) {
 			out = append([]string{"--tlog-threshold", "-1"}, out...)
 		}
@@ -77,6 +131,12 @@ func run(args []string) int {
 			return 2
 		}
 		file, flags := out[len(out)-1], out[:len(out)-1]
+		flags, cleanup, err := withDefaultTrust(flags, true)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sigil-conformance: %v\n", err)
+			return 1
+		}
+		defer cleanup()
 		if inToto {
 			return cli.Main(append(append([]string{"attest-blob"}, flags...), "--statement", file), os.Stdout, os.Stderr)
 		}
@@ -84,6 +144,79 @@ func run(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "sigil-conformance: unknown command %q\n", args[0])
 	return 2
+}
+
+// hasFlag reports whether args give the flag (--name VALUE or
+// --name=VALUE).
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// withDefaultTrust returns args with --trusted-root (and, when signing,
+// --signing-config) added when they are missing: temporary files holding
+// the public-good instance's documents from its TUF repository. cleanup
+// removes them.
+func withDefaultTrust(args []string, signing bool) (_ []string, cleanup func(), err error) {
+	cleanup = func() {}
+	needRoot := !hasFlag(args, "--trusted-root")
+	needSC := signing && !hasFlag(args, "--signing-config")
+	if !needRoot && !needSC {
+		return args, cleanup, nil
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("couldn't find a cache directory for the public-good TUF metadata: %w", err)
+	}
+	mirror, initialRoot := publicGoodRepo()
+	opts := client.Options{
+		CacheDir:      filepath.Join(base, "sigil", "conformance", client.URLToPath(mirror)),
+		CacheValidity: client.DefaultCacheValidity,
+		UserAgent:     "sigil-conformance/" + cli.Version,
+	}
+	docs, err := client.LoadDocuments(opts, needSC)
+	if errors.Is(err, client.ErrNotInitialized) {
+		root, rerr := initialRoot()
+		if rerr != nil {
+			return nil, cleanup, rerr
+		}
+		if _, err = client.Init(opts, mirror, root); err != nil {
+			return nil, cleanup, fmt.Errorf("couldn't set up the public-good TUF repository %s: %w", mirror, err)
+		}
+		docs, err = client.LoadDocuments(opts, needSC)
+	}
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("couldn't load the public-good trust from %s: %w", mirror, err)
+	}
+	dir, err := os.MkdirTemp("", "sigil-conformance-")
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("couldn't create a temporary directory: %w", err)
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	out := args
+	write := func(flag, name string, data []byte) error {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			return fmt.Errorf("couldn't write %s: %w", name, err)
+		}
+		out = append([]string{flag, p}, out...)
+		return nil
+	}
+	if needRoot {
+		err = write("--trusted-root", client.TargetTrustedRoot, docs.TrustedRoot)
+	}
+	if err == nil && needSC {
+		err = write("--signing-config", client.TargetSigningConfig, docs.SigningConfig)
+	}
+	if err != nil {
+		cleanup()
+		return nil, func() {}, err
+	}
+	return out, cleanup, nil
 }
 
 // noLogs reports whether the --trusted-root among args lists no

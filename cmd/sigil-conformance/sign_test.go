@@ -78,3 +78,31 @@ func TestSignBundle(t *testing.T) {
 		t.Fatalf("verify-bundle of the DSSE bundle: exit %d", code)
 	}
 }
+
+// TestSignBundleDefaultTrust: the suite's test_simple, test_sign_verify_dsse
+// and test_sign_does_not_produce_root pass neither --trusted-root nor
+// --signing-config, meaning the public-good instance; nor does verify-bundle
+// afterwards. The adapter then takes both from the public-good TUF
+// repository (here a stand-in publishing a sigil server's documents), not
+// from the `sigil trust init` setup, which is empty here.
+func TestSignBundleDefaultTrust(t *testing.T) {
+	dir := vectors.Require(t)
+	srv := servertest.Start(t, "", "")
+	tr, err := os.ReadFile(srv.TrustedRootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := os.ReadFile(srv.SigningConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fakePublicGood(t, tr, sc)
+	art := filepath.Join(dir, "a.txt")
+	b := filepath.Join(t.TempDir(), "a.sigstore.json")
+	if code := run([]string{"sign-bundle", "--identity-token", srv.Token(t), "--bundle", b, art}); code != 0 {
+		t.Fatalf("sign-bundle: exit %d", code)
+	}
+	if code := run([]string{"verify-bundle", "--bundle", b, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", srv.DevIssuerURL(), art}); code != 0 {
+		t.Fatalf("verify-bundle: exit %d", code)
+	}
+}

@@ -28,6 +28,11 @@ type Case struct {
 	Bundle      string
 	Artifact    string
 	TrustedRoot string
+	// DefaultRoot: the case has no trusted_root.json, so TrustedRoot is
+	// the production root, which the suite does not pass to the client
+	// (a client is expected to fetch it from the public-good TUF
+	// repository).
+	DefaultRoot bool
 	Identity    string
 	Issuer      string
 	Key         string // path of key.pub, or ""
@@ -102,6 +107,7 @@ func Cases(dir string) ([]Case, error) {
 			Bundle:      filepath.Join(d, "bundle.sigstore.json"),
 			Artifact:    filepath.Join(bv, "a.txt"),
 			TrustedRoot: filepath.Join(dir, "production_trusted_root.json"),
+			DefaultRoot: true,
 			Identity:    DefaultIdentity,
 			Issuer:      DefaultIssuer,
 			ShouldFail:  strings.HasSuffix(e.Name(), "_fail"),
@@ -111,6 +117,7 @@ func Cases(dir string) ([]Case, error) {
 		}
 		if exists(filepath.Join(d, "trusted_root.json")) {
 			c.TrustedRoot = filepath.Join(d, "trusted_root.json")
+			c.DefaultRoot = false
 		}
 		if b, err := os.ReadFile(filepath.Join(d, "identity")); err == nil {
 			c.Identity = strings.TrimSpace(string(b))
