@@ -5,7 +5,9 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +21,7 @@ import (
 // fixture writes a signed artifact, its bundle and trusted root to a
 // temporary directory.
 type fixture struct {
-	dir, art, bundle, root, keyBundle, pub string
+	dir, art, bundle, root, keyBundle, pub, badPub string
 }
 
 func newFixture(t *testing.T) fixture {
@@ -30,7 +32,7 @@ func newFixture(t *testing.T) fixture {
 	}
 	d := t.TempDir()
 	f := fixture{dir: d, art: filepath.Join(d, "a.txt"), bundle: filepath.Join(d, "a.sigstore.json"), root: filepath.Join(d, "trusted_root.json"),
-		keyBundle: filepath.Join(d, "k.sigstore.json"), pub: filepath.Join(d, "key.pub")}
+		keyBundle: filepath.Join(d, "k.sigstore.json"), pub: filepath.Join(d, "key.pub"), badPub: filepath.Join(d, "bad.pub")}
 	content := []byte("artifact\n")
 	write := func(path string, b []byte) {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -51,6 +53,9 @@ func newFixture(t *testing.T) fixture {
 	b, _ = ks.Bundle.Marshal()
 	write(f.keyBundle, b)
 	write(f.pub, testpki.PublicKeyPEM(ks.Key.Public()))
+	// A P-256 public key whose point, (1, 1), is not on the curve.
+	off, _ := hex.DecodeString("3059301306072a8648ce3d020106082a8648ce3d030107034200" + "04" + strings.Repeat("00", 31) + "01" + strings.Repeat("00", 31) + "01")
+	write(f.badPub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: off}))
 	tr, _ := p.TrustedRoot()
 	r, _ := tr.Marshal()
 	write(f.root, r)
@@ -100,6 +105,9 @@ func TestVerifyBlobCLI(t *testing.T) {
 		// An unknown output format is refused before verifying.
 		{"unknown output", []string{"verify-blob", f.art, "--bundle", filepath.Join(f.dir, "nope"), "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root, "-o", "yaml"}, 1, `unknown --output "yaml"`},
 		{"key", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--trusted-root", f.root}, 0, "Verified OK: signed by key"},
+		// A key that does not parse (the conformance vector
+		// managed-key-wrong-key_fail): the error names the file.
+		{"unparsable key", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.badPub, "--trusted-root", f.root}, 1, "couldn't parse public key " + f.badPub + ": "},
 		{"key and identity", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--certificate-identity", id, "--trusted-root", f.root}, 1, "either --key or a certificate identity"},
 		// A certificate extension flag can't hold for a key; it was ignored.
 		{"key and workflow repository", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--certificate-github-workflow-repository", "org/repo", "--trusted-root", f.root}, 1, "either --key or a certificate identity"},

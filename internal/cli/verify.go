@@ -254,7 +254,11 @@ func loadPublicKey(path string) (crypto.PublicKey, error) {
 	}
 	switch blk.Type {
 	case "PUBLIC KEY":
-		return x509.ParsePKIXPublicKey(blk.Bytes)
+		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't parse public key %s: %w", path, err)
+		}
+		return k, nil
 	case "CERTIFICATE":
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
