@@ -193,7 +193,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 		s.tlog, err = tlog.New(ctx, tlog.Config{
 			DataDir: filepath.Join(cfg.DataDir, "tlog"), V2PublicURL: pub, V1PublicURL: pub,
 			CheckpointInterval: cfg.TLog.CheckpointInterval,
-			Logger:             logger.With("service", "tlog"), Registerer: s.reg,
+			Logger:             logger, Registerer: s.reg, // tlog.New adds service=tlog
 		})
 		if err != nil {
 			return nil, fmt.Errorf("couldn't start the transparency log: %w", err)
