@@ -21,6 +21,13 @@ import (
 // is the `sigil trust init` cache, which the adapter must not need.
 func fakePublicGood(t *testing.T, trustedRoot, signingConfig []byte) {
 	t.Helper()
+	fakeRepo(t, &publicGood, trustedRoot, signingConfig)
+}
+
+// fakeRepo makes repo (publicGood or staging) a stand-in serving the given
+// documents.
+func fakeRepo(t *testing.T, repo *tufRepo, trustedRoot, signingConfig []byte) {
+	t.Helper()
 	svc, err := tuf.New(tuf.Config{Dir: t.TempDir(), Dev: true})
 	if err != nil {
 		t.Fatal(err)
@@ -40,9 +47,9 @@ func fakePublicGood(t *testing.T, trustedRoot, signingConfig []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := publicGood
-	publicGood.mirror, publicGood.root = srv.URL+"/tuf", root
-	t.Cleanup(func() { publicGood = old })
+	old := *repo
+	repo.mirror, repo.root = srv.URL+"/tuf", root
+	t.Cleanup(func() { *repo = old })
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())

@@ -11,9 +11,8 @@
 // The exit status is the only verdict. FILE_OR_DIGEST is a digest only when
 // it is sha256:<64 hex> and not a path on disk. sign-bundle signs FILE
 // (with --in-toto, FILE is an in-toto statement signed as given) into a
-// v0.3 bundle with the services of the signing config. --staging (the
-// public staging instance) is not supported: pass its trusted root and
-// signing config instead.
+// v0.3 bundle with the services of the signing config. --staging means the
+// public staging instance instead of the public-good one (below).
 //
 // Without --trusted-root (and, for sign-bundle, --signing-config) the
 // protocol means the public-good instance, as the suite's verification
@@ -24,8 +23,11 @@
 // under sigil/conformance. Its first use needs the repository's initial
 // root.json, obtained out of band as TUF requires (sigstore/root-signing
 // publishes it; later versions are reached through TUF root rotation):
-// SIGIL_CONFORMANCE_TUF_ROOT names that file. sigil embeds no public-good
-// trust. The adapter never uses the mirror set up with `sigil trust init`,
+// SIGIL_CONFORMANCE_TUF_ROOT names that file. With --staging the staging
+// instance's repository is used the same way
+// (SIGIL_CONFORMANCE_STAGING_TUF_MIRROR, default
+// https://tuf-repo-cdn.sigstage.dev; SIGIL_CONFORMANCE_STAGING_TUF_ROOT).
+// sigil embeds no public trust. The adapter never uses the mirror set up with `sigil trust init`,
 // which may be a private instance.
 //
 // Verification is configured as sigstore-go's conformance client does:
@@ -47,33 +49,40 @@ import (
 	"sigil.dev/sigil/tuf/client"
 )
 
-// publicGood is where the trusted root and signing config come from when
-// the suite passes none: the public-good TUF repository, and its initial
-// root.json (nil: read from SIGIL_CONFORMANCE_TUF_ROOT). A variable for
-// the tests.
-var publicGood = struct {
-	mirror string
-	root   []byte
-}{"https://tuf-repo-cdn.sigstore.dev", nil}
+// tufRepo is a public Sigstore instance's TUF repository, where the
+// trusted root and signing config come from when the suite passes none:
+// its mirror (envMirror overrides it) and its initial root.json (root, or
+// the file envRoot names).
+type tufRepo struct {
+	name, mirror, envRoot, envMirror string
+	root                             []byte
+}
 
-// publicGoodRepo returns the public-good TUF mirror and, for a first use,
-// its initial root.json.
-func publicGoodRepo() (mirror string, root func() ([]byte, error)) {
-	mirror = publicGood.mirror
-	if m := os.Getenv("SIGIL_CONFORMANCE_TUF_MIRROR"); m != "" {
+// publicGood and staging are the public-good and staging instances'
+// repositories. Variables for the tests.
+var (
+	publicGood = tufRepo{name: "public-good", mirror: "https://tuf-repo-cdn.sigstore.dev", envRoot: "SIGIL_CONFORMANCE_TUF_ROOT", envMirror: "SIGIL_CONFORMANCE_TUF_MIRROR"}
+	staging    = tufRepo{name: "staging", mirror: "https://tuf-repo-cdn.sigstage.dev", envRoot: "SIGIL_CONFORMANCE_STAGING_TUF_ROOT", envMirror: "SIGIL_CONFORMANCE_STAGING_TUF_MIRROR"}
+)
+
+// where returns the repository's mirror and, for a first use, its
+// initial root.json.
+func (r tufRepo) where() (mirror string, root func() ([]byte, error)) {
+	mirror = r.mirror
+	if m := os.Getenv(r.envMirror); m != "" {
 		mirror = m
 	}
 	return mirror, func() ([]byte, error) {
-		if publicGood.root != nil {
-			return publicGood.root, nil
+		if r.root != nil {
+			return r.root, nil
 		}
-		p := os.Getenv("SIGIL_CONFORMANCE_TUF_ROOT")
+		p := os.Getenv(r.envRoot)
 		if p == "" {
-			return nil, fmt.Errorf("no --trusted-root given, and the public-good TUF repository %s is not set up: set SIGIL_CONFORMANCE_TUF_ROOT to its root.json (from sigstore/root-signing, obtained out of band), or pass --trusted-root and --signing-config", mirror)
+			return nil, fmt.Errorf("no --trusted-root given, and the %s TUF repository %s is not set up: set %s to its root.json (from sigstore/root-signing, obtained out of band), or pass --trusted-root and --signing-config", r.name, mirror, r.envRoot)
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't read SIGIL_CONFORMANCE_TUF_ROOT: %w", err)
+			return nil, fmt.Errorf("couldn't read %s: %w", r.envRoot, err)
 		}
 		return b, nil
 	}
@@ -90,18 +99,18 @@ func run(args []string) int {
 	}
 	switch args[0] {
 	case "verify-bundle":
+		repo := publicGood
 		var out []string
 		rest := args[1:]
 		for i := 0; i < len(rest); i++ {
 			switch rest[i] {
 			case "--staging":
-				fmt.Fprintln(os.Stderr, "sigil-conformance: --staging needs the staging trusted root; pass --trusted-root")
-				return 2
+				repo = staging
 			default:
 				out = append(out, rest[i])
 			}
 		}
-		out, cleanup, err := withDefaultTrust(out, false)
+		out, cleanup, err := withDefaultTrust(repo, out, false)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "sigil-conformance: %v\n", err)
 			return 1
@@ -112,14 +121,14 @@ func run(args []string) int {
 		}
 		return cli.Main(append([]string{"verify-blob"}, out...), os.Stdout, os.Stderr)
 	case "sign-bundle":
+		repo := publicGood
 		inToto := false
 		var out []string
 		rest := args[1:]
 		for i := 0; i < len(rest); i++ {
 			switch rest[i] {
 			case "--staging":
-				fmt.Fprintln(os.Stderr, "sigil-conformance: --staging needs the staging trusted root and signing config; pass --trusted-root and --signing-config")
-				return 2
+				repo = staging
 			case "--in-toto":
 				inToto = true
 			default:
@@ -131,7 +140,7 @@ func run(args []string) int {
 			return 2
 		}
 		file, flags := out[len(out)-1], out[:len(out)-1]
-		flags, cleanup, err := withDefaultTrust(flags, true)
+		flags, cleanup, err := withDefaultTrust(repo, flags, true)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "sigil-conformance: %v\n", err)
 			return 1
@@ -161,7 +170,7 @@ func hasFlag(args []string, name string) bool {
 // --signing-config) added when they are missing: temporary files holding
 // the public-good instance's documents from its TUF repository. cleanup
 // removes them.
-func withDefaultTrust(args []string, signing bool) (_ []string, cleanup func(), err error) {
+func withDefaultTrust(repo tufRepo, args []string, signing bool) (_ []string, cleanup func(), err error) {
 	cleanup = func() {}
 	needRoot := !hasFlag(args, "--trusted-root")
 	needSC := signing && !hasFlag(args, "--signing-config")
@@ -172,7 +181,7 @@ func withDefaultTrust(args []string, signing bool) (_ []string, cleanup func(), 
 	if err != nil {
 		return nil, cleanup, fmt.Errorf("couldn't find a cache directory for the public-good TUF metadata: %w", err)
 	}
-	mirror, initialRoot := publicGoodRepo()
+	mirror, initialRoot := repo.where()
 	opts := client.Options{
 		CacheDir:      filepath.Join(base, "sigil", "conformance", client.URLToPath(mirror)),
 		CacheValidity: client.DefaultCacheValidity,
@@ -185,12 +194,12 @@ func withDefaultTrust(args []string, signing bool) (_ []string, cleanup func(), 
 			return nil, cleanup, rerr
 		}
 		if _, err = client.Init(opts, mirror, root); err != nil {
-			return nil, cleanup, fmt.Errorf("couldn't set up the public-good TUF repository %s: %w", mirror, err)
+			return nil, cleanup, fmt.Errorf("couldn't set up the %s TUF repository %s: %w", repo.name, mirror, err)
 		}
 		docs, err = client.LoadDocuments(opts, needSC)
 	}
 	if err != nil {
-		return nil, cleanup, fmt.Errorf("couldn't load the public-good trust from %s: %w", mirror, err)
+		return nil, cleanup, fmt.Errorf("couldn't load the %s trust from %s: %w", repo.name, mirror, err)
 	}
 	dir, err := os.MkdirTemp("", "sigil-conformance-")
 	if err != nil {

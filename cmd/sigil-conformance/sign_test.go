@@ -106,3 +106,36 @@ func TestSignBundleDefaultTrust(t *testing.T) {
 		t.Fatalf("verify-bundle: exit %d", code)
 	}
 }
+
+// TestSignBundleStaging: --staging takes the trusted root and signing
+// config from the staging instance's TUF repository (here a stand-in), not
+// the public-good one (here a stand-in with another instance's documents,
+// which must not be used).
+func TestSignBundleStaging(t *testing.T) {
+	dir := vectors.Require(t)
+	srv := servertest.Start(t, "", "")
+	other := servertest.Start(t, "", "")
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	fakePublicGood(t, read(other.TrustedRootFile), read(other.SigningConfigFile))
+	fakeRepo(t, &staging, read(srv.TrustedRootFile), read(srv.SigningConfigFile))
+	art := filepath.Join(dir, "a.txt")
+	b := filepath.Join(t.TempDir(), "a.sigstore.json")
+	if code := run([]string{"sign-bundle", "--staging", "--identity-token", srv.Token(t), "--bundle", b, art}); code != 0 {
+		t.Fatalf("sign-bundle --staging: exit %d", code)
+	}
+	verify := func(extra ...string) int {
+		return run(append(append([]string{"verify-bundle"}, extra...), "--bundle", b, "--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", srv.DevIssuerURL(), art))
+	}
+	if code := verify("--staging"); code != 0 {
+		t.Fatalf("verify-bundle --staging: exit %d", code)
+	}
+	if code := verify(); code == 0 {
+		t.Fatal("a staging bundle verified against the public-good stand-in")
+	}
+}
