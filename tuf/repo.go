@@ -723,6 +723,28 @@ type CommitResult struct {
 	Targets int64 `json:"targets,omitempty"` // new targets version, or 0
 }
 
+// finishRootCommit completes a root commit that stopped after writing
+// N.root.json (a full disk before root.json was replaced and the staging
+// area removed): when the staged root is byte for byte the newest
+// published one, it writes root.json again, drops the staged root from st
+// and returns its version. Left as it was, every later commit failed with
+// "staged version N, want N+1".
+func (r *Repo) finishRootCommit(st *state) (int64, error) {
+	sr := st.stagedRoot
+	if sr == nil || st.root == nil || sr.Signed.Version != st.root.Signed.Version {
+		return 0, nil
+	}
+	staged, err := os.ReadFile(r.staged("root.json"))
+	if err != nil || !bytes.Equal(staged, st.rootRaw) {
+		return 0, nil
+	}
+	if err := fsutil.WriteFileAtomic(r.pub("root.json"), st.rootRaw, 0o644); err != nil {
+		return 0, err
+	}
+	st.stagedRoot = nil
+	return sr.Signed.Version, nil
+}
+
 // DiscardStaged removes all staged metadata and target files.
 func (r *Repo) DiscardStaged() error {
 	return r.locked(func() error { return os.RemoveAll(filepath.Join(r.dir, StagedDir)) })
@@ -746,6 +768,10 @@ func (r *Repo) Commit() (*CommitResult, error) {
 			return fmt.Errorf("couldn't commit: %w", ErrNothingStaged)
 		}
 		now := r.now()
+		res.Root, err = r.finishRootCommit(st)
+		if err != nil {
+			return err
+		}
 		root := st.root
 		if sr := st.stagedRoot; sr != nil {
 			want := int64(1)

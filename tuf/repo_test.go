@@ -1,6 +1,7 @@
 package tuf
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -583,4 +584,43 @@ func TestOnlineKeyWarnings(t *testing.T) {
 	if err != nil || len(ws) != 1 || !strings.Contains(ws[0], "signs timestamp with key") {
 		t.Fatalf("rotated timestamp key: %v %v", ws, err)
 	}
+}
+
+// TestCommitFinishesAnInterruptedRootCommit: a root commit that stopped
+// after writing N.root.json (a full disk before root.json and the staging
+// area) is finished by the next commit, instead of failing with "staged
+// version N, want N+1" for good.
+func TestCommitFinishesAnInterruptedRootCommit(t *testing.T) {
+	c := newCeremony(t)
+	if err := c.repo.RotateRoot(RootChange{Expires: c.now.Add(400 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	c.sign(c.root...)
+	staged := filepath.Join(c.repo.Dir(), StagedDir, "root.json")
+	// What Commit had done when the disk filled up.
+	if err := os.WriteFile(filepath.Join(c.repo.PublishedPath(), "2.root.json"), mustRead(t, staged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.repo.Commit()
+	if err != nil {
+		t.Fatalf("commit after an interrupted root commit: %v", err)
+	}
+	if res.Root != 2 {
+		t.Errorf("committed root v%d, want 2", res.Root)
+	}
+	if !bytes.Equal(mustRead(t, filepath.Join(c.repo.PublishedPath(), "root.json")), mustRead(t, filepath.Join(c.repo.PublishedPath(), "2.root.json"))) {
+		t.Error("root.json is not root v2")
+	}
+	if _, err := os.Stat(staged); err == nil {
+		t.Error("the staged root is still there")
+	}
+	// The repository goes on as usual: the next rotation commits v3.
+	if err := c.repo.RotateRoot(RootChange{Expires: c.now.Add(300 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	c.sign(c.root...)
+	if res, err := c.repo.Commit(); err != nil || res.Root != 3 {
+		t.Fatalf("next rotation: %+v, %v", res, err)
+	}
+	c.online()
 }
