@@ -19,21 +19,9 @@ go build -o "$tmp/sigil-new" ./cmd/sigil
 mkdir "$tmp/src"
 git archive "$rev" | tar -x -C "$tmp/src"
 (cd "$tmp/src" && go build -o "$tmp/sigil-old" ./cmd/sigil)
+. bench/sign/server.sh
 cd "$tmp"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-pub=http://127.0.0.1:$port
-./sigil-new server --data data --listen 127.0.0.1:$port >server.log 2>&1 &
-spid=$!
-# Until this server is ready; if it exits first (port or data directory in
-# use), stop here rather than sign against whatever else answers.
-for i in $(seq 1 300); do
-  curl -fs $pub/readyz >/dev/null 2>&1 && break
-  kill -0 $spid 2>/dev/null && [ "$i" -lt 300 ] || { echo "sigil server did not come up:" >&2; tail -5 server.log >&2; exit 1; }
-  sleep 0.05
-done
-export SIGIL_TUF_CACHE=$tmp/tuf
-./sigil-new trust init --mirror $pub/tuf --root data/tuf/repository/root.json >/dev/null 2>&1
-./sigil-new dev-token --oidc-issuer $pub/oidc --mint | tr -d '\n' > token
+start_sigil ./sigil-new
 head -c 1073741824 /dev/zero > big.bin
 for i in $(seq 1 "$pairs"); do
   # Alternate which goes first.

@@ -23,23 +23,10 @@ command -v /usr/bin/time >/dev/null || apt-get install -y time >/dev/null
 for b in cosign cosign3; do command -v $b >/dev/null || { echo "$b missing: run .ci/install-cosign.sh" >&2; exit 1; }; done
 go build -o "$out/sigil" ./cmd/sigil
 tmp=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-pub=http://127.0.0.1:$port
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+. bench/sign/server.sh
 cd "$tmp"
-"$out/sigil" server --data data --listen 127.0.0.1:$port >server.log 2>&1 &
-spid=$!
-# Until this server is ready; if it exits first (port or data directory in
-# use), stop here rather than sign against whatever else answers.
-for i in $(seq 1 300); do
-  curl -fs $pub/readyz >/dev/null 2>&1 && break
-  kill -0 $spid 2>/dev/null && [ "$i" -lt 300 ] || { echo "sigil server did not come up:" >&2; tail -5 server.log >&2; exit 1; }
-  sleep 0.05
-done
-export SIGIL_TUF_CACHE=$tmp/sigil-tuf
-"$out/sigil" trust init --mirror $pub/tuf --root data/tuf/repository/root.json >/dev/null 2>&1
-# A token valid for the whole run (the dev issuer's maximum is 10 minutes).
-"$out/sigil" dev-token --oidc-issuer $pub/oidc --mint | tr -d '\n' > token
+start_sigil "$out/sigil"
 echo "benchmark artifact" > a.txt
 TUF_ROOT=$tmp/cosign2-tuf cosign initialize --mirror $pub/tuf --root data/tuf/repository/root.json >/dev/null 2>&1
 TUF_ROOT=$tmp/cosign3-tuf cosign3 initialize --mirror $pub/tuf --root data/tuf/repository/root.json >/dev/null 2>&1
