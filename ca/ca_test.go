@@ -404,6 +404,46 @@ func TestV1API(t *testing.T) {
 	})
 }
 
+// TestPublicKeyPEMTypes: the key may come as a PKIX "PUBLIC KEY" or a
+// PKCS#1 "RSA PUBLIC KEY" PEM block, as Fulcio accepts both
+// (cryptoutils.UnmarshalPEMToPublicKey); another PEM type is a 400.
+func TestPublicKeyPEMTypes(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pkix, _ := x509.MarshalPKIXPublicKey(ecKey.Public())
+	for _, c := range []struct {
+		name  string
+		key   crypto.Signer
+		block *pem.Block
+		want  int
+	}{
+		{"PKCS#1 RSA", rsaKey, &pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&rsaKey.PublicKey)}, http.StatusOK},
+		{"PKIX ECDSA", ecKey, &pem.Block{Type: "PUBLIC KEY", Bytes: pkix}, http.StatusOK},
+		{"PKIX bytes labelled CERTIFICATE", ecKey, &pem.Block{Type: "CERTIFICATE", Bytes: pkix}, http.StatusBadRequest},
+		{"PKIX bytes labelled RSA PUBLIC KEY", ecKey, &pem.Block{Type: "RSA PUBLIC KEY", Bytes: pkix}, http.StatusBadRequest},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]any{"publicKeyRequest": map[string]any{
+				"publicKey":         map[string]any{"algorithm": "RSA", "content": string(pem.EncodeToMemory(c.block))},
+				"proofOfPossession": base64.StdEncoding.EncodeToString(prove(t, c.key, "alice@example.com")),
+			}})
+			r := e.post("/api/v2/signingCert", e.emailToken(), body)
+			if r.status != c.want {
+				t.Fatalf("status %d, want %d: %s", r.status, c.want, r.body)
+			}
+			if c.want != http.StatusOK {
+				if !strings.Contains(string(r.body), "could not be parsed") {
+					t.Errorf("message %s", r.body)
+				}
+				return
+			}
+			chain, _, _ := chainOf(t, r)
+			checkProfile(t, e, chain[0], c.key.Public())
+		})
+	}
+}
+
 func TestNoCT(t *testing.T) {
 	e := newEnv(t, envOptions{noCT: true})
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -27,18 +27,32 @@ const (
 	msgBothKeyAndCSR    = "couldn't parse request body: give publicKeyRequest or certificateSigningRequest, not both"
 )
 
-// parsePublicKey reads a PEM PUBLIC KEY (PKIX) or, failing that, raw DER
-// PKIX (sigstore/fulcio pkg/challenges ParsePublicKey). It returns the key
-// and its DER SubjectPublicKeyInfo.
+// parsePublicKey reads a PEM public key or, when the content is not PEM,
+// raw DER PKIX (sigstore/fulcio pkg/challenges ParsePublicKey, which tries
+// sigstore/sigstore pkg/cryptoutils UnmarshalPEMToPublicKey and then
+// x509.ParsePKIXPublicKey). The PEM block must be a PKIX "PUBLIC KEY" or a
+// PKCS#1 "RSA PUBLIC KEY", the two types UnmarshalPEMToPublicKey accepts
+// (sigstore/sigstore v1.10); any other type is refused, as Fulcio refuses
+// it. It returns the key and its DER SubjectPublicKeyInfo, which is PKIX
+// whatever form the key came in.
 func parsePublicKey(content []byte) (crypto.PublicKey, []byte, error) {
 	if len(content) == 0 {
 		return nil, nil, errors.New("no public key")
 	}
-	der := content
-	if block, _ := pem.Decode(content); block != nil {
-		der = block.Bytes
+	var pub crypto.PublicKey
+	var err error
+	if block, _ := pem.Decode(content); block == nil {
+		pub, err = x509.ParsePKIXPublicKey(content)
+	} else {
+		switch block.Type {
+		case "PUBLIC KEY":
+			pub, err = x509.ParsePKIXPublicKey(block.Bytes)
+		case "RSA PUBLIC KEY":
+			pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
+		default:
+			err = fmt.Errorf("PEM block of type %q; want PUBLIC KEY or RSA PUBLIC KEY", block.Type)
+		}
 	}
-	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		return nil, nil, err
 	}
