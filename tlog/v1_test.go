@@ -79,7 +79,7 @@ func TestV1RejectsBadRequests(t *testing.T) {
 		{"dsse with computed fields", []byte(`{"kind":"dsse","apiVersion":"0.0.1","spec":{"proposedContent":{"envelope":"{}","verifiers":["AA=="]},"payloadHash":{}}}`), 400, "computed by the log"},
 		{"dsse envelope not JSON", dsseReq("{", s.pem()), 400, "envelope is not JSON"},
 		{"dsse without verifiers", dsseReq(string(ej)), 400, "verifiers is empty"},
-		{"dsse wrong verifier", dsseReq(string(ej), other.pem()), 400, "does not verify with any verifier"},
+		{"dsse wrong verifier", dsseReq(string(ej), other.pem()), 400, "verifier 0 verifies none"},
 		{"dsse without signatures", dsseReq(`{"payloadType":"x","payload":"","signatures":[]}`, s.pem()), 400, "1 or more signatures"},
 		{"intoto without hash", []byte(`{"kind":"intoto","apiVersion":"0.0.2","spec":{"content":{"envelope":{"payload":"QUFBQQ==","payloadType":"x","signatures":[{"sig":"QUFBQQ==","publicKey":"QUFBQQ=="}]}}}}`), 400, "content.hash"},
 		{"intoto without envelope", []byte(`{"kind":"intoto","apiVersion":"0.0.2","spec":{"content":{}}}`), 400, "missing content.envelope"},
@@ -534,6 +534,43 @@ func TestV1EnvelopeSignerLimits(t *testing.T) {
 	if sz := l.svc.v1.latest().size; sz != 0 {
 		t.Errorf("refused proposals grew the log to %d", sz)
 	}
-	resp, body := l.post("/api/v1/log/entries", dsseReq(ej, append(decoys(limit-1), s.pem())))
+	// As many verifiers as allowed: accepted. The signer comes first, so
+	// the decoys are never consulted (see TestV1DSSEVerifierOrder).
+	resp, body := l.post("/api/v1/log/entries", dsseReq(ej, append([][]byte{s.pem()}, decoys(limit-1)...)))
 	mustStatus(t, resp, body, http.StatusCreated)
+}
+
+// TestV1DSSEVerifierOrder: as in sigstore/rekor's dsse 0.0.1, the verifiers
+// are consulted in order until every signature has one, and a verifier
+// consulted that verifies none of the signatures refuses the request.
+func TestV1DSSEVerifierOrder(t *testing.T) {
+	l := startLog(t, "", nil)
+	p, _ := testpki.New(testpki.Options{})
+	a, b, decoy := newSigner(t, p, nil, false), newSigner(t, p, nil, false), newSigner(t, p, nil, false)
+	env := a.envelope(t, []byte("order"))
+	env.Signatures = append(env.Signatures, dsse.Signature{Sig: b.sign(t, b.digest(env.PAE()))})
+	ej, _ := json.Marshal(env)
+	req := func(verifiers ...[]byte) []byte {
+		return mustJSON(map[string]any{"kind": "dsse", "apiVersion": "0.0.1", "spec": map[string]any{
+			"proposedContent": map[string]any{"envelope": string(ej), "verifiers": verifiers}}})
+	}
+	for _, tc := range []struct {
+		name      string
+		verifiers [][]byte
+		status    int
+		want      string
+	}{
+		{"decoy first", [][]byte{decoy.pem(), a.pem(), b.pem()}, http.StatusBadRequest, "verifier 0 verifies none"},
+		{"decoy between", [][]byte{a.pem(), decoy.pem(), b.pem()}, http.StatusBadRequest, "verifier 1 verifies none"},
+		{"one signature unverified", [][]byte{a.pem()}, http.StatusBadRequest, "signature 1 does not verify"},
+		{"decoy after every signature has a verifier", [][]byte{b.pem(), a.pem(), decoy.pem()}, http.StatusCreated, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := l.post("/api/v1/log/entries", req(tc.verifiers...))
+			mustStatus(t, resp, body, tc.status)
+			if tc.want != "" && !strings.Contains(errMessage(body), tc.want) {
+				t.Errorf("message %q does not mention %q", errMessage(body), tc.want)
+			}
+		})
+	}
 }

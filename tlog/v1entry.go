@@ -192,7 +192,8 @@ const maxEnvelopeSigners = 16
 // dsseV001 validates a dsse 0.0.1 spec (sigstore/rekor
 // pkg/types/dsse/v0.0.1 Unmarshal): proposedContent.envelope is the
 // envelope as a JSON string, proposedContent.verifiers the PEM keys or
-// certificates; every signature must verify with one of them. The body
+// certificates; every signature must verify with one of them, and each
+// verifier consulted must verify at least one (see below). The body
 // records the envelope and payload hashes and each signature with its
 // verifier (rekor.DSSEV001); the envelope itself is not stored.
 func (s *Service) dsseV001(spec *v1Spec) (*v1Entry, error) {
@@ -235,22 +236,40 @@ func (s *Service) dsseV001(spec *v1Spec) (*v1Entry, error) {
 		verifiers = append(verifiers, v)
 	}
 	pae := dsse.PAE(env.PayloadType, payload)
-	bySig := map[string]*pemVerifier{}
+	sigBytes := make([][]byte, len(env.Signatures))
+	remaining := map[string]bool{}
 	for i, sg := range env.Signatures {
-		if _, done := bySig[sg.Sig]; done {
-			continue
-		}
 		sig, err := decodeLenientB64(sg.Sig)
 		if err != nil || len(sig) == 0 {
 			return nil, badRequest("dsse: envelope signature %d is not base64", i)
 		}
-		for _, v := range verifiers {
-			if verifyMessage(v.pub, pae, sig) {
+		sigBytes[i] = sig
+		remaining[sg.Sig] = true
+	}
+	// As sigstore/rekor v1.5.4 pkg/types/dsse/v0.0.1 verifyEnvelope: the
+	// verifiers are taken in order until every signature has one; each
+	// verifier taken must verify at least one signature (else the request
+	// is refused), and a signature that several verify is recorded with
+	// the last of them.
+	bySig := map[string]*pemVerifier{}
+	for vi, v := range verifiers {
+		if len(remaining) == 0 {
+			break
+		}
+		accepted := false
+		for i, sg := range env.Signatures {
+			if verifyMessage(v.pub, pae, sigBytes[i]) {
+				accepted = true
 				bySig[sg.Sig] = v
-				break
+				delete(remaining, sg.Sig)
 			}
 		}
-		if bySig[sg.Sig] == nil {
+		if !accepted {
+			return nil, badRequest("dsse: verifier %d verifies none of the envelope's signatures", vi)
+		}
+	}
+	for i, sg := range env.Signatures {
+		if remaining[sg.Sig] {
 			return nil, badRequest("dsse: envelope signature %d does not verify with any verifier; all signatures must have a key that verifies them", i)
 		}
 	}
