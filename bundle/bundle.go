@@ -26,6 +26,7 @@ package bundle
 import (
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -114,9 +115,25 @@ func (b *Bundle) Proto() *protobundle.Bundle { return b.pb }
 func Parse(data []byte) (*Bundle, error) {
 	var pb protobundle.Bundle
 	if err := protojson.Unmarshal(data, &pb); err != nil {
+		if cosignLegacy(data) {
+			return nil, invalid("this is cosign's own bundle format (base64Signature, cert, rekorBundle: cosign v2 sign-blob or attest-blob --bundle without --new-bundle-format), not a Sigstore bundle: have cosign write a Sigstore bundle with --new-bundle-format, or, for sign-blob's, verify the signature and certificate it holds with verify-blob --signature and --certificate")
+		}
 		return nil, fmt.Errorf("%w: couldn't decode JSON: %v", ErrInvalid, err)
 	}
 	return FromProto(&pb)
+}
+
+// cosignLegacy reports whether data is cosign's pre-Sigstore-bundle --bundle
+// file, {"base64Signature", "cert", "rekorBundle"} (sigstore/cosign
+// pkg/cosign LocalSignedPayload), which no Sigstore bundle field names.
+func cosignLegacy(data []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return false
+	}
+	_, sig := m["base64Signature"]
+	_, rb := m["rekorBundle"]
+	return sig || rb
 }
 
 // FromProto validates a bundle message.

@@ -66,6 +66,21 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+// TestParseCosignLegacyBundle: cosign v2's default --bundle file is not a
+// Sigstore bundle; the error says what it is and what to do instead of
+// naming the first unknown protobuf field.
+func TestParseCosignLegacyBundle(t *testing.T) {
+	legacy := `{"base64Signature":"MEUCIQ==","cert":"LS0tLS1CRUdJTg==","rekorBundle":{"SignedEntryTimestamp":"AA==","Payload":{"body":"e30=","integratedTime":1,"logIndex":0,"logID":"00"}}}`
+	_, err := Parse([]byte(legacy))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "cosign's own bundle format") || !strings.Contains(err.Error(), "--new-bundle-format") {
+		t.Fatalf("cosign legacy bundle: %v", err)
+	}
+	// Other malformed JSON keeps the decoder's reason.
+	if _, err := Parse([]byte(`{"mediaType":1}`)); err == nil || !strings.Contains(err.Error(), "couldn't decode JSON") {
+		t.Fatalf("malformed: %v", err)
+	}
+}
+
 func TestMediaTypes(t *testing.T) {
 	for mt, want := range map[string]int{
 		MediaTypeV01: 1, MediaTypeV02: 2, MediaTypeV03Old: 3, MediaTypeV03: 3,
