@@ -74,7 +74,7 @@ func TestV1RejectsBadRequests(t *testing.T) {
 		{"PEM of something else", hr("sha256", hexD, sig, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}})), 400, `PEM type "PRIVATE KEY"`},
 		{"weak RSA key", hr("sha256", hexD, sig, weakPEM), 400, "unsupported RSA key size 1024"},
 		{"digest algorithm the key does not use", hr("sha384", hex.EncodeToString(make([]byte, 48)), sig, s.pem()), 400, "is not allowed"},
-		{"bad signature", hr("sha256", hex.EncodeToString(make([]byte, 32)), sig, s.pem()), 400, "signature does not verify"},
+		{"bad signature", hr("sha256", hex.EncodeToString(make([]byte, 32)), sig, s.pem()), 400, "signature does not verify over the digest with the ECDSA P-256 key"},
 		{"dsse without proposedContent", []byte(`{"kind":"dsse","apiVersion":"0.0.1","spec":{}}`), 400, "missing proposedContent.envelope"},
 		{"dsse with computed fields", []byte(`{"kind":"dsse","apiVersion":"0.0.1","spec":{"proposedContent":{"envelope":"{}","verifiers":["AA=="]},"payloadHash":{}}}`), 400, "computed by the log"},
 		{"dsse envelope not JSON", dsseReq("{", s.pem()), 400, "envelope is not JSON"},

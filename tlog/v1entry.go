@@ -143,7 +143,7 @@ func (s *Service) hashedRekordV001(spec *v1Spec) (*v1Entry, error) {
 		return nil, badRequest("entry algorithm %s with a %s digest is not allowed (the key signs %s digests)", details, spec.Data.Hash.Algorithm, rekor.V1Name(kh))
 	}
 	if !verifyDigest(v.pub, h, digest, spec.Signature.Content) {
-		return nil, badRequest("hashedrekord: signature does not verify over the digest with the %s", keyName(v.pub))
+		return nil, badRequest("hashedrekord: signature does not verify over the digest with the %s key", keyName(v.pub))
 	}
 	e := &v1Entry{kind: rekor.KindHashedRekord, version: rekor.VersionHashedRekordV1,
 		body: rekor.HashedRekordV001(h, digest, spec.Signature.Content, v.canonical)}
