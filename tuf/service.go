@@ -1,9 +1,11 @@
 package tuf
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -304,9 +306,14 @@ func (s *Service) Ready() error {
 
 // SetTargets publishes the given target files (added, or replaced by
 // name; other targets stay). Unchanged files change nothing, so calling it
-// on every start is cheap. In dev mode the service signs the new targets
-// itself; otherwise it writes them to Dir/incoming and returns
-// ErrTargetsOffline with the ceremony commands to run.
+// on every start is cheap; a JSON file that differs from the published one
+// only in whitespace is unchanged (protojson, which writes the trusted root
+// and signing config, varies its spacing from one build to the next, so an
+// upgraded binary would otherwise publish a new targets version, or in
+// production ask for the offline targets keys, for the same documents).
+// In dev mode the service signs the new targets itself; otherwise it
+// writes them to Dir/incoming and returns ErrTargetsOffline with the
+// ceremony commands to run.
 func (s *Service) SetTargets(files map[string][]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -317,9 +324,11 @@ func (s *Service) SetTargets(files map[string][]byte) error {
 	changed := map[string][]byte{}
 	for name, data := range files {
 		h := sha256.Sum256(data)
-		if st.TargetFiles[name] != hex.EncodeToString(h[:]) {
-			changed[name] = data
+		published := st.TargetFiles[name]
+		if published == hex.EncodeToString(h[:]) || published != "" && sameJSON(data, s.repo.pub(filepath.Join("targets", published+"."+name))) {
+			continue
 		}
+		changed[name] = data
 	}
 	if len(changed) == 0 {
 		return nil
@@ -604,4 +613,18 @@ func (m *serviceMetrics) observe(st *Status) {
 			m.expires.WithLabelValues(role).Set(float64(mi.Expires.Unix()))
 		}
 	}
+}
+
+// sameJSON reports whether data and the file at path are both JSON and
+// differ at most in insignificant whitespace.
+func sameJSON(data []byte, path string) bool {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var a, b bytes.Buffer
+	if json.Compact(&a, data) != nil || json.Compact(&b, old) != nil {
+		return false
+	}
+	return bytes.Equal(a.Bytes(), b.Bytes())
 }

@@ -1,9 +1,11 @@
 package tuf
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -95,6 +97,40 @@ func TestDevFirstStartAndRestart(t *testing.T) {
 	}
 	if err := s2.SetTargets(map[string][]byte{"../evil": {1}}); err == nil {
 		t.Error("accepted a target name with a path")
+	}
+}
+
+// respaced returns JSON targets with the spacing protojson uses in some
+// builds (two spaces after a colon).
+func respaced(targets map[string][]byte) map[string][]byte {
+	out := map[string][]byte{}
+	for name, data := range targets {
+		out[name] = bytes.ReplaceAll(data, []byte(`":`), []byte(`":  `))
+	}
+	return out
+}
+
+// TestSetTargetsSameJSONRespaced: an upgraded binary whose protojson
+// spaces the trusted root and signing config differently publishes no new
+// targets version for the same documents; a real change still publishes.
+func TestSetTargetsSameJSONRespaced(t *testing.T) {
+	dir := t.TempDir()
+	s := newDevService(t, dir, NewFakeClock(testStart), nil)
+	if err := s.SetTargets(testTargets); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newDevService(t, dir, NewFakeClock(testStart), nil)
+	if err := s2.SetTargets(respaced(testTargets)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s2.Repo().Status(); st.Targets.Version != 2 {
+		t.Errorf("the same JSON spaced differently published targets v%d, want v2 kept", st.Targets.Version)
+	}
+	if err := s2.SetTargets(map[string][]byte{TargetTrustedRoot: []byte(`{"mediaType":  "other"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s2.Repo().Status(); st.Targets.Version != 3 {
+		t.Errorf("a changed target published targets v%d, want v3", st.Targets.Version)
 	}
 }
 
@@ -266,9 +302,16 @@ func TestProductionMode(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Unchanged targets: nothing to do. Changed: handed to the ceremony.
+	// Unchanged targets: nothing to do, also when only their JSON spacing
+	// differs (another build's protojson). Changed: handed to the ceremony.
 	if err := s.SetTargets(testTargets); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.SetTargets(respaced(testTargets)); err != nil {
+		t.Fatalf("SetTargets of the same JSON spaced differently = %v, want nothing to do", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, incomingDir)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the same JSON spaced differently was handed to the ceremony (%v)", err)
 	}
 	err = s.SetTargets(map[string][]byte{TargetTrustedRoot: []byte(`{"new":1}`)})
 	if !errors.Is(err, ErrTargetsOffline) || !strings.Contains(err.Error(), "sigil tuf add-target") {
