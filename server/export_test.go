@@ -3,7 +3,12 @@ package server
 import (
 	"net/http"
 	"time"
+
+	"sigil.dev/sigil/tuf"
 )
+
+// TUFRepo returns the server's TUF repository.
+func TUFRepo(s *Server) *tuf.Repo { return s.tuf.Repo() }
 
 // SetTimeouts sets the HTTP read and write timeouts of servers started
 // afterwards and returns a function that restores them.

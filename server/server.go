@@ -484,8 +484,13 @@ func (s *Server) startTUF(ctx context.Context) error {
 		// can build lacks their keys, and publishing it would break
 		// every verification. The targets come from the ceremony.
 		s.log.Warn("this host serves TUF without the CA or the transparency logs, so it publishes only targets signed in the `sigil tuf` ceremony: merge the /trusted_root.json and /signing_config.json every host serves with `sigil tuf merge` and add them with `sigil tuf add-target`", "remote_ca", s.cfg.Remote.CA, "remote_tlog", s.cfg.Remote.TLog)
-	} else if err := s.publishTrust(); err != nil {
-		return err
+	} else {
+		if err := s.keepRetiredTrust(time.Now()); err != nil {
+			return err
+		}
+		if err := s.publishTrust(); err != nil {
+			return err
+		}
 	}
 	s.bg.Add(1)
 	go func() {
@@ -495,6 +500,39 @@ func (s *Server) startTUF(ctx context.Context) error {
 		}
 	}()
 	s.mux.Handle("/tuf/", http.StripPrefix("/tuf", s.tuf.Handler()))
+	return nil
+}
+
+// keepRetiredTrust adds to the trusted root this server built what the
+// trusted root its TUF repository published last lists and this server no
+// longer runs: the CA after "sigil ca intermediate", a TSA chain or a log
+// key replaced. Each stays, valid until now if it was still open, so that
+// every bundle signed before the rotation still verifies
+// (trust.KeepRetired). An entry is dropped only through the ceremony:
+// publish a trusted root without it (sigil tuf add-target), and the next
+// start keeps nothing that is not published.
+func (s *Server) keepRetiredTrust(now time.Time) error {
+	raw, err := s.tuf.Repo().Target(tuf.TargetTrustedRoot)
+	if err != nil {
+		return nil // nothing published yet
+	}
+	prev, err := trust.ParseTrustedRoot(raw)
+	if err != nil {
+		return fmt.Errorf("couldn't read the published trusted root: %w", err)
+	}
+	merged, kept := trust.KeepRetired(s.trustedRoot, prev, now)
+	if len(kept) == 0 {
+		return nil
+	}
+	if raw, err = merged.Marshal(); err != nil {
+		return err
+	}
+	if s.trustedRoot, err = trust.ParseTrustedRoot(raw); err != nil {
+		return fmt.Errorf("couldn't build the trusted root: %w", err)
+	}
+	for _, k := range kept {
+		s.log.Info("the published trusted root lists a key or CA this server no longer uses: kept, so that what it signed still verifies", "retired", k)
+	}
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"sigil.dev/sigil/bundle"
+	"sigil.dev/sigil/internal/cli"
 	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/server"
 	"sigil.dev/sigil/server/servertest"
@@ -426,4 +427,82 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestCARotationKeepsOldBundlesValid: after "sigil ca intermediate" and a
+// restart, the trusted root the server publishes (and serves through TUF)
+// keeps the old intermediate, valid until the restart, so bundles signed
+// before still verify; the new intermediate signs from then on. A
+// second restart changes nothing.
+func TestCARotationKeepsOldBundlesValid(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, stop := start(t, dir, "127.0.0.1:0")
+	artifact := []byte("signed before the rotation\n")
+	d := sha256.Sum256(artifact)
+	art := verify.Artifact{DigestAlgorithm: crypto.SHA256, Digest: d[:]}
+	var before [][]byte
+	for _, versions := range [][]uint32{{1, 2}, {1}} {
+		res, err := signer(t, s, versions).SignBlob(context.Background(), bytes.NewReader(artifact))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := res.Bundle.Marshal()
+		before = append(before, raw)
+	}
+	addr := strings.TrimPrefix(s.PublicURL(), "http://")
+	stop()
+
+	ca := filepath.Join(dir, "ca")
+	var out, errOut bytes.Buffer
+	if code := cli.Main([]string{"ca", "intermediate", "--root-cert", filepath.Join(ca, "root.pem"), "--root-key", filepath.Join(ca, "root-key.pem"),
+		"--password-file", filepath.Join(ca, "password"), "--dir", ca, "--force"}, &out, &errOut); code != 0 {
+		t.Fatalf("ca intermediate: exit %d: %s", code, errOut.String())
+	}
+	rotatedAt := time.Now()
+	s2, stop2 := start(t, dir, addr)
+	tr := s2.TrustedRoot()
+	if len(tr.CAs) != 2 {
+		t.Fatalf("%d CAs in the trusted root after the rotation, want the old and the new", len(tr.CAs))
+	}
+	old, cur := tr.CAs[0], tr.CAs[1]
+	if old.Valid.End.IsZero() || old.Valid.End.Before(rotatedAt.Add(-time.Second)) || old.Valid.End.After(time.Now()) {
+		t.Errorf("old intermediate valid %s, want it to end at the restart (%s)", old.Valid, rotatedAt.Format(time.RFC3339))
+	}
+	if !cur.Valid.End.IsZero() || cur.Intermediates[0].Equal(old.Intermediates[0]) {
+		t.Errorf("new intermediate valid %s, or not new", cur.Valid)
+	}
+	// What TUF serves is what the server serves.
+	served, _ := tr.Marshal()
+	published, err := server.TUFRepo(s2).Target("trusted_root.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(served, published) {
+		t.Error("the TUF-published trusted root differs from the served one")
+	}
+	for i, raw := range before {
+		b, err := bundle.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify.New(tr, verify.Options{}).Verify(b, art, policyFor(s2)); err != nil {
+			t.Errorf("bundle %d signed before the rotation: %v", i, err)
+		}
+	}
+	res, err := signer(t, s2, []uint32{1, 2}).SignBlob(context.Background(), bytes.NewReader(artifact))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.New(tr, verify.Options{}).Verify(res.Bundle, art, policyFor(s2)); err != nil {
+		t.Errorf("bundle signed after the rotation: %v", err)
+	}
+	if err := res.Bundle.Certificate.CheckSignatureFrom(cur.Intermediates[0]); err != nil {
+		t.Errorf("the certificate after the rotation is not from the new intermediate: %v", err)
+	}
+	stop2()
+	s3, _ := start(t, dir, addr)
+	again, _ := s3.TrustedRoot().Marshal()
+	if !bytes.Equal(again, served) {
+		t.Errorf("a second restart changed the trusted root:\n%s\n%s", served, again)
+	}
 }

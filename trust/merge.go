@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -166,4 +167,88 @@ func (c ServiceConfig) String() string {
 		return fmt.Sprintf("EXACT %d", c.Count)
 	}
 	return c.Selector
+}
+
+// KeepRetired returns current with what previous (the trusted root
+// published before) lists and current does not. An authority is matched
+// by its chain and a log by its log ID, as MergeTrustedRoots matches them.
+//
+// An item of previous that current replaced is retired: a CA or TSA with
+// the URI of one of current's (its chain replaced, as by sigil ca
+// intermediate), a log or CT log with the base URL of one of current's
+// (its key replaced). It keeps its description, and a validity still open
+// ends at retiredAt (never before its start), so that what it signed
+// while it served still verifies and nothing it signs later does; a
+// validity already closed keeps its end. This is how Sigstore's public
+// trusted root keeps a rotated Fulcio intermediate or Rekor key: the old
+// entry stays with a validFor end.
+//
+// Any other item of previous (another operator's CA or log that the
+// published root also trusts) is kept as it is.
+//
+// Authorities of previous come before current's, in their previous order
+// (oldest first, as the public trusted root lists them). KeepRetired
+// returns the result and a description of each item it added, for the
+// operator's log.
+func KeepRetired(current, previous *TrustedRoot, retiredAt time.Time) (*TrustedRoot, []string) {
+	out := &TrustedRoot{MediaType: current.MediaType, TLogs: map[string]*Log{}, CTLogs: map[string]*Log{}}
+	var notes []string
+	closeAt := func(w Window) Window {
+		if w.End.IsZero() {
+			w.End = retiredAt.UTC().Truncate(time.Second)
+			if w.End.Before(w.Start) {
+				w.End = w.Start
+			}
+		}
+		return w
+	}
+	logs := func(dst, cur, prev map[string]*Log, what string) {
+		urls := map[string]bool{}
+		for id, l := range cur {
+			dst[id] = l
+			urls[strings.TrimSuffix(l.BaseURL, "/")] = true
+		}
+		for id, l := range prev {
+			if _, ok := cur[id]; ok {
+				continue
+			}
+			r := *l
+			state := "kept as published"
+			if urls[strings.TrimSuffix(l.BaseURL, "/")] {
+				r.Valid = closeAt(l.Valid)
+				state = "retired"
+			}
+			dst[id] = &r
+			notes = append(notes, fmt.Sprintf("%s %s: %s (%s), valid %s", state, what, id, l.BaseURL, r.Valid))
+		}
+	}
+	logs(out.TLogs, current.TLogs, previous.TLogs, "transparency log")
+	logs(out.CTLogs, current.CTLogs, previous.CTLogs, "CT log")
+	cas := func(cur, prev []*CA, what string) []*CA {
+		uris := map[string]bool{}
+		for _, c := range cur {
+			uris[strings.TrimSuffix(c.URI, "/")] = true
+		}
+		var res []*CA
+	next:
+		for _, c := range prev {
+			for _, have := range cur {
+				if chainDigest(have) == chainDigest(c) {
+					continue next
+				}
+			}
+			r := *c
+			state := "kept as published"
+			if uris[strings.TrimSuffix(c.URI, "/")] {
+				r.Valid = closeAt(c.Valid)
+				state = "retired"
+			}
+			res = append(res, &r)
+			notes = append(notes, fmt.Sprintf("%s %s: %q (root %q, %s), valid %s", state, what, c.CommonName, c.Root.Subject.CommonName, c.URI, r.Valid))
+		}
+		return append(res, cur...)
+	}
+	out.CAs = cas(current.CAs, previous.CAs, "certificate authority")
+	out.TSAs = cas(current.TSAs, previous.TSAs, "timestamp authority")
+	return out, notes
 }

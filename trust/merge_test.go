@@ -151,3 +151,107 @@ func TestTSAChainNeedsItsAnchor(t *testing.T) {
 		}
 	}
 }
+
+// TestKeepRetired: after a rotation, the authorities and logs the previous
+// trusted root listed stay, their open validity closed at the rotation;
+// what both list appears once, as current describes it.
+func TestKeepRetired(t *testing.T) {
+	oldPKI, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newPKI, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	previous, _ := oldPKI.TrustedRoot()
+	current, _ := newPKI.TrustedRoot()
+	// The TSA did not rotate: current lists the same one, with a new
+	// operator (current's description wins).
+	sameTSA := *previous.TSAs[0]
+	sameTSA.Operator = "now"
+	current.TSAs = []*trust.CA{&sameTSA}
+	// One of the old logs was already retired, at a known time.
+	closedAt := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var closedID string
+	for id, l := range previous.TLogs {
+		c := *l
+		c.Valid.End = closedAt
+		previous.TLogs[id] = &c
+		closedID = id
+		break
+	}
+	// The published root also trusts another operator's CA: kept as is.
+	otherPKI, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := otherPKI.TrustedRoot()
+	foreign := *other.CAs[0]
+	foreign.URI = "https://fulcio.elsewhere.example"
+	previous.CAs = append(previous.CAs, &foreign)
+	at := time.Date(2026, 11, 28, 12, 0, 0, 500, time.UTC)
+	got, kept := trust.KeepRetired(current, previous, at)
+	if len(kept) != 2+len(previous.TLogs)+len(previous.CTLogs) {
+		t.Errorf("kept %d items: %q", len(kept), kept)
+	}
+	if len(got.CAs) != 3 || chainOf(got.CAs[0]) != chainOf(previous.CAs[0]) || chainOf(got.CAs[1]) != chainOf(&foreign) || chainOf(got.CAs[2]) != chainOf(current.CAs[0]) {
+		t.Fatalf("CAs %v: want the retired one, the foreign one, then the current one", got.CAs)
+	}
+	if got.CAs[1].Valid != foreign.Valid {
+		t.Errorf("another operator's CA: valid %s, want %s as published", got.CAs[1].Valid, foreign.Valid)
+	}
+	if want := (trust.Window{Start: previous.CAs[0].Valid.Start, End: at.Truncate(time.Second)}); got.CAs[0].Valid != want {
+		t.Errorf("retired CA valid %s, want %s", got.CAs[0].Valid, want)
+	}
+	if got.CAs[2].Valid != current.CAs[0].Valid {
+		t.Errorf("current CA valid %s", got.CAs[2].Valid)
+	}
+	if len(got.TSAs) != 1 || got.TSAs[0].Operator != "now" {
+		t.Errorf("TSAs %v: want current's description only", got.TSAs)
+	}
+	for id, l := range previous.TLogs {
+		want := at.Truncate(time.Second)
+		if id == closedID {
+			want = closedAt
+		}
+		if g := got.TLogs[id]; g == nil || !g.Valid.End.Equal(want) || g.Valid.Start != l.Valid.Start {
+			t.Errorf("retired log %s: %v, want end %s", id, g, want)
+		}
+	}
+	for id, l := range current.TLogs {
+		if g := got.TLogs[id]; g == nil || !g.Valid.End.IsZero() || g.Valid.Start != l.Valid.Start {
+			t.Errorf("current log %s: %v", id, g)
+		}
+	}
+	if len(got.CTLogs) != len(previous.CTLogs)+len(current.CTLogs) {
+		t.Errorf("%d CT logs", len(got.CTLogs))
+	}
+	if previous.CAs[0].Valid.End != (time.Time{}) {
+		t.Error("KeepRetired changed previous")
+	}
+	raw, err := got.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := trust.ParseTrustedRoot(raw); err != nil {
+		t.Fatalf("the result does not parse: %v", err)
+	}
+	// Nothing retired: current unchanged.
+	same, kept := trust.KeepRetired(current, current, at)
+	a, _ := same.Marshal()
+	b, _ := current.Marshal()
+	if len(kept) != 0 || !bytes.Equal(a, b) {
+		t.Errorf("nothing retired, yet kept %q or changed the root", kept)
+	}
+}
+
+func chainOf(c *trust.CA) string {
+	s := ""
+	for _, x := range append(append([]*x509.Certificate{c.Leaf}, c.Intermediates...), c.Root) {
+		if x != nil {
+			s += string(x.Raw)
+		}
+	}
+	return s
+}

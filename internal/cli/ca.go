@@ -179,8 +179,16 @@ func newCAIntermediate() *cobra.Command {
 		Long: `intermediate brings the root key back for one signature: it creates a new
 issuing key (a file, or on a PKCS#11 token) and its certificate under the root,
 and writes intermediate.pem, intermediate-key.pem and chain.pem into --dir. The
-root certificate stays the same, so the trusted root needs no change beyond a
-new CA entry if verifiers should see the new intermediate.`,
+root certificate stays the same.
+
+Stop the CA, rotate, start it again: "sigil server" (when it runs the CA, the
+logs and TUF) then publishes a trusted root with a new CA entry and keeps the old
+one, its validity ending at that start, so every bundle signed before still
+verifies. In production the new trusted root waits for the offline targets keys
+(the server says which "sigil tuf" commands to run). Where the CA runs on its own
+host, the ceremony merges the hosts' /trusted_root.json with
+"sigil tuf merge --previous" and the trusted root published before, which keeps
+the old entry the same way.`,
 		Example: `  sigil ca intermediate --root-cert ca/root.pem --root-key /media/usb/sigil-root-key.pem \
     --password-env SIGIL_CA_PASSWORD --dir ca-2027 --force`,
 		Args: cobra.NoArgs,

@@ -363,7 +363,7 @@ func checkTrustTargets(files map[string][]byte) error {
 }
 
 func newTUFMerge() *cobra.Command {
-	var out string
+	var out, previous string
 	c := &cobra.Command{
 		Use:   "merge FILE... [--out FILE]",
 		Short: "Merge the trusted roots (or signing configs) that the hosts of a split deployment serve",
@@ -378,17 +378,26 @@ chain. Signing configs: services are matched by URL and API version, and a
 host's description of a service it runs (with its operator and start date)
 replaces another host's remote: entry for it. Anything two inputs describe
 differently is an error, not a choice: review the files and fix the hosts.
-The parts of "sigil log serve --tlogs-out" merge too.`,
+The parts of "sigil log serve --tlogs-out" merge too.
+
+--previous names the trusted root published before (a trusted root merge
+only). What it lists and the inputs do not stays: an entry an input
+replaced (a CA or TSA with the same URI and a new chain, after
+"sigil ca intermediate"; a log with the same base URL and a new key) with
+its validity ending now, so that what it signed still verifies; anything
+else as it was published.`,
 		Example: `  curl -fsS https://ca.example.com/trusted_root.json -o ca-root.json
   curl -fsS https://log.example.com/trusted_root.json -o log-root.json
   curl -fsS https://ca.example.com/signing_config.json -o ca-sc.json
   curl -fsS https://log.example.com/signing_config.json -o log-sc.json
   sigil tuf merge ca-root.json log-root.json --out trusted_root.json
   sigil tuf merge ca-sc.json log-sc.json --out signing_config.v0.2.json
-  sigil tuf add-target --repo ceremony trusted_root.json signing_config.v0.2.json`,
+  sigil tuf add-target --repo ceremony trusted_root.json signing_config.v0.2.json
+  # after rotating the CA's intermediate on its own host:
+  sigil tuf merge ca-root.json log-root.json --previous published/trusted_root.json --out trusted_root.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, summary, err := mergeTrustFiles(args)
+			raw, summary, err := mergeTrustFiles(args, previous, time.Now())
 			if err != nil {
 				return err
 			}
@@ -404,13 +413,16 @@ The parts of "sigil log serve --tlogs-out" merge too.`,
 		},
 	}
 	c.Flags().StringVarP(&out, "out", "o", "", "write the merged document here (default: standard output)")
+	c.Flags().StringVar(&previous, "previous", "", "the trusted root published before: keep what it lists and the inputs replaced, its validity ending now")
 	return c
 }
 
 // mergeTrustFiles merges trusted roots or signing configs (all of one
 // kind, told apart by media type) and returns the result as JSON with a
-// one-line summary of what it lists.
-func mergeTrustFiles(paths []string) ([]byte, string, error) {
+// summary of what it lists. With previous (a trusted root file), what it
+// lists and the merged roots do not is kept (trust.KeepRetired, retired
+// at now).
+func mergeTrustFiles(paths []string, previous string, now time.Time) ([]byte, string, error) {
 	var roots []*trust.TrustedRoot
 	var configs []*trust.SigningConfig
 	for _, p := range paths {
@@ -441,6 +453,9 @@ func mergeTrustFiles(paths []string) ([]byte, string, error) {
 	if len(roots) > 0 && len(configs) > 0 {
 		return nil, "", fmt.Errorf("couldn't merge: %d trusted roots and %d signing configs given; merge each kind on its own", len(roots), len(configs))
 	}
+	if len(configs) > 0 && previous != "" {
+		return nil, "", errors.New("couldn't merge: --previous applies to trusted roots, not signing configs")
+	}
 	if len(configs) > 0 {
 		sc, err := trust.MergeSigningConfigs(configs...)
 		if err != nil {
@@ -457,6 +472,18 @@ func mergeTrustFiles(paths []string) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	var kept []string
+	if previous != "" {
+		b, err := os.ReadFile(previous)
+		if err != nil {
+			return nil, "", fmt.Errorf("couldn't read %s: %w", previous, err)
+		}
+		prev, err := trust.ParseTrustedRoot(b)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", previous, err)
+		}
+		tr, kept = trust.KeepRetired(tr, prev, now)
+	}
 	raw, err := tr.Marshal()
 	if err != nil {
 		return nil, "", err
@@ -464,6 +491,9 @@ func mergeTrustFiles(paths []string) ([]byte, string, error) {
 	summary := fmt.Sprintf("trusted root: %d certificate authorities, %d CT logs, %d transparency logs, %d timestamp authorities", len(tr.CAs), len(tr.CTLogs), len(tr.TLogs), len(tr.TSAs))
 	if len(tr.CAs) == 0 || len(tr.TLogs) == 0 {
 		summary += " (incomplete: add-target refuses a trusted root without a CA or a transparency log)"
+	}
+	for _, k := range kept {
+		summary += "\n  from --previous: " + k
 	}
 	return append(raw, '\n'), summary, nil
 }

@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"sigil.dev/sigil/internal/testpki"
 	"sigil.dev/sigil/server"
 	"sigil.dev/sigil/server/servertest"
 	"sigil.dev/sigil/trust"
@@ -87,4 +89,53 @@ func TestSplitDeploymentMerge(t *testing.T) {
 		t.Errorf("add-target of a part: %s", e)
 	}
 	sigil(t, "tuf", "add-target", "--repo", p("ceremony"), p("trusted_root.json"), p("signing_config.json")+"=signing_config.v0.2.json")
+}
+
+// TestMergePrevious: merging after a rotation with --previous keeps the
+// replaced CA and logs, their validity ending now, and another operator's
+// entries as published; signing configs take no --previous.
+func TestMergePrevious(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	write := func(name string, pki *testpki.PKI) {
+		tr, err := pki.TrustedRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := tr.Marshal()
+		if err := os.WriteFile(p(name), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldPKI, _ := testpki.New(testpki.Options{})
+	newPKI, _ := testpki.New(testpki.Options{})
+	write("previous.json", oldPKI)
+	write("current.json", newPKI)
+	before := time.Now().Add(-time.Second)
+	_, summary := sigil(t, "tuf", "merge", p("current.json"), "--previous", p("previous.json"), "--out", p("merged.json"))
+	if !strings.Contains(summary, "2 certificate authorities") || !strings.Contains(summary, "from --previous: retired certificate authority") {
+		t.Errorf("summary: %s", summary)
+	}
+	raw, _ := os.ReadFile(p("merged.json"))
+	merged, err := trust.ParseTrustedRoot(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := merged.CAs[0]
+	if !old.Root.Equal(oldPKI.Root) || old.Valid.End.Before(before) || old.Valid.End.After(time.Now()) {
+		t.Errorf("retired CA: root %s, valid %s", old.Root.Subject, old.Valid)
+	}
+	if cur := merged.CAs[1]; !cur.Root.Equal(newPKI.Root) || !cur.Valid.End.IsZero() {
+		t.Errorf("current CA: root %s, valid %s", cur.Root.Subject, cur.Valid)
+	}
+	// Without --previous the old CA is gone.
+	_, summary = sigil(t, "tuf", "merge", p("current.json"))
+	if !strings.Contains(summary, "1 certificate authorities") {
+		t.Errorf("summary without --previous: %s", summary)
+	}
+	sc := p("sc.json")
+	os.WriteFile(sc, []byte(`{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json"}`), 0o644)
+	if e := sigilFails(t, "tuf", "merge", sc, "--previous", p("previous.json")); !strings.Contains(e, "--previous applies to trusted roots") {
+		t.Errorf("signing config with --previous: %s", e)
+	}
 }
