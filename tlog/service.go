@@ -146,6 +146,19 @@ func (s *Service) loadIdentity() error {
 	if cfg.ReadOnly && !existed {
 		return fmt.Errorf("couldn't open read-only log: no %s in %s", stateFile, cfg.DataDir)
 	}
+	if !existed {
+		// state.json is written before the trees are first opened, so
+		// trees without it were restored or copied without it. A new
+		// state would pick a new v1 tree ID (part of every v1 entry ID
+		// and checkpoint origin): refuse before writing anything.
+		for _, name := range []string{"v1", "v2"} {
+			if r, err := cfg.Storage.Reader(context.Background(), name); err == nil {
+				if _, err := r.ReadCheckpoint(context.Background()); err == nil {
+					return fmt.Errorf("%w: the %s log in %s has a checkpoint but %s is missing: restore %s from the backup of this data directory (it holds the v1 tree ID and the logs' key fingerprints); without it the logs would start over under another identity", ErrConfig, name, cfg.DataDir, stateFile, stateFile)
+				}
+			}
+		}
+	}
 	if s.v2Key, err = loadOrCreateKey(cfg.DataDir, cfg.V2KeyFile, v2KeyName, cfg.ReadOnly, genEd25519); err != nil {
 		return fmt.Errorf("couldn't load the Rekor v2 key: %w", err)
 	}

@@ -540,3 +540,22 @@ func TestUnwritableStorageFailsWrites(t *testing.T) {
 		t.Fatalf("New on storage whose lock file cannot be opened: %v", err)
 	}
 }
+
+// TestMissingStateRefused: logs whose state.json is gone (a partial
+// restore) are refused with a message naming the file, and no new state
+// with another tree ID is written.
+func TestMissingStateRefused(t *testing.T) {
+	dir := t.TempDir()
+	l := startLog(t, dir, nil)
+	l.stop()
+	if err := os.Remove(filepath.Join(dir, stateFile)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(context.Background(), Config{DataDir: dir, V2PublicURL: l.url, V1PublicURL: l.url, Logger: quietLogger()})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "state.json is missing") {
+		t.Fatalf("got %v, want the missing state.json named", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, stateFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused start wrote %s: %v", stateFile, err)
+	}
+}
