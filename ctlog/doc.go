@@ -70,6 +70,10 @@
 //	GET <prefix>/tile/data/<N>[.p/<W>] data tiles of TileLeaf entries, immutable, gzip when accepted
 //	GET <prefix>/issuer/<hex SHA-256>  issuer and root certificates, application/pkix-cert
 //
+// Tiles are served only within the published checkpoint (404 beyond it):
+// the POSIX driver writes a batch's tiles before committing the batch, so
+// a file beyond the checkpoint may still be replaced.
+//
 // These are what Tessera writes natively (its CT layout, tessera
 // WithCTLayout), so the read path costs nothing on the write path, needs no
 // database, and can be served by any static file server or CDN straight from

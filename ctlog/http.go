@@ -16,6 +16,7 @@ import (
 
 	"github.com/transparency-dev/tessera/api/layout"
 
+	"sigil.dev/sigil/checkpoint"
 	"sigil.dev/sigil/sct"
 )
 
@@ -182,25 +183,44 @@ func (s *Service) serveCheckpoint(w http.ResponseWriter, r *http.Request) {
 // names, which also keeps requests inside the directory.
 func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) {
 	rel := strings.TrimPrefix(r.URL.Path, s.prefix+"/")
-	var canonical string
+	var (
+		canonical    string
+		level, index uint64
+		width        uint8
+		err          error
+	)
 	data := false
 	if rest, ok := strings.CutPrefix(rel, "tile/data/"); ok {
-		index, width, err := layout.ParseTileIndexPartial(rest)
+		index, width, err = layout.ParseTileIndexPartial(rest)
 		if err != nil {
 			http.NotFound(w, r)
 			return
 		}
 		canonical, data = "tile/data/"+layout.NWithSuffix(0, index, width), true
 	} else {
-		level, rest, _ := strings.Cut(strings.TrimPrefix(rel, "tile/"), "/")
-		l, index, width, err := layout.ParseTileLevelIndexPartial(level, rest)
+		l, rest, _ := strings.Cut(strings.TrimPrefix(rel, "tile/"), "/")
+		level, index, width, err = layout.ParseTileLevelIndexPartial(l, rest)
 		if err != nil {
 			http.NotFound(w, r)
 			return
 		}
-		canonical = layout.TilePath(l, index, width)
+		canonical = layout.TilePath(level, index, width)
 	}
 	if canonical != rel {
+		http.NotFound(w, r)
+		return
+	}
+	// Only tiles the published checkpoint commits to: Tessera's POSIX
+	// driver writes a batch's tiles before the tree state that commits
+	// them, so a file beyond it may be left by a batch that then failed
+	// (a crash, a full disk) and be rewritten with other entries; served
+	// as immutable, caches would keep the stale one.
+	size, err := s.publishedSize(r.Context())
+	if err != nil {
+		s.writeError(w, r, 0, err)
+		return
+	}
+	if !tileWithin(level, index, width, size) {
 		http.NotFound(w, r)
 		return
 	}
@@ -225,6 +245,36 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = w.Write(b)
+}
+
+// publishedSize returns the size of the published checkpoint.
+func (s *Service) publishedSize(ctx context.Context) (uint64, error) {
+	raw, err := s.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("couldn't read checkpoint: %w", err)
+	}
+	text, ok := checkpoint.Split(raw)
+	if !ok {
+		return 0, errors.New("couldn't parse checkpoint: no signature block")
+	}
+	c, err := checkpoint.Parse(text)
+	if err != nil {
+		return 0, fmt.Errorf("couldn't parse checkpoint: %w", err)
+	}
+	return c.Size, nil
+}
+
+// tileWithin reports whether the tile (level, index) of the given width
+// (0 = full) lies within a tree of size size.
+func tileWithin(level, index uint64, width uint8, size uint64) bool {
+	if level >= 8 || index >= 1<<56 {
+		return false
+	}
+	end := index*layout.TileWidth + uint64(width)
+	if width == 0 {
+		end = (index + 1) * layout.TileWidth
+	}
+	return end <= size>>(8*level)
 }
 
 func (s *Service) serveIssuer(w http.ResponseWriter, r *http.Request) {

@@ -321,6 +321,46 @@ func mustURL(s string) *url.URL {
 	return u
 }
 
+// TestTilesBeyondCheckpointRefused: a tile or data tile the published
+// checkpoint does not commit to is not served, least of all as immutable:
+// Tessera's POSIX driver writes a batch's files before the tree state that
+// commits them, so such a file may be what a batch that then failed (a
+// crash, a full disk) left behind, and it is rewritten with other entries.
+func TestTilesBeyondCheckpointRefused(t *testing.T) {
+	e := newEnv(t, Config{CheckpointInterval: 100 * time.Millisecond})
+	srv := newServer(t, e)
+	c := &Client{URL: srv.URL + "/ct"}
+	pre, _ := e.leaf(t, leafOpts{precert: true})
+	if _, err := c.AddPreChain(context.Background(), e.chain(pre)); err != nil {
+		t.Fatal(err)
+	}
+	waitForSize(t, srv, 1)
+	// What a failed batch of one more entry leaves: its data tile and
+	// level-0 tile, never committed.
+	for _, p := range []string{"tile/data/000.p/2", "tile/0/000.p/2", "tile/0/001", "tile/1/000.p/1"} {
+		f := e.dir + "/log/" + p
+		if err := os.MkdirAll(f[:strings.LastIndexByte(f, '/')], 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, make([]byte, 64), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for path, want := range map[string]int{
+		"tile/data/000.p/1": 200, "tile/0/000.p/1": 200,
+		"tile/data/000.p/2": 404, "tile/0/000.p/2": 404, "tile/0/001": 404, "tile/1/000.p/1": 404,
+	} {
+		resp, err := http.Get(srv.URL + "/ct/" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s = %s (Cache-Control %q), want %d", path, resp.Status, resp.Header.Get("Cache-Control"), want)
+		}
+	}
+}
+
 func TestHTTPErrors(t *testing.T) {
 	e := newEnv(t, Config{})
 	srv := newServer(t, e)
