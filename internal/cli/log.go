@@ -544,7 +544,9 @@ verified certificate's names say who signed.
 
 The index is best effort and unsigned (Rekor deprecates the endpoint): search
 proves what it lists, never that nothing else exists. To watch for every
-entry of an identity, read the whole log. Rekor v2 logs have no index.`,
+entry of an identity, read the whole log. A sigil log answers at most the
+10,000 newest matching entries per search: narrow it (--operator and) to see
+older ones. Rekor v2 logs have no index.`,
 		Example: `  # Every entry signed by an identity, on the instance set up with "sigil trust init"
   sigil log search --email alice@example.com
 
