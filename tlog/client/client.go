@@ -65,6 +65,9 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 	return c.do(ctx, http.MethodGet, path, nil)
 }
 
+// maxAnswer bounds what the client reads of one answer.
+var maxAnswer int64 = 64 << 20
+
 func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(body))
 	if err != nil {
@@ -78,9 +81,12 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 		return nil, fmt.Errorf("couldn't reach the log: %w", err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the log's answer: %w", err)
+	}
+	if int64(len(b)) > maxAnswer {
+		return nil, fmt.Errorf("couldn't read the log's answer to %s %s: it is larger than %d MiB (a search naming too many entries? narrow it)", method, path, maxAnswer>>20)
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:

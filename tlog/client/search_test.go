@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,9 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"sigil.dev/sigil/rekor"
@@ -55,5 +59,26 @@ func TestSearchMatch(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%s: %v %v, want %v", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// TestSearchAnswerTooLarge: an answer over the client's limit is refused
+// as too large, not cut and then misparsed ("unexpected end of JSON
+// input").
+func TestSearchAnswerTooLarge(t *testing.T) {
+	defer func(m int64) { maxAnswer = m }(maxAnswer)
+	maxAnswer = 1 << 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		id := `"` + strings.Repeat("ab", 32) + `"`
+		w.Write([]byte("[" + id))
+		for i := 0; i < 20000; i++ {
+			w.Write([]byte("," + id))
+		}
+		w.Write([]byte("]"))
+	}))
+	defer srv.Close()
+	_, err := New(srv.URL).V1Search(context.Background(), SearchQuery{Email: "a@example.com"})
+	if err == nil || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Fatalf("got %v, want the answer named too large", err)
 	}
 }
