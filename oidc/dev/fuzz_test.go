@@ -35,7 +35,7 @@ func FuzzHandler(f *testing.F) {
 			req = httptest.NewRequest(http.MethodGet, path, nil)
 			req.URL.RawQuery = params
 		}
-		req.RemoteAddr = "127.0.0.1:40000"
+		req.RemoteAddr, req.Host = "127.0.0.1:40000", "127.0.0.1:8080"
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		// 503 temporarily_unavailable is the designed answer once too many

@@ -107,6 +107,14 @@ func (i *Issuer) routes() http.Handler {
 			http.Error(w, "the dev OIDC issuer answers loopback clients only", http.StatusForbidden)
 			return
 		}
+		// A web page the developer opens can point a name of its own at
+		// 127.0.0.1 (DNS rebinding): the browser's requests then come from
+		// a loopback peer, and the page reads the answers, tokens
+		// included. They carry the page's name as Host.
+		if !i.force && !loopbackRequestHost(r.Host) {
+			http.Error(w, fmt.Sprintf("the dev OIDC issuer answers requests addressed to 127.0.0.1, ::1 or localhost only, not to %q", r.Host), http.StatusForbidden)
+			return
+		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		m.ServeHTTP(w, r)
 	})

@@ -31,7 +31,10 @@
 // Security: the issuer auto-approves whoever reaches it, so anyone who can
 // reach it can sign as its identity. New refuses a listen address or public
 // URL that is not loopback unless Config.Force is set, and the handler
-// answers 403 to peers that are not loopback (unless forced). Redirect URIs
+// answers 403 to peers that are not loopback and to requests whose Host is
+// not 127.0.0.1, ::1 or localhost (unless forced; a web page could
+// otherwise reach it through the developer's browser by DNS rebinding,
+// and read the tokens it answers). Redirect URIs
 // must be loopback (RFC 8252 §7.3) or out-of-band. The test mint answers
 // loopback peers only, even when forced.
 package dev
@@ -406,6 +409,19 @@ func isLoopbackHost(host string) bool {
 	}
 	ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
 	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// loopbackRequestHost reports whether a request's Host (host or
+// host:port; empty for an HTTP/1.0 request without one, which no browser
+// sends) names a loopback host.
+func loopbackRequestHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return isLoopbackHost(host)
 }
 
 // loopbackPeer reports whether a request's RemoteAddr is loopback (or a

@@ -495,7 +495,7 @@ func TestLoopbackOnlyUnlessForced(t *testing.T) {
 		{forced, "192.0.2.1:5000", 200},
 	} {
 		req := httptest.NewRequest(http.MethodGet, "/oidc/.well-known/openid-configuration", nil)
-		req.RemoteAddr = tt.remote
+		req.RemoteAddr, req.Host = tt.remote, "127.0.0.1:8080"
 		rec := httptest.NewRecorder()
 		tt.iss.Handler().ServeHTTP(rec, req)
 		if rec.Code != tt.want {
@@ -602,5 +602,60 @@ func TestRequestTestToken(t *testing.T) {
 	}
 	if _, err := RequestTestToken(context.Background(), nil, iss.srv.URL+"/elsewhere", nil); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("not an issuer: %v, want a 404 error", err)
+	}
+}
+
+// A web page the developer opens can make the browser send requests to a
+// loopback issuer under its own name (DNS rebinding): the peer is loopback,
+// the Host is the page's. An unforced issuer answers loopback hosts only.
+func TestRefusesNonLoopbackHost(t *testing.T) {
+	iss := newTestIssuer(t, Config{})
+	for _, tt := range []struct {
+		host string
+		want int
+	}{
+		{"", 200},
+		{"127.0.0.1", 200},
+		{"localhost:8080", 200},
+		{"LOCALHOST", 200},
+		{"[::1]:8080", 200},
+		{"rebind.attacker.example:8080", 403},
+		{"rebind.attacker.example", 403},
+		{"127.0.0.1.nip.io:8080", 403},
+		{"localhost.attacker.example", 403},
+	} {
+		for _, path := range []string{"/oidc/test/token", "/oidc/.well-known/openid-configuration", "/oidc/token"} {
+			method := http.MethodGet
+			var body io.Reader
+			if path == "/oidc/token" {
+				method, body = http.MethodPost, strings.NewReader("grant_type=client_credentials&client_id=sigstore")
+			}
+			req := httptest.NewRequest(method, path, body)
+			if body != nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			req.RemoteAddr = "127.0.0.1:40000"
+			req.Host = tt.host
+			rec := httptest.NewRecorder()
+			iss.Handler().ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Errorf("%s %s with Host %q: %d, want %d: %s", method, path, tt.host, rec.Code, tt.want, rec.Body)
+			}
+			if tt.want == 403 && strings.Contains(rec.Body.String(), "eyJ") {
+				t.Errorf("%s with Host %q answered a token", path, tt.host)
+			}
+		}
+	}
+	// A forced issuer is meant to be reached under other names.
+	forced, err := New(Config{PublicURL: "http://sigil.example.com/oidc", Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/oidc/.well-known/openid-configuration", nil)
+	req.RemoteAddr = "192.0.2.1:5000"
+	rec := httptest.NewRecorder()
+	forced.Handler().ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Errorf("forced issuer, Host %q: %d, want 200", req.Host, rec.Code)
 	}
 }
