@@ -154,7 +154,7 @@ func newDevToken() *cobra.Command {
 		},
 	}
 	tf.register(c)
-	c.Flags().BoolVar(&mint, "mint", false, "ask sigil's dev issuer at --oidc-issuer for a test token (loopback only)")
+	c.Flags().BoolVar(&mint, "mint", false, "ask sigil's dev issuer at --oidc-issuer for a test token (loopback only; not from a forced issuer)")
 	c.Flags().StringArrayVar(&claims, "claim", nil, "KEY=VALUE claim of a minted token (VALUE is JSON if it parses, else a string; repeatable)")
 	c.Flags().BoolVar(&decode, "decode", false, "print the token's claims (not verified) instead of the token")
 	return c

@@ -493,11 +493,21 @@ func normalizeUserCode(s string) string {
 	return b.String()
 }
 
-// testToken mints a token for tests, for loopback peers only, even when the
-// issuer is forced. Parameters (query or form): aud, sub, email, exp_in
+// testToken mints a token for tests, for loopback peers of an issuer that
+// is not forced. Parameters (query or form): aud, sub, email, exp_in
 // (lifetime in seconds, negative for an expired token) and claims (a JSON
 // object merged last). It answers the bare token as text/plain.
+//
+// A forced issuer has none: it is reached from elsewhere, typically
+// through a TLS proxy on the same host, whose requests come from a
+// loopback peer with a loopback Host, so nothing tells a remote client
+// from a local test, and the mint signs any identity and claims (Mint
+// stays, in process).
 func (i *Issuer) testToken(w http.ResponseWriter, r *http.Request) {
+	if i.force {
+		http.Error(w, "the test token endpoint is off on a forced dev issuer: its clients may come through a proxy, which looks like loopback", http.StatusForbidden)
+		return
+	}
 	if !loopbackPeer(r.RemoteAddr) {
 		http.Error(w, "the test token endpoint answers loopback clients only", http.StatusForbidden)
 		return

@@ -13,7 +13,7 @@
 //	                        (RFC 8628 §3.4) and client_credentials; client_secret_basic/post or none
 //	POST     /device/code   device authorization (RFC 8628 §3.1), optional PKCE S256, interval 1 s
 //	GET|POST /device        the verification page: a user_code approves at once, action=deny denies (RFC 8628 §3.3)
-//	GET|POST /test/token    mints a token for tests (aud, sub, email, exp_in, claims); loopback peers only
+//	GET|POST /test/token    mints a token for tests (aud, sub, email, exp_in, claims); loopback peers only, not when forced
 //
 // The one client ID it knows is the audience. Authorization codes live one
 // minute and are single-use; device codes live ten minutes; at most 1000 of
@@ -36,7 +36,8 @@
 // otherwise reach it through the developer's browser by DNS rebinding,
 // and read the tokens it answers). Redirect URIs
 // must be loopback (RFC 8252 §7.3) or out-of-band. The test mint answers
-// loopback peers only, even when forced.
+// loopback peers only, and is off when forced (behind a proxy on the same
+// host every client is a loopback peer, and the mint signs any identity).
 package dev
 
 import (
@@ -123,7 +124,8 @@ type Config struct {
 	// must be loopback unless Force.
 	ListenAddr string
 	// Force allows a listen address, public URL and peers that are not
-	// loopback. Anyone who reaches a forced issuer can sign as Identity.
+	// loopback. Anyone who reaches a forced issuer can sign as Identity;
+	// its test token endpoint, which signs any identity, is off.
 	Force bool
 	// Logger receives one line per token issued. Default: discard.
 	Logger *slog.Logger

@@ -659,3 +659,32 @@ func TestRefusesNonLoopbackHost(t *testing.T) {
 		t.Errorf("forced issuer, Host %q: %d, want 200", req.Host, rec.Code)
 	}
 }
+
+// A forced issuer is reached from elsewhere, typically through a TLS proxy
+// on the same host, whose requests come from a loopback peer with a
+// loopback Host: the test mint, which signs any identity and claims,
+// cannot tell them from a local test's, so a forced issuer has none.
+func TestForcedIssuerHasNoTestMint(t *testing.T) {
+	forced, err := New(Config{PublicURL: "https://sigil-dev.example.com/oidc", ListenAddr: "127.0.0.1:8080", Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		req := httptest.NewRequest(method, "/oidc/test/token?email=ceo@corp.example", nil)
+		req.RemoteAddr, req.Host = "127.0.0.1:40000", "127.0.0.1:8080" // as nginx's proxy_pass sends it
+		rec := httptest.NewRecorder()
+		forced.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusForbidden || strings.Contains(rec.Body.String(), "eyJ") {
+			t.Errorf("%s test mint of a forced issuer from a loopback peer: %d %s, want 403", method, rec.Code, rec.Body)
+		}
+	}
+	// Its sign-in flows still answer (as the configured identity).
+	req := httptest.NewRequest(http.MethodPost, "/oidc/token", strings.NewReader("grant_type=client_credentials&client_id=sigstore"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.RemoteAddr = "192.0.2.1:5000"
+	rec := httptest.NewRecorder()
+	forced.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("token endpoint of a forced issuer: %d %s, want 200", rec.Code, rec.Body)
+	}
+}
