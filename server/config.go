@@ -94,7 +94,9 @@ type CAConfig struct {
 
 // TLogConfig configures the transparency logs.
 type TLogConfig struct {
-	// V1 and V2 choose which logs run; both by default.
+	// V1 and V2 choose which logs run; both by default. A disabled
+	// log's API is not served (404) and the signing config does not name
+	// it; its key stays in the trusted root.
 	DisableV1 bool `yaml:"disableV1"`
 	DisableV2 bool `yaml:"disableV2"`
 	// CheckpointInterval of the logs' published checkpoints.

@@ -199,13 +199,24 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 			return nil, fmt.Errorf("couldn't start the transparency log: %w", err)
 		}
 		s.closer = append(s.closer, s.tlog.Close)
-		h := s.tlog.Handler()
-		s.mux.Handle("/api/v1/log", h)
-		s.mux.Handle("/api/v1/log/", h)
-		s.mux.Handle("/api/v1/index/", h)
-		s.mux.Handle("/api/v2/", h)
-		s.mux.Handle("GET /checkpoint", h)
-		s.mux.Handle("GET /tile/", h)
+		// A disabled API is not served: left out of the signing config
+		// alone, it still took entries from any client that knew its URL.
+		h, v1, v2 := s.tlog.Handler(), s.tlog.Handler(), s.tlog.Handler()
+		if cfg.TLog.DisableV1 {
+			v1 = disabledLog(`{"code":404,"message":"the Rekor v1 API is disabled on this server (tlog.disableV1)"}`)
+		}
+		if cfg.TLog.DisableV2 {
+			v2 = disabledLog(`{"code":5,"message":"the Rekor v2 API is disabled on this server (tlog.disableV2)","details":[]}`)
+		}
+		s.mux.Handle("/api/v1/log", v1)
+		s.mux.Handle("/api/v1/log/", v1)
+		s.mux.Handle("/api/v1/index/", v1)
+		s.mux.Handle("/api/v2/", h) // its 404s for the CA's paths when the CA runs elsewhere
+		s.mux.Handle("/api/v2/log/", v2)
+		s.mux.Handle("/api/v2/checkpoint", v2)
+		s.mux.Handle("/api/v2/tile/", v2)
+		s.mux.Handle("GET /checkpoint", v2)
+		s.mux.Handle("GET /tile/", v2)
 	}
 	if cfg.runs(SvcTSA) {
 		s.tsa, err = tsa.New(tsa.Config{
@@ -233,6 +244,15 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	s.mux.HandleFunc("GET /trusted_root.json", s.serveJSON(func() ([]byte, error) { return s.trustedRoot.Marshal() }))
 	s.mux.HandleFunc("GET /signing_config.json", s.serveJSON(func() ([]byte, error) { return s.signingConfig.Marshal() }))
 	return s, nil
+}
+
+// disabledLog answers every request with 404 and body, a Rekor error.
+func disabledLog(body string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(body + "\n"))
+	})
 }
 
 func (s *Server) serveJSON(f func() ([]byte, error)) http.HandlerFunc {

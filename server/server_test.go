@@ -506,3 +506,54 @@ func TestCARotationKeepsOldBundlesValid(t *testing.T) {
 		t.Errorf("a second restart changed the trusted root:\n%s\n%s", served, again)
 	}
 }
+
+// tlog.disableV1 (disableV2) leaves that API out of the signing config and
+// out of the routes: it took entries from any client given its URL.
+func TestDisabledLogAPIIsNotServed(t *testing.T) {
+	for _, tc := range []struct {
+		tlog          server.TLogConfig
+		off, on       []string // GET paths
+		offPost, onOK string
+	}{
+		{server.TLogConfig{DisableV1: true}, []string{"/api/v1/log", "/api/v1/log/publicKey", "/api/v1/log/entries?logIndex=0"}, []string{"/api/v2/checkpoint", "/checkpoint"}, "/api/v1/log/entries", "/api/v2/checkpoint"},
+		{server.TLogConfig{DisableV2: true}, []string{"/api/v2/checkpoint", "/checkpoint", "/api/v2/tile/0/000", "/tile/entries/000"}, []string{"/api/v1/log", "/api/v2/trustBundle"}, "/api/v2/log/entries", "/api/v1/log"},
+	} {
+		s, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), Dev: true, TLog: tc.tlog}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		for _, p := range tc.off {
+			resp, err := http.Get(srv.URL + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "disabled") {
+				t.Errorf("%+v: GET %s: %d %s, want 404 saying the API is disabled", tc.tlog, p, resp.StatusCode, b)
+			}
+		}
+		for _, p := range tc.on {
+			resp, err := http.Get(srv.URL + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%+v: GET %s: %d, want 200", tc.tlog, p, resp.StatusCode)
+			}
+		}
+		resp, err := http.Post(srv.URL+tc.offPost, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || !strings.Contains(string(b), "disabled") {
+			t.Errorf("%+v: POST %s: %d %s, want 404 saying the API is disabled", tc.tlog, tc.offPost, resp.StatusCode, b)
+		}
+		srv.Close()
+		s.Close()
+	}
+}
