@@ -130,11 +130,11 @@ func Init(o InitOptions) (*CA, error) {
 	if ca.Intermediate, err = NewIntermediate(root, rootKey, ca.Signer.Public(), o.Chain); err != nil {
 		return fail(err)
 	}
-	if err := WriteKey(f.RootKey, rootKey, o.Password); err != nil {
+	if err := writeKey(f.RootKey, rootKey, o.Password, o.Force); err != nil {
 		return fail(err)
 	}
 	if f.IntermediateKey != "" {
-		if err := WriteKey(f.IntermediateKey, ca.Signer, o.Password); err != nil {
+		if err := writeKey(f.IntermediateKey, ca.Signer, o.Password, o.Force); err != nil {
 			return fail(err)
 		}
 	}
@@ -167,13 +167,66 @@ func Open(dir string, src Source) (*CA, error) {
 	return &CA{Files: f, Intermediate: chain[0], Root: chain[1], Signer: s, closer: closer}, nil
 }
 
-// WriteKey writes key encrypted with password (mode 0600).
+// WriteKey writes key encrypted with password (mode 0600), replacing path
+// atomically if it exists.
 func WriteKey(path string, key crypto.Signer, password []byte) error {
+	return writeKey(path, key, password, true)
+}
+
+// writeKey writes key encrypted with password to a file created 0600
+// whatever the umask. Without replace it fails if path exists (also as a
+// symbolic link, which it does not follow). With replace it writes a new
+// file beside path and renames it over path (over the file a symbolic link
+// names): an existing file, whatever its mode, is never written in place,
+// so a key never lands in a file others can read, and a failure leaves
+// the old key whole. No chmod is made: a FAT-formatted stick refuses one,
+// and a file created 0600 needs none.
+func writeKey(path string, key crypto.Signer, password []byte, replace bool) error {
 	b, err := MarshalEncryptedPKCS8(key, password)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	if !replace {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("couldn't write key: %w", err)
+		}
+		if _, err := f.Write(b); err != nil {
+			f.Close()
+			os.Remove(path)
+			return fmt.Errorf("couldn't write key: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			os.Remove(path)
+			return fmt.Errorf("couldn't write key: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			os.Remove(path)
+			return fmt.Errorf("couldn't write key: %w", err)
+		}
+		return nil
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("couldn't write key: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("couldn't write key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("couldn't write key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("couldn't write key: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("couldn't write key: %w", err)
 	}
 	return nil

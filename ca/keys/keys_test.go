@@ -346,3 +346,52 @@ func TestInitOpen(t *testing.T) {
 		t.Fatal("chain")
 	}
 }
+
+// TestInitKeyFileModes: the key files are 0600 whatever was at their path.
+// Init --force wrote the new keys into the old files in place, so a key
+// file that had become world-readable (a copy, a chmod) received the new
+// key with its old mode; and Init without force followed a symbolic link
+// planted where a key goes, writing the key wherever it pointed.
+func TestInitKeyFileModes(t *testing.T) {
+	dir := t.TempDir()
+	c, err := keys.Init(keys.InitOptions{Dir: dir, Password: []byte("pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	f := keys.DirFiles(dir)
+	for _, p := range []string{f.RootKey, f.IntermediateKey} {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err = keys.Init(keys.InitOptions{Dir: dir, Password: []byte("pw"), Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for _, p := range []string{f.RootKey, f.IntermediateKey} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %04o after Init with Force, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+
+	// A dangling symbolic link where the root key goes.
+	dir2 := t.TempDir()
+	target := filepath.Join(t.TempDir(), "elsewhere.pem")
+	link := filepath.Join(dir2, "root-key.pem")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := keys.Init(keys.InitOptions{Dir: dir2, Password: []byte("pw")}); err == nil {
+		c.Close()
+		t.Error("Init wrote a key through a symbolic link")
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("Init created %s through the link %s", target, link)
+	}
+}
