@@ -278,6 +278,25 @@ func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
 	return nil
 }
 
+// writeNewFile creates path with data, failing if anything (a symbolic
+// link too) is there; a file it could not write whole is removed.
+func writeNewFile(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
 func newGenerateKeyPair() *cobra.Command {
 	var prefix, alg string
 	c := &cobra.Command{
@@ -313,10 +332,15 @@ SIGIL_PASSWORD or COSIGN_PASSWORD, or is asked twice; it may be empty.`,
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(prefix+".key", enc, 0o600); err != nil {
+			// Created, never opened: a file made meanwhile (another
+			// generate-key-pair: a private key that no longer matches
+			// its .pub) or a symbolic link planted at the name (a
+			// dangling one passes the check above) is refused.
+			if err := writeNewFile(prefix+".key", enc, 0o600); err != nil {
 				return fmt.Errorf("couldn't write private key: %w", err)
 			}
-			if err := os.WriteFile(prefix+".pub", pub, 0o644); err != nil {
+			if err := writeNewFile(prefix+".pub", pub, 0o644); err != nil {
+				os.Remove(prefix + ".key")
 				return fmt.Errorf("couldn't write public key: %w", err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Private key written to %s.key\nPublic key written to %s.pub\n", prefix, prefix)

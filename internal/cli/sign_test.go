@@ -404,3 +404,26 @@ func TestBundleNotOverInput(t *testing.T) {
 		t.Fatal(stderr)
 	}
 }
+
+// TestGenerateKeyPairExclusive: generate-key-pair checked that PREFIX.key
+// did not exist and then wrote it with os.WriteFile, which follows a
+// symbolic link: one planted at the name (dangling, so the check passed)
+// received the private key wherever it pointed.
+func TestGenerateKeyPairExclusive(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SIGIL_PASSWORD", "s3cret")
+	prefix := filepath.Join(dir, "k")
+	target := filepath.Join(t.TempDir(), "stolen.key")
+	if err := os.Symlink(target, prefix+".key"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := run("generate-key-pair", "--output-key-prefix", prefix); code == 0 {
+		t.Error("generate-key-pair wrote through a symbolic link")
+	}
+	if _, err := os.Lstat(target); err == nil {
+		t.Errorf("the private key was written to %s, where %s.key pointed", target, prefix)
+	}
+	if _, err := os.Lstat(prefix + ".pub"); err == nil {
+		t.Error("a public key was left without its private key")
+	}
+}
