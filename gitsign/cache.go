@@ -31,7 +31,8 @@ import (
 //     (Load fails with ErrCacheUnsafe and the caller signs without it).
 //   - A credential is used only while its certificate is valid for at
 //     least Margin more (so the log records the signature within the
-//     certificate's validity); after that Load deletes it.
+//     certificate's validity); after that Load deletes it, and so does
+//     the next Store of any key.
 //   - Store writes a temporary file and renames it into place, so
 //     concurrent git processes see a whole file or none.
 type Cache struct {
@@ -164,7 +165,33 @@ func (c *Cache) Store(key string, k crypto.Signer, chain []*x509.Certificate) er
 	if err := os.Rename(f.Name(), p); err != nil {
 		return fmt.Errorf("couldn't write the credential cache: %w", err)
 	}
+	c.sweep(dir, p)
 	return nil
+}
+
+// sweep deletes the other credentials in dir that Load would no longer
+// use. Load deletes only the file of the key it is asked for, and the key
+// changes with every token from the environment (SIGSTORE_ID_TOKEN, a CI
+// job's token): without a sweep each left a private key on disk for good.
+func (c *Cache) sweep(dir, keep string) {
+	names, err := filepath.Glob(filepath.Join(dir, "*.pem"))
+	if err != nil {
+		return
+	}
+	now := c.now()
+	for _, p := range names {
+		if p == keep || len(filepath.Base(p)) != 32+len(".pem") || checkPrivate(p, false) != nil {
+			continue
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if _, chain, err := decodeCredentials(raw); err == nil && now.Add(c.margin()).Before(chain[0].NotAfter) {
+			continue
+		}
+		os.Remove(p)
+	}
 }
 
 // Delete removes the credentials of key.

@@ -2,7 +2,11 @@ package gitsign_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -111,5 +115,53 @@ func TestSignerWithUnsafeCache(t *testing.T) {
 	}
 	if len(notices) == 0 {
 		t.Fatal("no notice about the unsafe cache")
+	}
+}
+
+// TestCacheSweepsExpired: Load deleted only the credentials of the key it
+// was asked for, and the key changes with each token from the environment
+// (SIGSTORE_ID_TOKEN, a CI job's token), so every such signature left an
+// ephemeral private key in the cache for good. Storing new credentials now
+// deletes the ones no longer usable.
+func TestCacheSweepsExpired(t *testing.T) {
+	start := time.Now()
+	cred := func(notAfter time.Time) (crypto.Signer, []*x509.Certificate) {
+		k, err := sign.NewKey("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: start.Add(-time.Minute), NotAfter: notAfter}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crt, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, []*x509.Certificate{crt}
+	}
+	dir := filepath.Join(t.TempDir(), "sigil", "git")
+	now := start
+	c := &gitsign.Cache{Dir: dir, Now: func() time.Time { return now }}
+	for _, k := range []string{"token 1", "token 2"} {
+		key, chain := cred(start.Add(10 * time.Minute))
+		if err := c.Store(k, key, chain); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.pem")); len(files) != 2 {
+		t.Fatalf("valid credentials of two keys: %v", files)
+	}
+	now = start.Add(11 * time.Minute)
+	key, chain := cred(now.Add(10 * time.Minute))
+	if err := c.Store("token 3", key, chain); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.pem")); len(files) != 1 {
+		t.Fatalf("after the certificates of tokens 1 and 2 expired, the cache holds %d files, want only token 3's", len(files))
+	}
+	if k, _, err := c.Load("token 3"); k == nil || err != nil {
+		t.Fatalf("token 3's credentials: %v %v", k, err)
 	}
 }
