@@ -395,3 +395,27 @@ func TestInitKeyFileModes(t *testing.T) {
 		t.Errorf("Init created %s through the link %s", target, link)
 	}
 }
+
+// TestPKCS11URIErrorsHidePIN: a URI that did not start with "pkcs11:" (a
+// typo, a leading space, "PKCS11:") was quoted whole in the error, its
+// pin-value with it, onto the terminal of "sigil ca init --pkcs11-uri" or
+// into the log of a server whose ca.pkcs11 had the typo.
+func TestPKCS11URIErrorsHidePIN(t *testing.T) {
+	const pin = "98761234"
+	for _, uri := range []string{
+		"PKCS11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value=" + pin,
+		" pkcs11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value=" + pin,
+		"pkcs11:token=sigil;object=ca;bogus=1?module-path=/lib/p11.so&pin-value=" + pin,
+		"pkcs11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value=" + pin + "&bogus=1",
+		"pkcs11:token=sigil?module-path=/lib/p11.so&pin-value=" + pin,
+	} {
+		_, err := keys.ParsePKCS11URI(uri)
+		if err == nil {
+			t.Errorf("%q: no error", uri)
+			continue
+		}
+		if strings.Contains(err.Error(), pin) {
+			t.Errorf("the error shows the PIN: %v", err)
+		}
+	}
+}

@@ -105,7 +105,9 @@ type PKCS11URI struct {
 func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 	rest, ok := strings.CutPrefix(s, "pkcs11:")
 	if !ok {
-		return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %q does not start with pkcs11:", s)
+		// Not quoted: the URI may hold the PIN (pin-value), and this
+		// error reaches terminals and server logs.
+		return nil, errors.New("couldn't parse PKCS#11 URI: it does not start with pkcs11:")
 	}
 	path, query, _ := strings.Cut(rest, "?")
 	u := &PKCS11URI{}

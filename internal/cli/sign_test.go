@@ -427,3 +427,21 @@ func TestGenerateKeyPairExclusive(t *testing.T) {
 		t.Error("a public key was left without its private key")
 	}
 }
+
+// TestPKCS11KeyTypoHidesPIN: a --key PKCS#11 URI with a mistyped scheme was
+// taken for a file name and echoed, pin-value and all, in the error.
+func TestPKCS11KeyTypoHidesPIN(t *testing.T) {
+	const pin = "98761234"
+	for _, key := range []string{
+		"PKCS11:token=sigil;object=k?module-path=/lib/p11.so&pin-value=" + pin,
+		" pkcs11:token=sigil;object=k?module-path=/lib/p11.so&pin-value=" + pin,
+	} {
+		code, stdout, stderr := run("public-key", "--key", key)
+		if code == 0 {
+			t.Errorf("%q: accepted", key)
+		}
+		if strings.Contains(stdout+stderr, pin) {
+			t.Errorf("the PIN is in the output: %s", stderr)
+		}
+	}
+}

@@ -189,7 +189,10 @@ func password(cmd *cobra.Command, prompt string, confirm bool) ([]byte, error) {
 }
 
 func loadPrivateKey(cmd *cobra.Command, path string) (crypto.Signer, error) {
-	if strings.HasPrefix(path, "pkcs11:") {
+	// A mistyped scheme (" pkcs11:", "PKCS11:") is a URI too, refused by
+	// the parser without quoting it: as a file name it was echoed in
+	// "couldn't read private key: open …", its pin-value with it.
+	if p := strings.TrimSpace(path); len(p) >= 7 && strings.EqualFold(p[:7], "pkcs11:") {
 		// The session lives as long as the process: the command signs and
 		// exits.
 		k, _, err := keys.LoadPKCS11(path)
