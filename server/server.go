@@ -21,17 +21,30 @@
 // Trust statement per datastore (what a compromise of each means):
 //   - DataDir/ca: the CA key is the root of identity; whoever holds it can
 //     issue certificates for any identity. Keep it encrypted (password) or
-//     in an HSM (PKCS#11), and the root key offline in production.
+//     in an HSM (PKCS#11), and the root key offline in production. In dev
+//     mode DataDir/ca/password decrypts both keys.
 //   - DataDir/tlog, DataDir/ct: the logs' keys must never sign two
 //     inconsistent checkpoints; their stored tiles need not be trusted
-//     (clients verify proofs against signed checkpoints).
-//   - DataDir/tsa: the TSA key anchors time for Rekor v2 verification.
-//   - DataDir/tuf: online snapshot/timestamp keys; root and targets keys live
-//     here only in dev mode.
+//     (clients verify proofs against signed checkpoints). Whoever holds a
+//     log's key can sign, without the log, checkpoints and inclusion proofs
+//     (and, Rekor v1, SETs with any integrated time) for entries no
+//     published log holds, and whoever holds the CT key SCTs for
+//     certificates not in it: offline verification accepts them, and only
+//     monitors comparing checkpoints can notice. With the CA key that forges
+//     signatures nobody sees; with the v1 key alone, it dates a signature
+//     inside the validity of any certificate whose private key leaked later.
+//   - DataDir/tsa: the TSA key anchors time for Rekor v2 verification:
+//     whoever holds it can timestamp a signature at any time, so the private
+//     key of a certificate that expired long ago signs valid bundles again.
+//   - DataDir/tuf: online snapshot/timestamp keys, which can keep clients
+//     on older metadata until it expires but not change the targets; root
+//     and targets keys live here only in dev mode, where they let whoever
+//     reads them publish any trusted root.
 //   - DataDir/oidc: the dev issuer key; dev mode only, loopback only.
-//     The CT, TSA, log and online TUF keys are stored unencrypted (0600 in
-//     0700 directories); only the CA key and the offline TUF keys are
-//     encrypted.
+//     The CT, TSA, log and online TUF keys are stored unencrypted (files
+//     0600; DataDir is created 0700, its ct and tlog subdirectories 0755);
+//     only the CA key and the offline TUF keys are encrypted. In dev mode,
+//     reading DataDir is owning the instance.
 //
 // Splitting services (Services, Remote): the host that runs the CA runs
 // its CT log too (the CA embeds SCTs from it; a CA without one issues
