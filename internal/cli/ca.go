@@ -520,15 +520,25 @@ func readChain(path string) ([]*x509.Certificate, error) {
 	return keys.ReadCertificates(path)
 }
 
-// redactPIN hides a pin-value in a PKCS#11 URI for printing.
+// redactPIN hides every pin-value in a PKCS#11 URI for printing (the
+// parser reads the last one, so hiding only the first would print the PIN
+// in use). A value ends at the next attribute separator ('&' in the query,
+// ';' in the path) or at the query's start.
 func redactPIN(uri string) string {
-	i := strings.Index(uri, "pin-value=")
-	if i < 0 {
-		return uri
+	const attr = "pin-value="
+	var b strings.Builder
+	for {
+		i := strings.Index(uri, attr)
+		if i < 0 {
+			b.WriteString(uri)
+			return b.String()
+		}
+		b.WriteString(uri[:i] + attr + "REDACTED")
+		uri = uri[i+len(attr):]
+		if j := strings.IndexAny(uri, "&;?"); j >= 0 {
+			uri = uri[j:]
+		} else {
+			uri = ""
+		}
 	}
-	j := strings.IndexByte(uri[i:], '&')
-	if j < 0 {
-		return uri[:i] + "pin-value=REDACTED"
-	}
-	return uri[:i] + "pin-value=REDACTED" + uri[i+j:]
 }

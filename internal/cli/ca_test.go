@@ -302,3 +302,19 @@ func TestCAIntermediatePKCS11Retry(t *testing.T) {
 		t.Fatal("the new intermediate does not certify the token's key")
 	}
 }
+
+// TestRedactPIN: every pin-value is hidden, in the path or the query, and
+// the rest of the URI is kept.
+func TestRedactPIN(t *testing.T) {
+	for in, want := range map[string]string{
+		"pkcs11:token=ca?module-path=/m.so":                               "pkcs11:token=ca?module-path=/m.so",
+		"pkcs11:token=ca?pin-value=1234":                                  "pkcs11:token=ca?pin-value=REDACTED",
+		"pkcs11:token=ca?pin-value=1234&module-path=/m.so":                "pkcs11:token=ca?pin-value=REDACTED&module-path=/m.so",
+		"pkcs11:token=ca?pin-value=0000&module-path=/m.so&pin-value=1234": "pkcs11:token=ca?pin-value=REDACTED&module-path=/m.so&pin-value=REDACTED",
+		"pkcs11:token=ca;pin-value=1234?module-path=/m.so":                "pkcs11:token=ca;pin-value=REDACTED?module-path=/m.so",
+	} {
+		if got := redactPIN(in); got != want {
+			t.Errorf("redactPIN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
