@@ -320,12 +320,10 @@ func serveReady(w http.ResponseWriter, checks []readiness) {
 // start. In dev mode the key password is a random one kept in DataDir.
 func (s *Server) openCAKeys() (*keys.CA, error) {
 	dir := filepath.Join(s.cfg.DataDir, "ca")
-	if p := s.cfg.CA.PasswordFile; p != "" {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			s.log.Warn("the CA key's password file can be read by other users: chmod 600 it (or use ca.passwordEnv)", "file", p, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
-		}
-	}
 	src := keys.Source{PKCS11: s.cfg.CA.PKCS11, Password: keys.Password{Env: s.cfg.CA.PasswordEnv, File: s.cfg.CA.PasswordFile}}
+	if mode, ok := src.Password.ReadableByOthers(); ok {
+		s.log.Warn("the CA key's password file can be read by other users: chmod 600 it (or use ca.passwordEnv)", "file", src.Password.File, "mode", fmt.Sprintf("%04o", mode))
+	}
 	if s.cfg.Dev && src.Password.IsZero() {
 		src.Password.File = filepath.Join(dir, "password")
 	}

@@ -23,6 +23,21 @@ type Password struct {
 // IsZero reports whether no source is set.
 func (p Password) IsZero() bool { return p.Env == "" && p.File == "" }
 
+// ReadableByOthers reports whether the password file can be read by users
+// other than its owner (group or other permission bits), and its mode:
+// the caller warns, as the file then gives away the CA key to anyone who
+// can also read the encrypted key file.
+func (p Password) ReadableByOthers() (os.FileMode, bool) {
+	if p.File == "" {
+		return 0, false
+	}
+	fi, err := os.Stat(p.File)
+	if err != nil {
+		return 0, false
+	}
+	return fi.Mode().Perm(), fi.Mode().Perm()&0o077 != 0
+}
+
 // Read returns the password, or nil when no source is set.
 func (p Password) Read() ([]byte, error) {
 	if p.Env != "" {

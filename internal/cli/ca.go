@@ -369,6 +369,9 @@ same process, under /ct. Without either it issues without SCTs.`,
 			if err != nil {
 				return err
 			}
+			if mode, ok := pw.source().ReadableByOthers(); ok {
+				log.Warn("the CA key's password file can be read by other users: chmod 600 it (or use --password-env)", "file", pw.file, "mode", fmt.Sprintf("%04o", mode))
+			}
 			signer, closer, err := keys.Load(keys.Source{File: keyFile, Password: pw.source(), PKCS11: pkcs11URI})
 			if err != nil {
 				return err

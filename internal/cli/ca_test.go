@@ -191,6 +191,10 @@ func TestCAServe(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	// A password file others can read is served, with a warning.
+	if err := os.Chmod(filepath.Join(dir, "password"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan int, 1)
 	var stdout, stderr bytes.Buffer
 	go func() {
@@ -258,6 +262,9 @@ func TestCAServe(t *testing.T) {
 		}
 		if !strings.Contains(stderr.String(), "sigil-test: a message through the log package") {
 			t.Errorf("a message through the log package was lost: %s", stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "password file can be read by other users") {
+			t.Errorf("no warning about the password file readable by others: %s", stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop on SIGINT")
