@@ -334,7 +334,8 @@ func (s *Server) openCAKeys() (*keys.CA, error) {
 			}
 			b := make([]byte, 24)
 			rand.Read(b)
-			if err := os.WriteFile(src.Password.File, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+			// A new file, 0600 whatever an old one at the path was.
+			if err := fsutil.WriteFileAtomic(src.Password.File, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
 				return nil, fmt.Errorf("couldn't write the dev CA password: %w", err)
 			}
 		}

@@ -557,3 +557,26 @@ func TestDisabledLogAPIIsNotServed(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestDevCAPasswordFileMode: the dev CA's password file is created 0600
+// even over a leftover file others could read.
+func TestDevCAPasswordFileMode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	pw := filepath.Join(dir, "ca", "password")
+	if err := os.MkdirAll(filepath.Dir(pw), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pw, []byte("left over\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(pw, 0o644) //nolint:errcheck // whatever the umask
+	_, stop := start(t, dir, "127.0.0.1:0")
+	defer stop()
+	fi, err := os.Stat(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("dev CA password file mode %04o, want 0600", fi.Mode().Perm())
+	}
+}
