@@ -173,12 +173,23 @@ func (c *Cache) Store(key string, k crypto.Signer, chain []*x509.Certificate) er
 // use. Load deletes only the file of the key it is asked for, and the key
 // changes with every token from the environment (SIGSTORE_ID_TOKEN, a CI
 // job's token): without a sweep each left a private key on disk for good.
+//
+// It also deletes temporary files (each a private key) that a Store
+// interrupted before its rename left behind, once they are older than any
+// Store still writing could be.
 func (c *Cache) sweep(dir, keep string) {
+	now := c.now()
+	if tmps, err := filepath.Glob(filepath.Join(dir, ".tmp-*")); err == nil {
+		for _, p := range tmps {
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && fi.ModTime().Before(now.Add(-10*time.Minute)) {
+				os.Remove(p)
+			}
+		}
+	}
 	names, err := filepath.Glob(filepath.Join(dir, "*.pem"))
 	if err != nil {
 		return
 	}
-	now := c.now()
 	for _, p := range names {
 		if p == keep || len(filepath.Base(p)) != 32+len(".pem") || checkPrivate(p, false) != nil {
 			continue

@@ -164,4 +164,28 @@ func TestCacheSweepsExpired(t *testing.T) {
 	if k, _, err := c.Load("token 3"); k == nil || err != nil {
 		t.Fatalf("token 3's credentials: %v %v", k, err)
 	}
+	// A Store interrupted before its rename leaves a temporary file with
+	// a key: swept once older than a Store could take, kept while young.
+	stale, fresh := filepath.Join(dir, ".tmp-stale"), filepath.Join(dir, ".tmp-fresh")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, []byte("key"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(stale, now.Add(-time.Hour), now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(fresh, now, now); err != nil {
+		t.Fatal(err)
+	}
+	key, chain = cred(now.Add(10 * time.Minute))
+	if err := c.Store("token 4", key, chain); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a stale temporary file was kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a temporary file another Store may be writing was removed: %v", err)
+	}
 }
