@@ -17,6 +17,7 @@ import (
 	"github.com/transparency-dev/tessera/api/layout"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/httpx"
 	"sigil.dev/sigil/sct"
 )
 
@@ -236,7 +237,7 @@ func (s *Service) serveTile(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Cache-Control", "public, max-age=604800, immutable")
-	if data && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+	if data && httpx.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
 		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)

@@ -260,6 +260,18 @@ func TestReadPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	tile, _ := io.ReadAll(zr)
+	// A client refusing gzip gets the tile as is.
+	req, _ := http.NewRequest("GET", srv.URL+"/ct/"+fmt.Sprintf("tile/data/000.p/%d", n), nil)
+	req.Header.Set("Accept-Encoding", "gzip;q=0")
+	if plain, err := http.DefaultTransport.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	} else {
+		raw, _ := io.ReadAll(plain.Body)
+		plain.Body.Close()
+		if ce := plain.Header.Get("Content-Encoding"); ce != "" || !bytes.Equal(raw, tile) {
+			t.Errorf("data tile to a client refusing gzip: Content-Encoding %q, %d bytes", ce, len(raw))
+		}
+	}
 	leaves, err := ParseDataTile(tile)
 	if err != nil || len(leaves) != n {
 		t.Fatalf("data tile has %d entries (%v), want %d", len(leaves), err, n)

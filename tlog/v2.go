@@ -13,13 +13,13 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 
 	"sigil.dev/sigil/dsse"
+	"sigil.dev/sigil/internal/httpx"
 	"sigil.dev/sigil/internal/jcs"
 	"sigil.dev/sigil/rekor"
 )
@@ -331,7 +331,7 @@ func serveImmutable(w http.ResponseWriter, r *http.Request, data []byte, compres
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Cache-Control", immutable)
-	if compress && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+	if compress && httpx.AcceptsGzip(r.Header.Get("Accept-Encoding")) {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 		zw.Write(data) //nolint:errcheck // writes to memory

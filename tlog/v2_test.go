@@ -303,6 +303,16 @@ func TestV2TilesRead(t *testing.T) {
 	if got, _ := io.ReadAll(zr); len(got) < 256*100 {
 		t.Errorf("decompressed bundle is %d bytes", len(got))
 	}
+	// And not for a client that refuses gzip (q=0).
+	req.Header.Set("Accept-Encoding", "gzip;q=0, identity")
+	nr, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nr.Body.Close()
+	if ce := nr.Header.Get("Content-Encoding"); ce != "" {
+		t.Errorf("entry bundle sent with Content-Encoding %q to a client refusing gzip", ce)
+	}
 }
 
 // Known paths answer other methods with 405 and an error body; unknown
