@@ -115,7 +115,6 @@ type Service struct {
 	seq       *sequencer
 	reader    tessera.LogReader
 	logDir    string
-	sthKey    uint32
 
 	// cpu admits GOMAXPROCS submissions at a time to the signature work,
 	// so that under load the runnable goroutines stay few and the
@@ -202,7 +201,6 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 		return nil, err
 	}
 	s.start = id.Start
-	s.sthKey = sthKeyHash(s.origin, s.logID)
 	s.validator = newValidator(cfg.Roots)
 	s.logDir = filepath.Join(cfg.DataDir, "log")
 	if s.issuers, err = newIssuerStore(filepath.Join(s.logDir, "issuer")); err != nil {

@@ -29,7 +29,6 @@
 //	POST <prefix>/ct/v1/add-pre-chain  {"chain":[b64 DER precert, b64 DER issuer, …]}
 //	  → 200 {"sct_version":0,"id":b64 log ID,"timestamp":ms,"extensions":b64,"signature":b64 DigitallySigned}
 //	GET  <prefix>/ct/v1/get-roots      → {"certificates":[b64 DER, …]}
-//	GET  <prefix>/ct/v1/get-sth        → {"tree_size":n,"timestamp":ms,"sha256_root_hash":b64,"tree_head_signature":b64}
 //
 // A chain is the leaf (or precertificate) followed by its issuers, optionally
 // ending with the root. It is accepted only when it ends at one of
@@ -77,11 +76,13 @@
 // These are what Tessera writes natively (its CT layout, tessera
 // WithCTLayout), so the read path costs nothing on the write path, needs no
 // database, and can be served by any static file server or CDN straight from
-// DataDir/log. The RFC 6962 dynamic read endpoints (get-entries, get-proof-
-// by-hash, get-sth-consistency) would need an index beside the tree; the
-// static-ct-api replaces them and is what current CT monitors and TesseraCT
-// speak. get-sth is served because it is derived from the checkpoint for
-// free: the checkpoint's RFC6962NoteSignature holds exactly an RFC 6962 STH.
+// DataDir/log. None of the RFC 6962 read endpoints is served (get-sth,
+// get-sth-consistency, get-entries, get-proof-by-hash), as by TesseraCT:
+// the static-ct-api replaces them and is what current CT monitors speak.
+// get-sth alone would mislead them: rekor-monitor's ct_monitor takes a log
+// that answers get-sth for an RFC 6962 log and then needs the others. An
+// RFC 6962 STH is still in every checkpoint: its RFC6962NoteSignature is
+// timestamp(8) || the STH's TLS DigitallySigned signature.
 //
 // The checkpoint origin is the submission prefix without its scheme or
 // trailing slash, lowercased (static-ct-api; transparency-dev/formats

@@ -56,14 +56,6 @@ func FuzzParseLeafIndex(f *testing.F) {
 	})
 }
 
-func FuzzSTHFromCheckpoint(f *testing.F) {
-	f.Add([]byte("ct.sigil.test/ct\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n\u2014 ct.sigil.test/ct AAAAAQAAAAAAAAAB\n"))
-	f.Add([]byte("\n\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = sthFromCheckpoint(data, "ct.sigil.test/ct", 1)
-	})
-}
-
 func FuzzClientResponse(f *testing.F) {
 	f.Add([]byte(`{"sct_version":0,"id":"` + strings.Repeat("A", 43) + `=","timestamp":1,"extensions":"AAAFAAAAAAE=","signature":"BAMAAgEC"}`))
 	f.Add([]byte(`{"type":"urn:ietf:params:trans:error:badChain","detail":"x"}`))

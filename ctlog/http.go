@@ -56,9 +56,10 @@ type problem struct {
 	Status int    `json:"status,omitempty"`
 }
 
-// Handler returns the HTTP API: the RFC 6962 submission endpoints, get-sth
-// and get-roots, and the static-ct-api monitoring endpoints, each at its
-// full path under the path of PublicURL. Mount it at that path, e.g.
+// Handler returns the HTTP API: the RFC 6962 submission endpoints and
+// get-roots, and the static-ct-api monitoring endpoints, each at its full
+// path under the path of PublicURL. None of RFC 6962's read endpoints is
+// served, get-sth included (see the package documentation). Mount it at that path, e.g.
 // mux.Handle("/ct/", svc.Handler()) for PublicURL https://host/ct. Give the
 // CT log a path of its own when it shares a host with a tlog-tiles log,
 // whose checkpoint and tiles live at the same relative paths.
@@ -68,7 +69,6 @@ func (s *Service) Handler() http.Handler {
 	mux.HandleFunc("POST "+p+"/ct/v1/add-chain", func(w http.ResponseWriter, r *http.Request) { s.serveAdd(w, r, false) })
 	mux.HandleFunc("POST "+p+"/ct/v1/add-pre-chain", func(w http.ResponseWriter, r *http.Request) { s.serveAdd(w, r, true) })
 	mux.HandleFunc("GET "+p+"/ct/v1/get-roots", s.serveRoots)
-	mux.HandleFunc("GET "+p+"/ct/v1/get-sth", s.serveSTH)
 	mux.HandleFunc("GET "+p+"/checkpoint", s.serveCheckpoint)
 	mux.HandleFunc("GET "+p+"/tile/", s.serveTile)
 	mux.HandleFunc("GET "+p+"/issuer/{fingerprint}", s.serveIssuer)
@@ -151,21 +151,6 @@ func (s *Service) serveRoots(w http.ResponseWriter, _ *http.Request) {
 		resp.Certificates = append(resp.Certificates, r.Raw)
 	}
 	writeJSON(w, resp)
-}
-
-func (s *Service) serveSTH(w http.ResponseWriter, r *http.Request) {
-	cp, err := s.reader.ReadCheckpoint(r.Context())
-	if err != nil {
-		s.writeError(w, r, 0, fmt.Errorf("couldn't read checkpoint: %w", err))
-		return
-	}
-	sth, err := sthFromCheckpoint(cp, s.origin, s.sthKey)
-	if err != nil {
-		s.writeError(w, r, 0, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-cache")
-	writeJSON(w, sth)
 }
 
 func (s *Service) serveCheckpoint(w http.ResponseWriter, r *http.Request) {

@@ -90,7 +90,7 @@ func publicKeyPEM(t testing.TB, s *Service) string {
 
 // ctgoClient is certificate-transparency-go's RFC 6962 client — the one
 // Fulcio submits with — configured with the log key, so that it verifies
-// every SCT and STH signature itself.
+// every SCT signature itself.
 func ctgoClient(t testing.TB, srv *server) *ctclient.LogClient {
 	t.Helper()
 	lc, err := ctclient.New(srv.URL+"/ct", srv.Client(), jsonclient.Options{PublicKey: publicKeyPEM(t, srv.e.svc)})
@@ -168,15 +168,6 @@ func TestOracleCertificateTransparencyGo(t *testing.T) {
 	roots, err := lc.GetAcceptedRoots(ctx)
 	if err != nil || len(roots) != 1 || !bytes.Equal(roots[0].Data, e.pki.Root.Raw) {
 		t.Errorf("get-roots = %d roots, %v; want the CA root", len(roots), err)
-	}
-
-	sth := waitForSize(t, srv, 2)
-	gotSTH, err := lc.GetSTH(ctx) // verifies the tree head signature
-	if err != nil {
-		t.Fatalf("ct-go GetSTH: %v", err)
-	}
-	if gotSTH.TreeSize != sth.Size || !bytes.Equal(gotSTH.SHA256RootHash[:], sth.Hash) {
-		t.Errorf("get-sth %d %x, checkpoint %d %x", gotSTH.TreeSize, gotSTH.SHA256RootHash, sth.Size, sth.Hash)
 	}
 }
 
@@ -306,15 +297,6 @@ func TestReadPath(t *testing.T) {
 		}
 	}
 
-	sth := &STH{}
-	resp, b = get("ct/v1/get-sth", false)
-	if err := json.Unmarshal(b, sth); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("get-sth: %s %s", resp.Status, b)
-	}
-	if sth.TreeSize < cp.Size {
-		t.Errorf("get-sth size %d < checkpoint %d", sth.TreeSize, cp.Size)
-	}
-
 	for _, path := range []string{
 		"tile/0/000.p/0", "tile/0/1000", "tile/0/x000/000", "tile/0/../../key.pem", "tile/data/999",
 		"issuer/" + strings.Repeat("A", 64), "issuer/zz", "issuer/../key.pem", "checkpoint/x", "key.pem", "ctlog.json",
@@ -382,7 +364,7 @@ func TestHTTPErrors(t *testing.T) {
 		errType                  string
 	}{
 		{"GET on add-chain", "GET", "/ct/ct/v1/add-chain", "", 405, ""},
-		{"POST on get-sth", "POST", "/ct/ct/v1/get-sth", "{}", 405, ""},
+		{"POST on get-roots", "POST", "/ct/ct/v1/get-roots", "{}", 405, ""},
 		{"not JSON", "POST", "/ct/ct/v1/add-pre-chain", "chain", 400, "malformed"},
 		{"chain not base64", "POST", "/ct/ct/v1/add-pre-chain", `{"chain":["%%%"]}`, 400, "malformed"},
 		{"no chain", "POST", "/ct/ct/v1/add-chain", `{}`, 400, "malformed"},
@@ -408,6 +390,45 @@ func TestHTTPErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNoRFC6962ReadAPI checks that the log answers none of RFC 6962's
+// read endpoints, get-sth included, as TesseraCT: a monitor that finds
+// get-sth takes the log for an RFC 6962 log and then reads it through
+// get-sth-consistency and get-entries, which this log does not serve
+// (rekor-monitor's ct_monitor probes get-sth first and uses the
+// static-ct-api only when it is missing; with get-sth served, its
+// consistency check failed on every run after the first and its identity
+// search never ran).
+func TestNoRFC6962ReadAPI(t *testing.T) {
+	e := newEnv(t, Config{})
+	srv := newServer(t, e)
+	pre, _ := e.leaf(t, leafOpts{precert: true})
+	if _, err := (&Client{URL: srv.URL + "/ct"}).AddPreChain(context.Background(), e.chain(pre)); err != nil {
+		t.Fatal(err)
+	}
+	waitForSize(t, srv, 1)
+	for _, path := range []string{
+		"/ct/ct/v1/get-sth", "/ct/ct/v1/get-sth-consistency?first=1&second=1", "/ct/ct/v1/get-entries?start=0&end=0",
+		"/ct/ct/v1/get-proof-by-hash?hash=AAAA&tree_size=1", "/ct/ct/v1/get-entry-and-proof?leaf_index=0&tree_size=1",
+	} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %s, want 404 (the static-ct-api is the read path)", path, resp.Status)
+		}
+	}
+	resp, err := http.Get(srv.URL + "/ct/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /ct/checkpoint: %s", resp.Status)
 	}
 }
 
@@ -485,7 +506,7 @@ func TestHandlerAtRoot(t *testing.T) {
 	if _, err := (&Client{URL: srv.URL}).AddPreChain(context.Background(), e.chain(pre)); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/checkpoint", "/ct/v1/get-sth", "/ct/v1/get-roots", "/issuer/" + hexFP(sha256.Sum256(e.pki.Root.Raw))} {
+	for _, path := range []string{"/checkpoint", "/ct/v1/get-roots", "/issuer/" + hexFP(sha256.Sum256(e.pki.Root.Raw))} {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("GET %s: %v %v", path, err, resp.Status)

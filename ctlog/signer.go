@@ -1,11 +1,9 @@
 package ctlog
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -133,47 +131,4 @@ func (s *sthSigner) Sign(msg []byte) ([]byte, error) {
 	}
 	out := binary.BigEndian.AppendUint64(nil, ts)
 	return append(out, digitallySigned(tlsHashSHA256, tlsSigECDSA, sig)...), nil
-}
-
-// STH is an RFC 6962 §4.3 get-sth response.
-type STH struct {
-	TreeSize          uint64 `json:"tree_size"`
-	Timestamp         uint64 `json:"timestamp"`
-	SHA256RootHash    []byte `json:"sha256_root_hash"`
-	TreeHeadSignature []byte `json:"tree_head_signature"`
-}
-
-// sthFromCheckpoint converts a signed checkpoint of this log to an RFC
-// 6962 STH (the conversion static-ct-api describes). It only decodes:
-// the checkpoint is the log's own, read from its storage.
-func sthFromCheckpoint(msg []byte, origin string, keyHash uint32) (*STH, error) {
-	text, ok := checkpoint.Split(msg)
-	if !ok {
-		return nil, errors.New("couldn't parse checkpoint: no signature block")
-	}
-	c, err := checkpoint.Parse(text)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't parse checkpoint: %w", err)
-	}
-	if c.Origin != origin {
-		return nil, fmt.Errorf("couldn't parse checkpoint: origin %q is not the log's %q", c.Origin, origin)
-	}
-	prefix := []byte("\u2014 " + origin + " ")
-	for _, line := range bytes.Split(msg[len(text)+1:], []byte("\n")) {
-		rest, ok := bytes.CutPrefix(line, prefix)
-		if !ok {
-			continue
-		}
-		sig, err := base64.StdEncoding.DecodeString(string(rest))
-		if err != nil || len(sig) < 4+8 || binary.BigEndian.Uint32(sig) != keyHash {
-			continue
-		}
-		return &STH{
-			TreeSize:          c.Size,
-			Timestamp:         binary.BigEndian.Uint64(sig[4:]),
-			SHA256RootHash:    c.Hash,
-			TreeHeadSignature: sig[12:],
-		}, nil
-	}
-	return nil, errors.New("couldn't parse checkpoint: no signature by the log key")
 }

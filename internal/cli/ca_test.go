@@ -243,7 +243,7 @@ func TestCAServe(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(rb, []byte("signedCertificateEmbeddedSct")) {
 		t.Fatalf("%d %s", resp.StatusCode, rb)
 	}
-	for _, path := range []string{"/ct/ct/v1/get-sth", "/metrics", "/api/v1/rootCert"} {
+	for _, path := range []string{"/ct/checkpoint", "/metrics", "/api/v1/rootCert"} {
 		r, err := http.Get(base + path)
 		if err != nil || r.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", path, err, r)

@@ -53,8 +53,9 @@ func newCTLogServe() *cobra.Command {
 		Long: `serve runs the CT log's HTTP API under the path of --public-url:
 
   POST <path>/ct/v1/add-pre-chain, POST <path>/ct/v1/add-chain
-  GET  <path>/ct/v1/get-sth, GET <path>/ct/v1/get-roots
+  GET  <path>/ct/v1/get-roots
   GET  <path>/checkpoint, <path>/tile/..., <path>/tile/data/..., <path>/issuer/<sha256>
+       (the static-ct-api read path; no RFC 6962 reads such as get-sth)
   GET  /healthz, GET /metrics, GET /readyz (503 while entries fail to become
        durable: a full or unwritable disk)
 
