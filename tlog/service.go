@@ -135,6 +135,9 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 	return s, nil
 }
 
+// createdSkew backdates a new log's validity start.
+const createdSkew = 5 * time.Minute
+
 // loadIdentity loads or creates the keys, the v1 tree ID and the state
 // that pins them.
 func (s *Service) loadIdentity() error {
@@ -172,7 +175,12 @@ func (s *Service) loadIdentity() error {
 		return err
 	}
 	changed := !existed
-	now := time.Now().UTC().Truncate(time.Second)
+	// A new log's key is valid in the trusted root (and the log in the
+	// signing config) from a little before its creation, as the CA's
+	// intermediate is: a client whose clock runs a few seconds or minutes
+	// behind would otherwise find no valid log on a just-created instance.
+	// No entry is older than the log, so nothing more verifies for it.
+	now := time.Now().UTC().Truncate(time.Second).Add(-createdSkew)
 	for _, k := range []struct {
 		name string
 		key  crypto.Signer

@@ -559,3 +559,29 @@ func TestMissingStateRefused(t *testing.T) {
 		t.Errorf("a refused start wrote %s: %v", stateFile, err)
 	}
 }
+
+// TestNewLogValidFromBeforeCreation: a new log is valid in the trusted
+// root from a little before its creation (a client whose clock runs
+// behind still finds it valid at once), and keeps that start on restart.
+func TestNewLogValidFromBeforeCreation(t *testing.T) {
+	dir := t.TempDir()
+	created := time.Now()
+	l := startLog(t, dir, nil)
+	logs, err := l.svc.TrustedLogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lg := range logs {
+		if d := created.Sub(lg.Valid.Start); d < createdSkew-time.Second || d > createdSkew+time.Minute {
+			t.Errorf("log %s valid from %s, %s before its creation; want about %s", lg.BaseURL, lg.Valid.Start, d, createdSkew)
+		}
+	}
+	l.stop()
+	again := startLog(t, dir, nil)
+	logs2, _ := again.svc.TrustedLogs()
+	for i := range logs {
+		if !logs2[i].Valid.Start.Equal(logs[i].Valid.Start) {
+			t.Errorf("restart moved the validity start from %s to %s", logs[i].Valid.Start, logs2[i].Valid.Start)
+		}
+	}
+}
