@@ -117,7 +117,11 @@ type Server struct {
 
 	trustedRoot   *trust.TrustedRoot
 	signingConfig *trust.SigningConfig
-	firstStart    bool
+	// tufRoot is the trusted root published through TUF when it differs
+	// from trustedRoot: it also keeps the entries of other operators that
+	// the published root lists (keepRetiredTrust).
+	tufRoot    *trust.TrustedRoot
+	firstStart bool
 
 	mu      sync.Mutex
 	httpSrv *http.Server
@@ -543,6 +547,13 @@ func (s *Server) startTUF(ctx context.Context) error {
 // (trust.KeepRetired). An entry is dropped only through the ceremony:
 // publish a trusted root without it (sigil tuf add-target), and the next
 // start keeps nothing that is not published.
+//
+// Another operator's entries that the published root lists (a remote
+// TSA's, merged in the ceremony) stay in what TUF publishes, but not in
+// the /trusted_root.json this host serves, which describes the services
+// it runs (trust.KeepReplaced): "sigil tuf merge" takes that document, and
+// a copy of a remote TSA's entry in it would keep the chain that TSA's
+// host replaced valid, open-ended, beside the new one.
 func (s *Server) keepRetiredTrust(now time.Time) error {
 	raw, err := s.tuf.Repo().Target(tuf.TargetTrustedRoot)
 	if err != nil {
@@ -559,6 +570,12 @@ func (s *Server) keepRetiredTrust(now time.Time) error {
 	if raw, err = merged.Marshal(); err != nil {
 		return err
 	}
+	if s.tufRoot, err = trust.ParseTrustedRoot(raw); err != nil {
+		return fmt.Errorf("couldn't build the trusted root: %w", err)
+	}
+	if raw, err = trust.KeepReplaced(s.trustedRoot, prev, now).Marshal(); err != nil {
+		return err
+	}
 	if s.trustedRoot, err = trust.ParseTrustedRoot(raw); err != nil {
 		return fmt.Errorf("couldn't build the trusted root: %w", err)
 	}
@@ -572,7 +589,11 @@ func (s *Server) keepRetiredTrust(now time.Time) error {
 // to its TUF repository (staged for the offline targets keys in
 // production).
 func (s *Server) publishTrust() error {
-	tr, err := s.trustedRoot.Marshal()
+	root := s.trustedRoot
+	if s.tufRoot != nil {
+		root = s.tufRoot
+	}
+	tr, err := root.Marshal()
 	if err != nil {
 		return err
 	}
@@ -592,7 +613,10 @@ func (s *Server) publishTrust() error {
 // Handler returns the server's routes.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// TrustedRoot returns the trusted root the server publishes.
+// TrustedRoot returns the trusted root the server serves at
+// /trusted_root.json: the services it runs, and what it replaced. Its TUF
+// repository also keeps other operators' entries that the published root
+// lists.
 func (s *Server) TrustedRoot() *trust.TrustedRoot { return s.trustedRoot }
 
 // SigningConfig returns the signing config the server publishes.

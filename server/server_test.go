@@ -30,6 +30,7 @@ import (
 	"sigil.dev/sigil/server/servertest"
 	"sigil.dev/sigil/sign"
 	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/tuf"
 	"sigil.dev/sigil/verify"
 )
 
@@ -578,5 +579,72 @@ func TestDevCAPasswordFileMode(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("dev CA password file mode %04o, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestServedRootOmitsForeignEntries: a host that runs the CA, the logs and
+// TUF, with its TSA on another host, keeps the TSA the ceremony published
+// in what TUF publishes, but serves at /trusted_root.json only what it
+// runs (and replaced). It served the published TSA too, so after the TSA
+// host replaced its chain, "sigil tuf merge --previous" of the hosts'
+// roots kept the replaced chain valid and open-ended beside the new one.
+func TestServedRootOmitsForeignEntries(t *testing.T) {
+	listen := func(addr string) net.Listener {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	lTSA := listen("127.0.0.1:0")
+	tsaAddr := lTSA.Addr().String()
+	tsaHost := servertest.StartConfig(t, server.Config{Dev: true, Services: []string{"tsa"}}, lTSA)
+	dir := filepath.Join(t.TempDir(), "data")
+	cfg := server.Config{DataDir: dir, Dev: true, Services: []string{"ca", "ct", "tlog", "tuf", "oidc"}, Remote: server.RemoteURLs{TSA: "http://" + tsaAddr}}
+	lMain := listen("127.0.0.1:0")
+	mainAddr := lMain.Addr().String()
+	main := servertest.StartConfig(t, cfg, lMain)
+	published, err := trust.MergeTrustedRoots(main.TrustedRoot(), tsaHost.TrustedRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	main.Stop()
+	// The ceremony (here the dev targets key) publishes the merged root.
+	repo, err := tuf.New(tuf.Config{Dir: filepath.Join(dir, "tuf"), Dev: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := published.Marshal()
+	if err := repo.SetTargets(map[string][]byte{tuf.TargetTrustedRoot: raw}); err != nil {
+		t.Fatal(err)
+	}
+	main = servertest.StartConfig(t, cfg, listen(mainAddr))
+	fromTUF, err := server.TUFRepo(main.Server).Target(tuf.TargetTrustedRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, err := trust.ParseTrustedRoot(fromTUF); err != nil || len(tr.TSAs) != 1 {
+		t.Fatalf("TUF publishes %v (%v), want the remote TSA kept", tr, err)
+	}
+	if n := len(main.TrustedRoot().TSAs); n != 0 {
+		t.Errorf("the host serves %d TSAs at /trusted_root.json, want none (it runs none)", n)
+	}
+
+	// The TSA host replaces its chain; the ceremony merges both hosts'
+	// roots with --previous: the old TSA ends now.
+	tsaHost.Stop()
+	tsaHost = servertest.StartConfig(t, server.Config{Dev: true, Services: []string{"tsa"}}, listen(tsaAddr))
+	merged, err := trust.MergeTrustedRoots(main.TrustedRoot(), tsaHost.TrustedRoot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := trust.KeepRetired(merged, published, time.Now())
+	if len(got.TSAs) != 2 {
+		t.Fatalf("%d TSAs after the TSA's rotation, want the old and the new", len(got.TSAs))
+	}
+	for _, ts := range got.TSAs {
+		if ts.Leaf.Equal(published.TSAs[0].Leaf) && ts.Valid.End.IsZero() {
+			t.Errorf("the replaced TSA chain stays valid with no end: %s", ts.Valid)
+		}
 	}
 }

@@ -191,6 +191,21 @@ func (c ServiceConfig) String() string {
 // returns the result and a description of each item it added, for the
 // operator's log.
 func KeepRetired(current, previous *TrustedRoot, retiredAt time.Time) (*TrustedRoot, []string) {
+	return keepRetired(current, previous, retiredAt, true)
+}
+
+// KeepReplaced is KeepRetired without another operator's entries: it adds
+// to current only what current replaced (retired as KeepRetired retires
+// it). This is the part of the history a host that runs current's
+// services describes itself (its /trusted_root.json); entries it only
+// copied from the published root would keep, in a later "sigil tuf
+// merge", a key their own host has replaced valid and open-ended.
+func KeepReplaced(current, previous *TrustedRoot, retiredAt time.Time) *TrustedRoot {
+	out, _ := keepRetired(current, previous, retiredAt, false)
+	return out
+}
+
+func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bool) (*TrustedRoot, []string) {
 	out := &TrustedRoot{MediaType: current.MediaType, TLogs: map[string]*Log{}, CTLogs: map[string]*Log{}}
 	var notes []string
 	closeAt := func(w Window) Window {
@@ -217,6 +232,8 @@ func KeepRetired(current, previous *TrustedRoot, retiredAt time.Time) (*TrustedR
 			if urls[strings.TrimSuffix(l.BaseURL, "/")] {
 				r.Valid = closeAt(l.Valid)
 				state = "retired"
+			} else if !foreign {
+				continue
 			}
 			dst[id] = &r
 			notes = append(notes, fmt.Sprintf("%s %s: %s (%s), valid %s", state, what, id, l.BaseURL, r.Valid))
@@ -242,6 +259,8 @@ func KeepRetired(current, previous *TrustedRoot, retiredAt time.Time) (*TrustedR
 			if uris[strings.TrimSuffix(c.URI, "/")] {
 				r.Valid = closeAt(c.Valid)
 				state = "retired"
+			} else if !foreign {
+				continue
 			}
 			res = append(res, &r)
 			notes = append(notes, fmt.Sprintf("%s %s: %q (root %q, %s), valid %s", state, what, c.CommonName, c.Root.Subject.CommonName, c.URI, r.Valid))

@@ -237,6 +237,14 @@ func TestKeepRetired(t *testing.T) {
 	if _, err := trust.ParseTrustedRoot(raw); err != nil {
 		t.Fatalf("the result does not parse: %v", err)
 	}
+	// KeepReplaced: the same without the foreign CA.
+	own := trust.KeepReplaced(current, previous, at)
+	if len(own.CAs) != 2 || chainOf(own.CAs[0]) != chainOf(previous.CAs[0]) || own.CAs[0].Valid != got.CAs[0].Valid || chainOf(own.CAs[1]) != chainOf(current.CAs[0]) {
+		t.Errorf("KeepReplaced CAs %v: want the retired one, then the current one", own.CAs)
+	}
+	if len(own.TLogs) != len(got.TLogs) {
+		t.Errorf("KeepReplaced: %d logs, want %d", len(own.TLogs), len(got.TLogs))
+	}
 	// Nothing retired: current unchanged.
 	same, kept := trust.KeepRetired(current, current, at)
 	a, _ := same.Marshal()
