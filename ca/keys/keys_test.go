@@ -419,3 +419,27 @@ func TestPKCS11URIErrorsHidePIN(t *testing.T) {
 		}
 	}
 }
+
+// TestPKCS11URITyposHidePIN: a mistyped pin-value ("pin-value:1234",
+// "pin-value%3D1234", "pin-value1234" in the path) was quoted whole as an
+// unknown attribute or one without a value, and a PIN with a bad
+// %-escape had that part quoted by url's error.
+func TestPKCS11URITyposHidePIN(t *testing.T) {
+	const pin = "98761234"
+	for _, c := range []struct{ uri, secret string }{
+		{"pkcs11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value:" + pin, pin},
+		{"pkcs11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value%3D" + pin, pin},
+		{"pkcs11:token=sigil;object=ca;pin-value" + pin + "?module-path=/lib/p11.so", pin},
+		{"pkcs11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value=98%q7", "%q7"},
+		{"pkcs11:token=sigil;object=ca%q7?module-path=/lib/p11.so", "%q7"},
+	} {
+		_, err := keys.ParsePKCS11URI(c.uri)
+		if err == nil {
+			t.Errorf("%q: no error", c.uri)
+			continue
+		}
+		if strings.Contains(err.Error(), c.secret) {
+			t.Errorf("the error shows %q: %v", c.secret, err)
+		}
+	}
+}

@@ -132,11 +132,14 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 		}
 		k, v, ok := strings.Cut(attr, "=")
 		if !ok {
-			return nil, fmt.Errorf("couldn't parse PKCS#11 URI: attribute %q has no value", attr)
+			// Not quoted: a mistyped pin-value ("pin-value1234")
+			// would show the PIN.
+			return nil, errors.New("couldn't parse PKCS#11 URI: an attribute has no '=' and no value")
 		}
 		val, err := url.PathUnescape(v)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %s: %w", k, err)
+			// Not wrapped: url's error quotes part of the value.
+			return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %s: invalid %%-escape", k)
 		}
 		switch k {
 		case "token":
@@ -161,10 +164,16 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 	}
 	if query != "" {
 		for _, attr := range strings.Split(query, "&") {
-			k, v, _ := strings.Cut(attr, "=")
+			k, v, ok := strings.Cut(attr, "=")
+			if !ok && attr != "" {
+				// Not quoted, as in the path: "pin-value:1234" or
+				// "pin-value%3D1234" would show the PIN.
+				return nil, errors.New("couldn't parse PKCS#11 URI: a query attribute has no '=' and no value")
+			}
 			val, err := url.QueryUnescape(v)
 			if err != nil {
-				return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %s: %w", k, err)
+				// Not wrapped: url's error quotes part of the value (a PIN).
+				return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %s: invalid %%-escape", k)
 			}
 			switch k {
 			case "module-path":
