@@ -574,3 +574,28 @@ func TestV1DSSEVerifierOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestV1DSSEOneSignaturePerVerifier: in Rekor's dsse 0.0.1 a verifier
+// accounts for one signature, the first of the envelope it verifies
+// (go-securesystemslib drops a provider once it verified one), so an
+// envelope with two signatures by one key is refused with that key given
+// once, or twice; sigil's log took it with one verifier.
+func TestV1DSSEOneSignaturePerVerifier(t *testing.T) {
+	l := startLog(t, "", nil)
+	p, _ := testpki.New(testpki.Options{})
+	a := newSigner(t, p, nil, false)
+	env := a.envelope(t, []byte("twice"))
+	env.Signatures = append(env.Signatures, dsse.Signature{Sig: a.sign(t, a.digest(env.PAE()))})
+	if bytes.Equal(env.Signatures[0].Sig, env.Signatures[1].Sig) {
+		t.Fatal("the two signatures are the same")
+	}
+	ej, _ := json.Marshal(env)
+	for _, verifiers := range [][][]byte{{a.pem()}, {a.pem(), a.pem()}} {
+		resp, body := l.post("/api/v1/log/entries", mustJSON(map[string]any{"kind": "dsse", "apiVersion": "0.0.1", "spec": map[string]any{
+			"proposedContent": map[string]any{"envelope": string(ej), "verifiers": verifiers}}}))
+		mustStatus(t, resp, body, http.StatusBadRequest)
+		if !strings.Contains(errMessage(body), "signature 1 does not verify") {
+			t.Errorf("%d verifiers: %q", len(verifiers), errMessage(body))
+		}
+	}
+}

@@ -249,8 +249,11 @@ func (s *Service) dsseV001(spec *v1Spec) (*v1Entry, error) {
 	// As sigstore/rekor v1.5.4 pkg/types/dsse/v0.0.1 verifyEnvelope: the
 	// verifiers are taken in order until every signature has one; each
 	// verifier taken must verify at least one signature (else the request
-	// is refused), and a signature that several verify is recorded with
-	// the last of them.
+	// is refused) and accounts for one only, the first in the envelope
+	// that it verifies (go-securesystemslib's envelope verifier drops a
+	// provider once it verified a signature, so two signatures by one key
+	// need two verifiers, and Rekor refuses them with one); a signature
+	// that several verify is recorded with the last of them.
 	bySig := map[string]*pemVerifier{}
 	for vi, v := range verifiers {
 		if len(remaining) == 0 {
@@ -262,6 +265,7 @@ func (s *Service) dsseV001(spec *v1Spec) (*v1Entry, error) {
 				accepted = true
 				bySig[sg.Sig] = v
 				delete(remaining, sg.Sig)
+				break
 			}
 		}
 		if !accepted {
