@@ -62,11 +62,13 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -567,6 +569,19 @@ func (s *Server) keepRetiredTrust(now time.Time) error {
 	if len(kept) == 0 {
 		return nil
 	}
+	if staged := s.stagedTrustedRoot(); staged != nil {
+		// A start before the ceremony: the published root still lists
+		// the replaced items open, and the trusted root an earlier start
+		// staged for the ceremony retired them at that start. Retire
+		// them at the same time again, rather than at every restart
+		// until the ceremony (which moved the end of a replaced, maybe
+		// compromised, key later each time and changed the file under
+		// review), when that gives exactly the staged root.
+		again := trust.EndsFrom(prev, staged, now)
+		if m, k := trust.KeepRetired(s.trustedRoot, again, now); sameTrustedRoot(m, staged) {
+			prev, merged, kept = again, m, k
+		}
+	}
 	if raw, err = merged.Marshal(); err != nil {
 		return err
 	}
@@ -583,6 +598,38 @@ func (s *Server) keepRetiredTrust(now time.Time) error {
 		s.log.Info("the published trusted root lists a key or CA this server no longer uses: kept, so that what it signed still verifies", "retired", k)
 	}
 	return nil
+}
+
+// stagedTrustedRoot returns the trusted root an earlier start staged for
+// the offline targets keys (production), or nil.
+func (s *Server) stagedTrustedRoot() *trust.TrustedRoot {
+	if s.cfg.Dev {
+		return nil
+	}
+	raw, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "tuf", "incoming", tuf.TargetTrustedRoot))
+	if err != nil {
+		return nil
+	}
+	tr, err := trust.ParseTrustedRoot(raw)
+	if err != nil {
+		return nil
+	}
+	return tr
+}
+
+// sameTrustedRoot reports whether a and b marshal to the same JSON, up to
+// whitespace.
+func sameTrustedRoot(a, b *trust.TrustedRoot) bool {
+	ra, err := a.Marshal()
+	if err != nil {
+		return false
+	}
+	rb, err := b.Marshal()
+	if err != nil {
+		return false
+	}
+	var ca, cb bytes.Buffer
+	return json.Compact(&ca, ra) == nil && json.Compact(&cb, rb) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
 }
 
 // publishTrust hands the trusted root and signing config this server built

@@ -648,3 +648,72 @@ func TestServedRootOmitsForeignEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestProductionRotationRestagesTheSameRoot: in production the trusted
+// root that keeps a rotated CA waits for the ceremony in tuf/incoming. A
+// restart before the ceremony stages it again with the old CA retired at
+// the first start after the rotation; it retired it at each restart, so
+// the end of a replaced (maybe compromised) key moved later every time and
+// the file under review changed. After the ceremony, restarts change
+// nothing.
+func TestProductionRotationRestagesTheSameRoot(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	issuers := filepath.Join(dir, "issuers.json")
+	os.WriteFile(issuers, []byte(`{"OIDCIssuers":{"https://issuer.example":{"IssuerURL":"https://issuer.example","ClientID":"sigstore","Type":"email"}}}`), 0o644)
+	t.Setenv("SIGIL_TEST_CA_PW", "secret")
+	cfg := server.Config{DataDir: data, Listen: "127.0.0.1:0", CA: server.CAConfig{Issuers: issuers, PasswordEnv: "SIGIL_TEST_CA_PW"}}
+	start := func() {
+		t.Helper()
+		s, err := server.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	run := func(args ...string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := cli.Main(args, &out, &errOut); code != 0 {
+			t.Fatalf("sigil %s: exit %d: %s", strings.Join(args, " "), code, errOut.String())
+		}
+	}
+	repo := filepath.Join(data, "tuf")
+	incoming := filepath.Join(repo, "incoming", "trusted_root.json")
+	key := filepath.Join(dir, "offline.pem")
+	ceremony := func(first bool) {
+		t.Helper()
+		if first {
+			run("tuf", "keygen", "--out", key, "--plain")
+			run("tuf", "init", "--repo", repo, "--root-key", key+".pub", "--targets-key", key+".pub",
+				"--snapshot-key", filepath.Join(repo, "keys", "snapshot.pem.pub"), "--timestamp-key", filepath.Join(repo, "keys", "timestamp.pem.pub"))
+		}
+		run("tuf", "add-target", "--repo", repo, incoming)
+		run("tuf", "sign", "--repo", repo, "--key", key)
+		run("tuf", "publish", "--repo", repo)
+	}
+	start()
+	ceremony(true)
+	ca := filepath.Join(data, "ca")
+	run("ca", "intermediate", "--root-cert", filepath.Join(ca, "root.pem"), "--root-key", filepath.Join(ca, "root-key.pem"),
+		"--password-env", "SIGIL_TEST_CA_PW", "--dir", ca, "--force")
+	start()
+	staged, err := os.ReadFile(incoming)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr, err := trust.ParseTrustedRoot(staged); err != nil || len(tr.CAs) != 2 || tr.CAs[0].Valid.End.IsZero() {
+		t.Fatalf("staged after the rotation: %v, %v", tr, err)
+	}
+	time.Sleep(1100 * time.Millisecond) // a later second
+	start()
+	if again, _ := os.ReadFile(incoming); !bytes.Equal(again, staged) {
+		t.Errorf("a restart before the ceremony staged another trusted root:\n%s\nthen\n%s", staged, again)
+	}
+	ceremony(false)
+	info, _ := os.Stat(incoming)
+	start()
+	if after, _ := os.Stat(incoming); !after.ModTime().Equal(info.ModTime()) {
+		t.Error("a restart after the ceremony staged the trusted root again")
+	}
+}

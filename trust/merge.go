@@ -271,3 +271,48 @@ func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bo
 	out.TSAs = cas(current.TSAs, previous.TSAs, "timestamp authority")
 	return out, notes
 }
+
+// EndsFrom returns a copy of previous in which each item with an open
+// validity takes the end that staged gives the same item (matched as
+// KeepRetired matches: an authority by its chain, a log by its log ID),
+// when staged closes it no later than limit and not before its start.
+// Given a trusted root KeepRetired staged earlier, it makes KeepRetired
+// retire the same items at the same time again.
+func EndsFrom(previous, staged *TrustedRoot, limit time.Time) *TrustedRoot {
+	end := func(open, closed Window) Window {
+		if open.End.IsZero() && !closed.End.IsZero() && closed.Start.Equal(open.Start) && !closed.End.After(limit) && !closed.End.Before(open.Start) {
+			open.End = closed.End
+		}
+		return open
+	}
+	out := *previous
+	out.TLogs, out.CTLogs = map[string]*Log{}, map[string]*Log{}
+	logs := func(dst, prev, st map[string]*Log) {
+		for id, l := range prev {
+			r := *l
+			if s, ok := st[id]; ok {
+				r.Valid = end(l.Valid, s.Valid)
+			}
+			dst[id] = &r
+		}
+	}
+	logs(out.TLogs, previous.TLogs, staged.TLogs)
+	logs(out.CTLogs, previous.CTLogs, staged.CTLogs)
+	cas := func(prev, st []*CA) []*CA {
+		var res []*CA
+		for _, c := range prev {
+			r := *c
+			for _, s := range st {
+				if chainDigest(s) == chainDigest(c) {
+					r.Valid = end(c.Valid, s.Valid)
+					break
+				}
+			}
+			res = append(res, &r)
+		}
+		return res
+	}
+	out.CAs = cas(previous.CAs, staged.CAs)
+	out.TSAs = cas(previous.TSAs, staged.TSAs)
+	return &out
+}
