@@ -186,8 +186,10 @@ func (c ServiceConfig) String() string {
 // Any other item of previous (another operator's CA or log that the
 // published root also trusts) is kept as it is.
 //
-// Authorities of previous come before current's, in their previous order
-// (oldest first, as the public trusted root lists them). KeepRetired
+// Authorities keep previous's order (oldest first, as the public trusted
+// root lists them), current's taking the place of the same chain there;
+// current's new ones come last, so a published root that already lists
+// everything current does comes back unchanged. KeepRetired
 // returns the result and a description of each item it added, for the
 // operator's log.
 func KeepRetired(current, previous *TrustedRoot, retiredAt time.Time) (*TrustedRoot, []string) {
@@ -247,10 +249,17 @@ func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bo
 			uris[strings.TrimSuffix(c.URI, "/")] = true
 		}
 		var res []*CA
+		used := map[*CA]bool{}
 	next:
 		for _, c := range prev {
 			for _, have := range cur {
 				if chainDigest(have) == chainDigest(c) {
+					// In previous's place: a published root that lists
+					// current's authorities among others keeps its order.
+					if !used[have] {
+						used[have] = true
+						res = append(res, have)
+					}
 					continue next
 				}
 			}
@@ -265,7 +274,12 @@ func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bo
 			res = append(res, &r)
 			notes = append(notes, fmt.Sprintf("%s %s: %q (root %q, %s), valid %s", state, what, c.CommonName, c.Root.Subject.CommonName, c.URI, r.Valid))
 		}
-		return append(res, cur...)
+		for _, c := range cur {
+			if !used[c] {
+				res = append(res, c)
+			}
+		}
+		return res
 	}
 	out.CAs = cas(current.CAs, previous.CAs, "certificate authority")
 	out.TSAs = cas(current.TSAs, previous.TSAs, "timestamp authority")

@@ -263,3 +263,43 @@ func chainOf(c *trust.CA) string {
 	}
 	return s
 }
+
+// TestKeepRetiredKeepsPublishedOrder: a published root that lists the
+// server's CA before another operator's (as "sigil tuf merge own.json
+// other.json" orders them) comes back unchanged; KeepRetired put the
+// other operator's CA first, so in production every start staged a
+// reordered trusted root and asked for the ceremony again.
+func TestKeepRetiredKeepsPublishedOrder(t *testing.T) {
+	ownPKI, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPKI, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _ := ownPKI.TrustedRoot()
+	other, _ := otherPKI.TrustedRoot()
+	for _, c := range other.CAs {
+		c.URI = "https://fulcio.elsewhere.example"
+	}
+	for _, c := range other.TSAs {
+		c.URI = "https://tsa.elsewhere.example"
+	}
+	for _, l := range other.TLogs {
+		l.BaseURL = "https://rekor.elsewhere.example"
+	}
+	for _, l := range other.CTLogs {
+		l.BaseURL = "https://ct.elsewhere.example"
+	}
+	published, err := trust.MergeTrustedRoots(own, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := trust.KeepRetired(own, published, time.Now())
+	a, _ := got.Marshal()
+	b, _ := published.Marshal()
+	if !bytes.Equal(a, b) {
+		t.Errorf("KeepRetired changed a published root that lists the current CA first:\n%s\nwant\n%s", a, b)
+	}
+}
