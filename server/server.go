@@ -429,6 +429,21 @@ func (s *Server) startCA() error {
 	return nil
 }
 
+// tsaEndpoint is the timestamp endpoint a remote.tsa URL names: the URL
+// itself, or, for a URL without a path (a sigil server's base URL, given
+// as remote.ca and remote.tlog are), that server's /api/v1/timestamp.
+// Signing configs name a TSA by its endpoint (the TSA host's own entry
+// does), so a base URL would send clients to the wrong path and appear
+// beside the TSA host's entry when the ceremony merges them.
+func tsaEndpoint(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || strings.Trim(p.Path, "/") != "" || p.RawQuery != "" {
+		return u
+	}
+	p.Path = "/api/v1/timestamp"
+	return p.String()
+}
+
 // buildTrust assembles the trusted root and signing config from the
 // services running here (and the remote URLs configured).
 func (s *Server) buildTrust() error {
@@ -479,7 +494,7 @@ func (s *Server) buildTrust() error {
 		svc.Operator = op
 		sc.TSAs = append(sc.TSAs, svc)
 	} else if s.cfg.Remote.TSA != "" {
-		sc.TSAs = append(sc.TSAs, trust.Service{URL: s.cfg.Remote.TSA, MajorAPIVersion: 1, Valid: trust.Window{Start: time.Unix(0, 0)}})
+		sc.TSAs = append(sc.TSAs, trust.Service{URL: tsaEndpoint(s.cfg.Remote.TSA), MajorAPIVersion: 1, Valid: trust.Window{Start: time.Unix(0, 0)}})
 	}
 	switch {
 	case s.dev != nil:

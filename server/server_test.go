@@ -626,6 +626,11 @@ func TestServedRootOmitsForeignEntries(t *testing.T) {
 	if tr, err := trust.ParseTrustedRoot(fromTUF); err != nil || len(tr.TSAs) != 1 {
 		t.Fatalf("TUF publishes %v (%v), want the remote TSA kept", tr, err)
 	}
+	// remote.tsa was given as a base URL, as remote.ca and remote.tlog
+	// are: the signing config names the TSA host's timestamp endpoint.
+	if sc := main.SigningConfig(); len(sc.TSAs) != 1 || sc.TSAs[0].URL != "http://"+tsaAddr+"/api/v1/timestamp" {
+		t.Errorf("signing config TSAs %+v, want http://%s/api/v1/timestamp", sc.TSAs, tsaAddr)
+	}
 	if n := len(main.TrustedRoot().TSAs); n != 0 {
 		t.Errorf("the host serves %d TSAs at /trusted_root.json, want none (it runs none)", n)
 	}
