@@ -573,8 +573,13 @@ func (s *Server) startTUF(ctx context.Context) error {
 // host replaced valid, open-ended, beside the new one.
 func (s *Server) keepRetiredTrust(now time.Time) error {
 	raw, err := s.tuf.Repo().Target(tuf.TargetTrustedRoot)
-	if err != nil {
+	if errors.Is(err, tuf.ErrNoTarget) {
 		return nil // nothing published yet
+	}
+	if err != nil {
+		// Publishing without what it lists would drop the keys it
+		// keeps for older bundles: fail instead.
+		return fmt.Errorf("couldn't read the published trusted root: %w", err)
 	}
 	prev, err := trust.ParseTrustedRoot(raw)
 	if err != nil {

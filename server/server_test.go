@@ -722,3 +722,27 @@ func TestProductionRotationRestagesTheSameRoot(t *testing.T) {
 		t.Error("a restart after the ceremony staged the trusted root again")
 	}
 }
+
+// TestUnreadablePublishedTrustedRootFailsStart: a published trusted root
+// that does not read back (its bytes no longer match the TUF targets) stops
+// the start, rather than being replaced by one without the retired keys it
+// keeps (the TUF repository refuses it first; keepRetiredTrust would too).
+func TestUnreadablePublishedTrustedRootFailsStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s, stop := start(t, dir, "127.0.0.1:0")
+	addr := strings.TrimPrefix(s.PublicURL(), "http://")
+	stop()
+	files, _ := filepath.Glob(filepath.Join(dir, "tuf", "repository", "targets", "*.trusted_root.json"))
+	if len(files) == 0 {
+		t.Fatal("no published trusted root")
+	}
+	for _, f := range files {
+		if err := os.WriteFile(f, []byte(`{"mediaType":"tampered"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := server.New(context.Background(), server.Config{DataDir: dir, Dev: true, Listen: addr}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil || !strings.Contains(err.Error(), "trusted_root.json") {
+		t.Fatalf("start over a tampered published trusted root: %v", err)
+	}
+}

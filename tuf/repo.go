@@ -1189,6 +1189,9 @@ func (r *Repo) Export(dir string) error {
 	})
 }
 
+// ErrNoTarget is returned by Target for a target that is not committed.
+var ErrNoTarget = errors.New("no such target")
+
 // Target returns the bytes of a committed target.
 func (r *Repo) Target(name string) ([]byte, error) {
 	var out []byte
@@ -1198,11 +1201,11 @@ func (r *Repo) Target(name string) ([]byte, error) {
 			return err
 		}
 		if st.targets == nil {
-			return fmt.Errorf("couldn't read target %s: no targets committed", name)
+			return fmt.Errorf("couldn't read target %s: %w: no targets committed", name, ErrNoTarget)
 		}
 		tf, ok := st.targets.Signed.Targets[name]
 		if !ok {
-			return fmt.Errorf("couldn't read target %s: no such target", name)
+			return fmt.Errorf("couldn't read target %s: %w", name, ErrNoTarget)
 		}
 		data, err := os.ReadFile(r.pub(filepath.Join("targets", hex.EncodeToString(tf.Hashes["sha256"])+"."+name)))
 		if err != nil {
