@@ -177,7 +177,7 @@ func (c ServiceConfig) String() string {
 // the URI of one of current's (its chain replaced, as by sigil ca
 // intermediate), a log or CT log with the base URL of one of current's
 // (its key replaced). It keeps its description, and a validity still open
-// ends at retiredAt (never before its start), so that what it signed
+// ends at retiredAt, rounded up to the second (never before its start), so that what it signed
 // while it served still verifies and nothing it signs later does; a
 // validity already closed keeps its end. This is how Sigstore's public
 // trusted root keeps a rotated Fulcio intermediate or Rekor key: the old
@@ -210,9 +210,16 @@ func KeepReplaced(current, previous *TrustedRoot, retiredAt time.Time) *TrustedR
 func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bool) (*TrustedRoot, []string) {
 	out := &TrustedRoot{MediaType: current.MediaType, TLogs: map[string]*Log{}, CTLogs: map[string]*Log{}}
 	var notes []string
+	// The end is retiredAt rounded up to the second (trusted roots state
+	// whole seconds): rounded down, a signature timestamped earlier in the
+	// same second (a TSA's time has fractions) would fall outside it.
+	end := retiredAt.UTC().Truncate(time.Second)
+	if end.Before(retiredAt) {
+		end = end.Add(time.Second)
+	}
 	closeAt := func(w Window) Window {
 		if w.End.IsZero() {
-			w.End = retiredAt.UTC().Truncate(time.Second)
+			w.End = end
 			if w.End.Before(w.Start) {
 				w.End = w.Start
 			}
