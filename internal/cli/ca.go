@@ -185,7 +185,8 @@ Stop the CA, rotate, start it again: "sigil server" (when it runs the CA, the
 logs and TUF) then publishes a trusted root with a new CA entry and keeps the old
 one, its validity ending at that start, so every bundle signed before still
 verifies. In production the new trusted root waits for the offline targets keys
-(the server says which "sigil tuf" commands to run). Where the CA runs on its own
+(the server says which "sigil tuf" commands to run); publish it before rotating
+again, or the intermediate in between is in neither trusted root. Where the CA runs on its own
 host, the ceremony merges the hosts' /trusted_root.json with
 "sigil tuf merge --previous" and the trusted root published before, which keeps
 the old entry the same way.`,
