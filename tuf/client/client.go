@@ -346,8 +346,42 @@ func (c *Client) updaterConfig(root []byte) (*config.UpdaterConfig, error) {
 	if c.opts.UserAgent != "" {
 		f.SetHTTPUserAgent(c.opts.UserAgent)
 	}
-	cfg.Fetcher = f
+	cfg.Fetcher = boundedFetcher{f, cfg}
 	return cfg, nil
+}
+
+// boundedFetcher caps every metadata download at go-tuf's bound for its
+// role (RootMaxLength, TimestampMaxLength, SnapshotMaxLength, else
+// TargetsMaxLength). go-tuf reads a snapshot or targets metadata up to the
+// length the timestamp or snapshot states (updater.go loadSnapshot,
+// loadTargets; so does python-tuf), so a mirror holding a compromised
+// online key could state a length of terabytes and serve endless data,
+// all of it read into memory until the HTTP timeout. Target files are
+// left to the length the targets metadata (signed offline) states.
+type boundedFetcher struct {
+	fetcher.Fetcher
+	cfg *config.UpdaterConfig
+}
+
+func (b boundedFetcher) DownloadFile(u string, maxLength int64, timeout time.Duration) ([]byte, error) {
+	if !strings.HasPrefix(u, strings.TrimSuffix(b.cfg.RemoteTargetsURL, "/")+"/") {
+		// <version>.<role>.json or <role>.json
+		name := u[strings.LastIndex(u, "/")+1:]
+		if i := strings.IndexByte(name, '.'); i > 0 && strings.Trim(name[:i], "0123456789") == "" {
+			name = name[i+1:]
+		}
+		limit := b.cfg.TargetsMaxLength
+		switch name {
+		case metadata.ROOT + ".json":
+			limit = b.cfg.RootMaxLength
+		case metadata.TIMESTAMP + ".json":
+			limit = b.cfg.TimestampMaxLength
+		case metadata.SNAPSHOT + ".json":
+			limit = b.cfg.SnapshotMaxLength
+		}
+		maxLength = min(maxLength, limit)
+	}
+	return b.Fetcher.DownloadFile(u, maxLength, timeout)
 }
 
 // drainErrors reads the body of a response other than 200 OK (up to 64

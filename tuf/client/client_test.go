@@ -32,6 +32,9 @@ type world struct {
 	// requests counts the requests the mirror served; conns the
 	// connections it accepted.
 	requests, conns atomic.Int64
+	// hook, when set, may answer a mirror request itself (a hostile
+	// mirror): it returns true when it did.
+	hook atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 }
 
 func newWorld(t testing.TB) *world {
@@ -45,6 +48,9 @@ func newWorld(t testing.TB) *world {
 	h := http.StripPrefix("/tuf", w.svc.Handler())
 	mux.HandleFunc("/tuf/", func(rw http.ResponseWriter, r *http.Request) {
 		w.requests.Add(1)
+		if f := w.hook.Load(); f != nil && (*f)(rw, r) {
+			return
+		}
 		h.ServeHTTP(rw, r)
 	})
 	w.srv = httptest.NewUnstartedServer(mux)
