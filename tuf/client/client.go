@@ -205,6 +205,8 @@ type Client struct {
 	// full is set once a target could not be served from the verified
 	// view: from then on this Client goes through go-tuf.
 	full bool
+	// fetched is the last URL fetched from the mirror.
+	fetched string
 }
 
 // Init sets up the cache for mirror, trusting rootJSON (a TUF root.json
@@ -346,7 +348,7 @@ func (c *Client) updaterConfig(root []byte) (*config.UpdaterConfig, error) {
 	if c.opts.UserAgent != "" {
 		f.SetHTTPUserAgent(c.opts.UserAgent)
 	}
-	cfg.Fetcher = boundedFetcher{f, cfg}
+	cfg.Fetcher = boundedFetcher{f, cfg, &c.fetched}
 	return cfg, nil
 }
 
@@ -361,9 +363,12 @@ func (c *Client) updaterConfig(root []byte) (*config.UpdaterConfig, error) {
 type boundedFetcher struct {
 	fetcher.Fetcher
 	cfg *config.UpdaterConfig
+	// last is set to each URL fetched, for errors that do not name it.
+	last *string
 }
 
 func (b boundedFetcher) DownloadFile(u string, maxLength int64, timeout time.Duration) ([]byte, error) {
+	*b.last = u
 	if !strings.HasPrefix(u, strings.TrimSuffix(b.cfg.RemoteTargetsURL, "/")+"/") {
 		// <version>.<role>.json or <role>.json
 		name := u[strings.LastIndex(u, "/")+1:]
@@ -426,9 +431,17 @@ func (c *Client) update(root []byte) error {
 		if strings.Contains(err.Error(), "certificate signed by unknown authority") {
 			return fmt.Errorf("couldn't update TUF metadata from %s: %w (the mirror's TLS certificate comes from a CA this machine does not trust: for a private CA, set SSL_CERT_FILE to its PEM certificate)", c.set.Mirror, err)
 		}
-		if errors.Is(err, &metadata.ErrRepository{}) {
+		if refused(err) {
 			// Not a network problem: what the mirror served failed
-			// verification (rollback, expiry, signatures, hashes).
+			// verification (rollback, expiry, signatures, hashes,
+			// lengths) or does not even parse.
+			if !errors.Is(err, &metadata.ErrRepository{}) && !errors.Is(err, &metadata.ErrDownload{}) {
+				// Not TUF metadata: say which file.
+				err = fmt.Errorf("%s: %w", c.fetched, err)
+				if c.initializing {
+					return fmt.Errorf("couldn't update TUF metadata from %s: %w (check that --mirror is the repository's URL, where root.json and timestamp.json are)", c.set.Mirror, err)
+				}
+			}
 			if c.initializing {
 				return fmt.Errorf("couldn't update TUF metadata from %s: the mirror served metadata that does not verify against the given root: %w (is --root this repository's root.json?)", c.set.Mirror, err)
 			}
@@ -441,6 +454,17 @@ func (c *Client) update(root []byte) error {
 	}
 	c.up = up
 	return nil
+}
+
+// refused reports whether an update failed on what the mirror served, as
+// opposed to reaching it: metadata that fails verification
+// (metadata.ErrRepository), is longer than its bound, or is not TUF
+// metadata at all (JSON or value errors, e.g. an HTML page).
+func refused(err error) bool {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	return errors.Is(err, &metadata.ErrRepository{}) || errors.Is(err, &metadata.ErrDownloadLengthMismatch{}) ||
+		errors.Is(err, &metadata.ErrValue{}) || errors.As(err, &syntax) || errors.As(err, &typ)
 }
 
 // Update loads the metadata: online, from the mirror starting at the

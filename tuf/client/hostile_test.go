@@ -160,3 +160,31 @@ func TestEndlessMetadataBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedDataSaysSo: a mirror that serves an oversized timestamp.json
+// (endless data) or something that is not TUF metadata at all (an HTML
+// page) is reported as serving refused data, naming the file, not as a
+// mirror that cannot be reached (with --offline as the way out).
+func TestRefusedDataSaysSo(t *testing.T) {
+	for name, body := range map[string]string{
+		"oversized": `{"signed":{"_type":"timestamp"},"pad":"` + strings.Repeat("x", 20000) + `"}`,
+		"html":      "<html><body>Welcome</body></html>",
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.init()
+			hook := func(rw http.ResponseWriter, r *http.Request) bool {
+				if !strings.HasSuffix(r.URL.Path, "/timestamp.json") {
+					return false
+				}
+				io.WriteString(rw, body) //nolint:errcheck
+				return true
+			}
+			w.hook.Store(&hook)
+			_, err := LoadTrustedRoot(w.opts)
+			if err == nil || !strings.Contains(err.Error(), "does not verify, which was refused") || strings.Contains(err.Error(), "reachable") || !strings.Contains(err.Error(), "timestamp.json") {
+				t.Fatalf("LoadTrustedRoot = %v", err)
+			}
+		})
+	}
+}
