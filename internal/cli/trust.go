@@ -270,7 +270,7 @@ func printTrust(w io.Writer, st *client.Status, tr *trust.TrustedRoot, sc *trust
 		sort.Strings(ids)
 		for _, id := range ids {
 			l := m[id]
-			fmt.Fprintf(w, "  %-6s %s  %s  key %s…  %s\n", kind, l.BaseURL, strings.TrimPrefix(l.KeyDetails.String(), "PKIX_"), id[:16], window(l.Valid))
+			fmt.Fprintf(w, "  %-6s %s  %s  key %s…  %s\n", kind, l.BaseURL, strings.TrimPrefix(l.KeyDetails.String(), "PKIX_"), id[:min(len(id), 16)], window(l.Valid))
 		}
 	}
 	logs("tlog", tr.TLogs)

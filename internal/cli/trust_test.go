@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"sigil.dev/sigil/internal/testpki"
+	"sigil.dev/sigil/trust"
 	"sigil.dev/sigil/tuf/client"
 )
 
@@ -74,5 +78,42 @@ func TestTUFCacheValidityFlagWhere(t *testing.T) {
 		if want := args[0] != "trust"; has != want {
 			t.Errorf("%v: --tuf-cache-validity registered: %v, want %v", args, has, want)
 		}
+	}
+}
+
+// TestPrintTrustShortLogID: trust show prints a log whose ID in the
+// trusted root is shorter than the 16 hex digits it shows (the trusted
+// root format does not fix its length) instead of panicking.
+func TestPrintTrustShortLogID(t *testing.T) {
+	p, err := testpki.New(testpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := p.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := tr.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"tlogs", "ctlogs"} {
+		for _, l := range m[kind].([]any) {
+			l.(map[string]any)["logId"] = map[string]any{"keyId": "AQID"} // 3 bytes
+		}
+	}
+	raw, _ = json.Marshal(m)
+	short, err := trust.ParseTrustedRoot(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	printTrust(&out, &client.Status{}, short, nil, errors.New("none"))
+	if !strings.Contains(out.String(), "key 010203") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
