@@ -178,12 +178,18 @@ func (g *gitSettings) clockFromEnv() error {
 // trustOptions: git runs sigil once per commit or tag, so the TUF view
 // is reused for client.DefaultCacheValidity (or $SIGIL_TUF_CACHE_VALIDITY)
 // as by the other commands.
-func (g *gitSettings) trustOptions() client.Options {
+// A malformed $SIGIL_TUF_CACHE_VALIDITY fails, as it does for the other
+// commands, rather than leaving the default in force unsaid.
+func (g *gitSettings) trustOptions() (client.Options, error) {
 	o := client.Options{TrustedRootFile: g.trustedRoot, SigningConfigFile: g.signingConfig, Offline: g.offline, UserAgent: "sigil/" + Version, CacheValidity: client.DefaultCacheValidity}
-	if d, err := cacheValidityEnv(); err == nil && d >= 0 {
+	d, err := cacheValidityEnv()
+	if err != nil {
+		return o, err
+	}
+	if d >= 0 {
 		o.CacheValidity = d
 	}
-	return o
+	return o, nil
 }
 
 // identities returns the identity policy of the settings; none when
@@ -223,11 +229,15 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 	now := g.clock()()
 	var tr *trust.TrustedRoot
 	var sc *trust.SigningConfig
+	opts, err := g.trustOptions()
+	if err != nil {
+		return nil, err
+	}
 	if g.fulcioURL == "" || g.rekorURL == "" || g.signingConfig != "" {
-		if tr, sc, err = client.LoadTrust(g.trustOptions()); err != nil {
+		if tr, sc, err = client.LoadTrust(opts); err != nil {
 			return nil, err
 		}
-	} else if tr, err = client.LoadTrustedRoot(g.trustOptions()); err != nil {
+	} else if tr, err = client.LoadTrustedRoot(opts); err != nil {
 		return nil, err
 	}
 	s := &sign.Signer{KeyAlgorithm: sign.AlgECDSAP256, TrustedRoot: tr, Retry: sign.Retry{Timeout: time.Minute, MoreTime: "sign again once it is"}}
@@ -331,7 +341,11 @@ func (g *gitSettings) signer(prompts io.Writer, interactive bool) (*gitsign.Sign
 // signatures without an embedded entry (default: sigil.rekorURL, else the
 // trusted root's logs).
 func (g *gitSettings) verifier() (*gitsign.Verifier, error) {
-	tr, err := client.LoadTrustedRoot(g.trustOptions())
+	opts, err := g.trustOptions()
+	if err != nil {
+		return nil, err
+	}
+	tr, err := client.LoadTrustedRoot(opts)
 	if err != nil {
 		if !g.offline && g.trustedRoot == "" {
 			// git verify-commit takes no --offline: name the setting.

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,20 @@ func TestPrintTrustShortLogID(t *testing.T) {
 	printTrust(&out, &client.Status{}, short, nil, errors.New("none"))
 	if !strings.Contains(out.String(), "key 010203") {
 		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// TestGitTUFCacheValidityMalformed: under git, a malformed
+// $SIGIL_TUF_CACHE_VALIDITY fails naming it, as for the other commands,
+// instead of leaving the ten-minute default in force unsaid.
+func TestGitTUFCacheValidityMalformed(t *testing.T) {
+	t.Setenv(client.CacheValidityEnv, "5min")
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
+	g := &gitSettings{}
+	if _, err := g.verifier(); err == nil || !strings.Contains(err.Error(), client.CacheValidityEnv) {
+		t.Fatalf("verifier = %v, want an error naming $%s", err, client.CacheValidityEnv)
+	}
+	if _, err := g.signer(io.Discard, false); err == nil || !strings.Contains(err.Error(), client.CacheValidityEnv) {
+		t.Fatalf("signer = %v, want an error naming $%s", err, client.CacheValidityEnv)
 	}
 }
