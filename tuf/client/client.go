@@ -486,12 +486,24 @@ func (c *Client) Update() error {
 	if err := c.update(root); err != nil {
 		return err
 	}
-	if !c.offline {
+	if !c.offline && c.sameMirror() {
 		c.set.LastRefresh = c.now()
 		c.set.Verified = c.view()
 		_ = c.saveSettings(false) // a lost record only costs a full update
 	}
 	return nil
+}
+
+// sameMirror reports whether config.json still names the mirror c was
+// opened with: a trust init to another mirror since Open must not be
+// overwritten by this client's record. Called with the lock held.
+func (c *Client) sameMirror() bool {
+	raw, err := os.ReadFile(filepath.Join(c.cacheDir, "config.json"))
+	if err != nil {
+		return false
+	}
+	var now settings
+	return json.Unmarshal(raw, &now) == nil && now.Mirror == c.set.Mirror
 }
 
 // view describes the state c.up verified.

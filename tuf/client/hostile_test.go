@@ -188,3 +188,28 @@ func TestRefusedDataSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// TestInitNotRevertedByConcurrentUpdate: a command that opened the cache
+// before a trust init to another mirror, and updates after it, does not
+// write the old mirror back into config.json: later commands use the
+// mirror trust init set up.
+func TestInitNotRevertedByConcurrentUpdate(t *testing.T) {
+	a, b := newWorld(t), newWorld(t)
+	b.opts.CacheDir = a.opts.CacheDir
+	a.init()
+	c, err := Open(a.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.init()
+	if _, err := c.TrustedRoot(); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Open(a.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Mirror() != b.mirror {
+		t.Errorf("config.json names %s after trust init with %s", c.Mirror(), b.mirror)
+	}
+}
