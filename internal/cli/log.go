@@ -670,8 +670,11 @@ older ones. Rekor v2 logs have no index.`,
 						// log; one named by --trusted-root must still load,
 						// not leave every signer unchecked.
 						var err error
-						if tr, err = f.trust.loadTrustedRoot(); err != nil && f.trust.trustedRoot != "" {
-							return err
+						if tr, err = f.trust.loadTrustedRoot(); err != nil {
+							if f.trust.trustedRoot != "" {
+								return err
+							}
+							fmt.Fprintf(cmd.ErrOrStderr(), "couldn't load a trusted root to check the signers' certificates, so they are listed unchecked: %v\n", err)
 						}
 					}
 					if tr == nil {

@@ -596,6 +596,13 @@ func TestLogSearch(t *testing.T) {
 	if code, out, errOut := run("log", "search", "--rekor-url", f.url, "--api", "1", "--public-key", f.v1Key, "--trusted-root", missing, "--email", "alice@sigil.test"); code == 0 || !strings.Contains(errOut, "missing.json") {
 		t.Fatalf("--public-key, unreadable --trusted-root: exit %d\n%s%s", code, out, errOut)
 	}
+	// Without --trusted-root and with no TUF view set up, the signers
+	// stay unchecked, and the search says why.
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
+	code, out, errOut = run("log", "search", "--rekor-url", f.url, "--api", "1", "--public-key", f.v1Key, "--email", "alice@sigil.test")
+	if code != 0 || !strings.Contains(errOut, "couldn't load a trusted root to check the signers' certificates") {
+		t.Fatalf("--public-key, no trusted root: exit %d\n%s%s", code, out, errOut)
+	}
 
 	for _, tc := range []struct {
 		args []string
