@@ -708,3 +708,33 @@ func TestLostWrite(t *testing.T) {
 		}
 	}
 }
+
+// Signing a digest the registry does not have fails before anything is
+// signed, logged or written, in every format: the legacy format used to
+// sign the typo, log it and create its .sig or .att tag (and the
+// repository) without ever asking whether the image exists.
+func TestSignMissingImage(t *testing.T) {
+	e := newEnv(t, true)
+	ocitest.PushImage(t, e.host, "app", "v1")
+	missing, _ := name.NewDigest(e.host + "/app@sha256:" + strings.Repeat("ab", 32))
+	for _, f := range []oci.Format{oci.FormatLegacy, oci.FormatReferrers, oci.FormatBoth} {
+		s := e.signer(f, false, false)
+		signed := 0
+		tok := s.Signer.Token
+		s.Signer.Token = func(ctx context.Context) (string, error) { signed++; return tok(ctx) }
+		if _, err := s.Sign(context.Background(), missing); !errors.Is(err, oci.ErrNotFound) {
+			t.Errorf("%s: sign: got %v, want ErrNotFound", f, err)
+		}
+		if _, err := s.Attest(context.Background(), missing, "https://example.test/p", json.RawMessage(`{}`)); !errors.Is(err, oci.ErrNotFound) {
+			t.Errorf("%s: attest: got %v, want ErrNotFound", f, err)
+		}
+		if signed != 0 {
+			t.Errorf("%s: signed %d times for a missing image", f, signed)
+		}
+	}
+	for _, k := range []oci.Kind{oci.KindSignature, oci.KindAttestation} {
+		if _, err := remote.Head(oci.LegacyTag(missing, k)); err == nil {
+			t.Errorf("%s was written", oci.LegacyTag(missing, k))
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"sigil.dev/sigil/intoto"
 	"sigil.dev/sigil/rekor"
@@ -89,13 +90,19 @@ func (s *Signer) Sign(ctx context.Context, d name.Digest) ([]Written, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Nothing is signed, logged or written for a manifest the registry
+	// does not have (a mistyped digest).
+	desc, err := s.Client.Describe(ctx, d)
+	if err != nil {
+		return nil, err
+	}
 	var out []Written
 	for _, sc := range schemes {
 		var w Written
 		if sc == SchemeTag {
 			w, err = s.signLegacy(ctx, d)
 		} else {
-			w, err = s.signReferrer(ctx, d, SignPredicateType, nil)
+			w, err = s.signReferrer(ctx, d, desc, SignPredicateType, nil)
 		}
 		if err != nil {
 			return out, err
@@ -118,13 +125,17 @@ func (s *Signer) Attest(ctx context.Context, d name.Digest, predicateType string
 	if err != nil {
 		return nil, err
 	}
+	desc, err := s.Client.Describe(ctx, d)
+	if err != nil {
+		return nil, err
+	}
 	var out []Written
 	for _, sc := range schemes {
 		var w Written
 		if sc == SchemeTag {
 			w, err = s.attestLegacy(ctx, d, predicateType, predicate)
 		} else {
-			w, err = s.signReferrer(ctx, d, predicateType, predicate)
+			w, err = s.signReferrer(ctx, d, desc, predicateType, predicate)
 		}
 		if err != nil {
 			return out, err
@@ -166,17 +177,13 @@ func Statement(d name.Digest, predicateType string, predicate json.RawMessage, a
 	return json.Marshal(statement{Type: intoto.StatementV1, Subject: []subject{sub}, PredicateType: predicateType, Predicate: predicate})
 }
 
-func (s *Signer) signReferrer(ctx context.Context, d name.Digest, predicateType string, predicate json.RawMessage) (Written, error) {
+func (s *Signer) signReferrer(ctx context.Context, d name.Digest, desc v1.Descriptor, predicateType string, predicate json.RawMessage) (Written, error) {
 	w := Written{Image: d, Scheme: SchemeReferrers}
 	ann := s.Annotations
 	if predicateType != SignPredicateType {
 		ann = nil // cosign attest puts no annotations on the subject
 	}
 	st, err := Statement(d, predicateType, predicate, ann)
-	if err != nil {
-		return w, err
-	}
-	desc, err := s.Client.Describe(ctx, d)
 	if err != nil {
 		return w, err
 	}
