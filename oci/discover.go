@@ -378,7 +378,9 @@ func (c *Client) readLegacyLayer(ctx context.Context, a *Attached, m *v1.Manifes
 		f.Err = err
 		return f
 	}
-	if f.Bundle.Envelope != nil && f.PredicateType == "" {
+	// The layer's predicateType annotation is not signed: the statement's
+	// predicate type counts when there is one (as cosign reads it).
+	if f.Bundle.Envelope != nil {
 		if st, err := intoto.Parse(f.Bundle.Envelope.Payload); err == nil {
 			f.PredicateType = st.PredicateType
 		}

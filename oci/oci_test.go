@@ -738,3 +738,53 @@ func TestSignMissingImage(t *testing.T) {
 		}
 	}
 }
+
+// A legacy attestation's predicateType layer annotation is not signed: the
+// signed statement's predicate type is the one that counts, for --type
+// and in what is reported, as cosign v2 and v3 read it. An annotation
+// changed in the registry used to hide a genuine attestation from --type
+// ("none of type … is attached") and to be reported as its type.
+func TestLegacyPredicateTypeFromStatement(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, true)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	const real = "https://slsa.dev/provenance/v1"
+	if _, err := e.signer(oci.FormatLegacy, false, true).Attest(ctx, d, real, json.RawMessage(`{"buildDefinition":{"buildType":"x"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	tag := oci.LegacyTag(d, oci.KindAttestation)
+	got, err := remote.Get(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(got.Manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["layers"].([]any)[0].(map[string]any)["annotations"].(map[string]any)[oci.AnnotationPredicateType] = "https://example.test/other"
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(tag, rawManifest(raw)); err != nil {
+		t.Fatal(err)
+	}
+	p := alicePolicy()
+	p.PredicateType = real
+	vs, err := e.verifier().VerifyAttestations(ctx, d, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 1 || vs[0].PredicateType != real {
+		t.Fatalf("verified %d, predicate type %q", len(vs), vs[0].PredicateType)
+	}
+	found, _, err := e.client.Find(ctx, d, oci.KindAttestation)
+	if err != nil || len(found) != 1 || found[0].PredicateType != real {
+		t.Fatalf("found %v, %v", found, err)
+	}
+}
+
+type rawManifest []byte
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
