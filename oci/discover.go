@@ -120,6 +120,13 @@ func (c *Client) Discover(ctx context.Context, subject name.Digest, manifests bo
 		}
 		return a.Kind < b.Kind
 	})
+	if len(out.Items) == 0 && len(out.Errors) == 0 {
+		// Nothing is attached to an image that is not there (a mistyped
+		// digest or repository): say so, rather than "nothing attached".
+		if _, err := c.Describe(ctx, subject); errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
 	if len(out.Errors) == len(kinds)+1 {
 		// Nothing could be read. When every source failed the same way
 		// (a refused login, a missing repository), say it once.

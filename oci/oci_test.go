@@ -788,3 +788,25 @@ type rawManifest []byte
 
 func (r rawManifest) RawManifest() ([]byte, error)        { return r, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// Verifying, listing or downloading what is attached to a digest the
+// registry does not have says the image is not there (ErrNotFound), not
+// that it has no signatures: a mistyped digest or repository used to read
+// as an unsigned image.
+func TestMissingImageNotFound(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, true)
+	ocitest.PushImage(t, e.host, "app", "v1")
+	for _, repo := range []string{"app", "nosuchrepo"} {
+		missing, _ := name.NewDigest(e.host + "/" + repo + "@sha256:" + strings.Repeat("cd", 32))
+		if _, err := e.verifier().VerifySignatures(ctx, missing, alicePolicy(), nil); !errors.Is(err, oci.ErrNotFound) || errors.Is(err, oci.ErrNoSignatures) {
+			t.Errorf("%s: verify: %v", repo, err)
+		}
+		if _, err := e.verifier().VerifyAttestations(ctx, missing, alicePolicy()); !errors.Is(err, oci.ErrNotFound) {
+			t.Errorf("%s: verify attestations: %v", repo, err)
+		}
+		if _, err := e.client.Discover(ctx, missing, true); !errors.Is(err, oci.ErrNotFound) {
+			t.Errorf("%s: discover: %v", repo, err)
+		}
+	}
+}
