@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -807,6 +808,76 @@ func TestMissingImageNotFound(t *testing.T) {
 		}
 		if _, err := e.client.Discover(ctx, missing, true); !errors.Is(err, oci.ErrNotFound) {
 			t.Errorf("%s: discover: %v", repo, err)
+		}
+	}
+}
+
+// hookTransport runs hook, once, instead of the first request that match
+// accepts, and answers it with a DIGEST_INVALID error (what the
+// distribution registry answers a push whose blob another signer is
+// uploading at the same time).
+type hookTransport struct {
+	match func(*http.Request) bool
+	hook  func()
+	once  sync.Once
+}
+
+func (h *hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	fired := false
+	if h.match(req) {
+		h.once.Do(func() { fired = true; h.hook() })
+	}
+	if !fired {
+		return http.DefaultTransport.RoundTrip(req)
+	}
+	body := ocitest.ErrorBody("DIGEST_INVALID", "provided digest did not match uploaded content")
+	return &http.Response{StatusCode: http.StatusBadRequest, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+}
+
+// A legacy signer whose push failed because another signer was uploading
+// the same payload blob retried the push of the manifest it had built
+// before, from the tag as it read it then: a signer that wrote the tag in
+// between, and had already read its signature back and returned, lost it
+// for good. The retry now reads the tag again.
+func TestLegacyUploadRetryRereads(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, false)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	first := e.signer(oci.FormatLegacy, false, false)
+	var firstWritten []oci.Written
+	var firstErr error
+	second := e.signer(oci.FormatLegacy, false, false)
+	second.Client = oci.New(oci.Options{Retry: oci.Retry{Attempts: 3, Wait: time.Millisecond}, Transport: &hookTransport{
+		match: func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") && strings.HasSuffix(r.URL.Path, ".sig")
+		},
+		// The second signer has read the tag (empty); the first signs
+		// now, and is done before the second's push fails.
+		hook: func() { firstWritten, firstErr = first.Sign(ctx, d) },
+	}})
+	secondWritten, err := second.Sign(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
+	m, err := remote.Image(oci.LegacyTag(d, oci.KindSignature))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := m.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, l := range mf.Layers {
+		listed[l.Annotations[oci.AnnotationSignature]] = true
+	}
+	for i, w := range [][]oci.Written{firstWritten, secondWritten} {
+		if !listed[base64.StdEncoding.EncodeToString(w[0].Result.Bundle.MessageSignature.Signature)] {
+			t.Errorf("signer %d returned without error, and its signature is not in the tag (%d layers)", i+1, len(mf.Layers))
 		}
 	}
 }

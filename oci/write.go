@@ -68,40 +68,61 @@ func (c *Client) AppendLegacy(ctx context.Context, subject name.Digest, kind Kin
 
 // appendLegacy reads the legacy manifest at tag, adds the layer (whose
 // blob has the hex digest) unless it is there, and writes the manifest.
+// Every signer of an image uploads the same simple-signing payload, and a
+// push that fails on a concurrent upload of it is tried again from a
+// fresh read of the tag: the manifest built before may lack what another
+// signer wrote meanwhile (and that signer may have read it back already).
 func (c *Client) appendLegacy(ctx context.Context, tag name.Tag, l *LegacyLayer, digest string) error {
+	var readErr error
+	err := retryUploadRace(ctx, func() error {
+		img, err := c.withLegacyLayer(ctx, tag, l, digest)
+		readErr = err
+		if err != nil || img == nil {
+			return nil
+		}
+		return c.pusher.Push(ctx, tag, img)
+	})
+	if readErr != nil {
+		return readErr
+	}
+	if err != nil {
+		return registryError("couldn't write", tag.String(), err)
+	}
+	return nil
+}
+
+// withLegacyLayer reads the legacy manifest at tag and returns it with the
+// layer added, or nil when the layer is there already.
+func (c *Client) withLegacyLayer(ctx context.Context, tag name.Tag, l *LegacyLayer, digest string) (v1.Image, error) {
 	base := emptyLegacyImage()
 	got, err := c.puller.Get(ctx, tag)
 	switch {
 	case err == nil:
 		if !got.MediaType.IsImage() {
-			return fmt.Errorf("couldn't add to %s: it is a %s, not an image manifest; remove the tag or sign with --format referrers", tag, got.MediaType)
+			return nil, fmt.Errorf("couldn't add to %s: it is a %s, not an image manifest; remove the tag or sign with --format referrers", tag, got.MediaType)
 		}
 		if base, err = got.Image(); err != nil {
-			return registryError("couldn't read", tag.String(), err)
+			return nil, registryError("couldn't read", tag.String(), err)
 		}
 		m, err := base.Manifest()
 		if err != nil {
-			return registryError("couldn't read", tag.String(), err)
+			return nil, registryError("couldn't read", tag.String(), err)
 		}
 		if len(m.Layers) >= MaxLayers {
-			return fmt.Errorf("couldn't add to %s: it has %d layers already, the most cosign reads", tag, len(m.Layers))
+			return nil, fmt.Errorf("couldn't add to %s: it has %d layers already, the most cosign reads", tag, len(m.Layers))
 		}
 		if hasLayer(m, digest, l.Annotations) {
-			return nil
+			return nil, nil
 		}
 	case isStatus(err, http.StatusNotFound):
 	default:
-		return registryError("couldn't read", tag.String(), err)
+		return nil, registryError("couldn't read", tag.String(), err)
 	}
 	img, err := mutate.Append(base, mutate.Addendum{Layer: static.NewLayer(l.Payload, types.MediaType(l.MediaType)), Annotations: l.Annotations})
 	if err != nil {
-		return fmt.Errorf("couldn't build the signature manifest: %w", err)
+		return nil, fmt.Errorf("couldn't build the signature manifest: %w", err)
 	}
-	// Every signer of an image uploads the same simple-signing payload.
-	if err := retryUploadRace(ctx, func() error { return c.pusher.Push(ctx, tag, img) }); err != nil {
-		return registryError("couldn't write", tag.String(), err)
-	}
-	return nil
+	return img, nil
 }
 
 // hasLayer reports whether a legacy manifest has a layer with the blob
