@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -293,8 +294,9 @@ v2's format), or both.
 
 --type is a predicate type URI or one of: custom, slsaprovenance,
 slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln,
-openvex. With custom, a non-JSON predicate is wrapped as cosign does:
-{"Data": "<text>", "Timestamp": "<RFC 3339>"}.`,
+openvex. With custom (the default), the predicate file, JSON or not, is
+wrapped as cosign wraps it: {"Data": "<file content>", "Timestamp":
+"<RFC 3339>"}; any other type takes a JSON object.`,
 		Example: `  sigil attest ghcr.io/org/app@sha256:4f5e… --predicate provenance.json --type slsaprovenance1
   sigil attest ghcr.io/org/app:v1.2.3 --predicate sbom.spdx.json --type spdxjson --recursive --format both`,
 		Args: cobra.MinimumNArgs(1),
@@ -310,7 +312,7 @@ openvex. With custom, a non-JSON predicate is wrapped as cosign does:
 			if err != nil {
 				return err
 			}
-			pred, err := predicateJSON(typ, raw)
+			pred, err := predicateJSON(pt, raw)
 			if err != nil {
 				return err
 			}
@@ -329,16 +331,20 @@ openvex. With custom, a non-JSON predicate is wrapped as cosign does:
 	return c
 }
 
-// predicateJSON returns the predicate: the file's JSON, or for --type
-// custom a text file wrapped as cosign wraps it.
-func predicateJSON(shortType string, raw []byte) (json.RawMessage, error) {
-	if json.Valid(raw) {
-		return raw, nil
-	}
-	if shortType == "custom" {
+// predicateJSON returns the predicate of a statement of predicateType
+// (a URI): for cosign's generic predicate type (--type custom) the file,
+// whatever it holds, wrapped as cosign wraps it ({"Data": "<text>",
+// "Timestamp": "<RFC 3339>"}, cosign's COSIGN_PREDICATE_SPEC); for any
+// other type the file, which must be a JSON object, as in-toto requires.
+// Both are decided before anything is signed or logged.
+func predicateJSON(predicateType string, raw []byte) (json.RawMessage, error) {
+	if custom, _ := intoto.PredicateTypeURI("custom"); predicateType == custom {
 		return json.Marshal(map[string]string{"Data": string(raw), "Timestamp": time.Now().UTC().Format(time.RFC3339)})
 	}
-	return nil, errors.New("the predicate is not JSON (only --type custom wraps text)")
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '{' && json.Valid(t) {
+		return t, nil
+	}
+	return nil, errors.New("the predicate is not a JSON object, as in-toto requires (only --type custom wraps other content, as text)")
 }
 
 // imageVerifyFlags are the flags of verify and verify-attestation.

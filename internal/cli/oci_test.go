@@ -451,3 +451,62 @@ func TestImageTreeUntoldCLI(t *testing.T) {
 		}
 	}
 }
+
+// --type custom (the default of attest and attest-blob) is cosign's
+// generic predicate: cosign v2 and v3 wrap the predicate file as
+// {"Data": "<file content>", "Timestamp": …} whatever it holds, JSON
+// included (a policy reads predicate.Data). sigil passed a JSON file
+// through as the predicate, so its custom statements did not have the
+// shape of their type. Other types take a JSON object, refused before
+// anything is signed and logged (attest signed and logged 123 or [1]
+// before refusing the statement).
+func TestPredicateJSONCustomAsCosign(t *testing.T) {
+	custom, _ := intoto.PredicateTypeURI("custom")
+	for _, raw := range []string{`{"a":1}` + "\n", "plain text", "123"} {
+		got, err := predicateJSON(custom, []byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p map[string]string
+		if err := json.Unmarshal(got, &p); err != nil || p["Data"] != raw || p["Timestamp"] == "" || len(p) != 2 {
+			t.Errorf("custom %q: predicate %s, %v", raw, got, err)
+		}
+	}
+	for _, raw := range []string{"123", "[1]", `"x"`, "null", "not json"} {
+		if _, err := predicateJSON("https://slsa.dev/provenance/v1", []byte(raw)); err == nil || !strings.Contains(err.Error(), "not a JSON object") {
+			t.Errorf("%q: got %v", raw, err)
+		}
+	}
+	got, err := predicateJSON("https://slsa.dev/provenance/v1", []byte(" {\"b\":2}\n"))
+	if err != nil || string(got) != `{"b":2}` {
+		t.Errorf("object: %s, %v", got, err)
+	}
+	// attest-blob, whose --type defaults to custom.
+	_, dir, root, sc := signFixture(t, 1)
+	art := filepath.Join(dir, "app.bin")
+	os.WriteFile(art, []byte("binary"), 0o644)
+	pred := filepath.Join(dir, "data.json")
+	os.WriteFile(pred, []byte(`{"a":1}`), 0o644)
+	b := filepath.Join(dir, "att.sigstore.json")
+	if code, _, stderr := run("attest-blob", art, "--predicate", pred, "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc); code != 0 {
+		t.Fatal(stderr)
+	}
+	raw, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle struct {
+		DSSEEnvelope struct {
+			Payload []byte `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	var st struct {
+		Predicate map[string]string `json:"predicate"`
+	}
+	if err := json.Unmarshal(raw, &bundle); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(bundle.DSSEEnvelope.Payload, &st); err != nil || st.Predicate["Data"] != `{"a":1}` {
+		t.Errorf("attest-blob statement %s: %v", bundle.DSSEEnvelope.Payload, err)
+	}
+}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -113,8 +111,9 @@ func newAttestBlob() *cobra.Command {
 predicate is the JSON in --predicate, sign it as a DSSE envelope, and write a
 bundle. --type is a predicate type URI or one of: custom, slsaprovenance,
 slsaprovenance02, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln,
-openvex. With custom, a non-JSON predicate is wrapped as cosign does:
-{"Data": "<text>", "Timestamp": "<RFC 3339>"}. With --statement, a complete
+openvex. With custom (the default), the predicate file, JSON or not, is
+wrapped as cosign wraps it: {"Data": "<file content>", "Timestamp":
+"<RFC 3339>"}; any other type takes a JSON object. With --statement, a complete
 in-toto statement is signed as given (no FILE).`,
 		Example: `  sigil attest-blob app.tar.gz --predicate provenance.json --type slsaprovenance1 --bundle app.intoto.sigstore.json
   sigil attest-blob sbom-subject.bin --predicate sbom.spdx.json --type spdxjson --bundle sbom.sigstore.json
@@ -163,7 +162,7 @@ in-toto statement is signed as given (no FILE).`,
 				} else if pred, err = readFile("predicate", predicate); err != nil {
 					return err
 				}
-				if st, err = statement(args[0], pt, typ, pred); err != nil {
+				if st, err = statement(args[0], pt, pred); err != nil {
 					return err
 				}
 			}
@@ -190,7 +189,7 @@ in-toto statement is signed as given (no FILE).`,
 const maxPredicate = 64 << 20
 
 // statement builds the in-toto Statement v1 for a file.
-func statement(path, predicateType, shortType string, predicate []byte) ([]byte, error) {
+func statement(path, predicateType string, predicate []byte) ([]byte, error) {
 	r, _, err := openArtifact(path)
 	if err != nil {
 		return nil, err
@@ -200,13 +199,9 @@ func statement(path, predicateType, shortType string, predicate []byte) ([]byte,
 	if _, err := io.Copy(h, r); err != nil {
 		return nil, fmt.Errorf("couldn't read artifact: %w", err)
 	}
-	var pred json.RawMessage
-	if t := bytes.TrimSpace(predicate); len(t) > 0 && t[0] == '{' && json.Valid(t) {
-		pred = t
-	} else if shortType == "custom" {
-		pred, _ = json.Marshal(map[string]string{"Data": string(predicate), "Timestamp": time.Now().UTC().Format(time.RFC3339)})
-	} else {
-		return nil, fmt.Errorf("the predicate is not a JSON object, as in-toto requires (only --type custom wraps other content as text)")
+	pred, err := predicateJSON(predicateType, predicate)
+	if err != nil {
+		return nil, err
 	}
 	name := filepath.Base(path)
 	if path == "-" {
