@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -625,7 +626,9 @@ A range A..B (or A...B, as git rev-list reads them) verifies every commit
 in it, merges included, and reports each; the exit status is 1 when any
 commit fails (an unsigned one too) or when the range holds no commit. A CI
 gate can so require that every commit of a pull request was signed by an
-allowed identity: sigil git verify origin/main..HEAD …
+allowed identity: sigil git verify origin/main..HEAD … In a shallow clone
+(a CI checkout with a fetch depth) a range that reaches the clone's boundary
+fails, as the commits behind it cannot be listed: fetch enough history.
 
 Defaults come from git config (sigil.trustedRoot, sigil.rekorURL,
 sigil.certificateIdentity, …); flags override them. On failure one line says
@@ -845,12 +848,18 @@ func isGitRange(rev string) bool { return strings.Contains(rev, "..") }
 // readRange reads the commits of a range, newest first, as git rev-list
 // orders them: one rev-list and one cat-file --batch process, whatever
 // the range's length.
+//
+// The walk must have followed each commit's own parents: in a shallow
+// clone (a CI checkout with a fetch depth) git gives the boundary commits
+// no parents, and a graft gives a commit others, so rev-list would stop
+// there and leave the commits behind them out of the range, unverified.
+// A commit whose stored parents are not those git walked fails the range.
 func readRange(ctx context.Context, rng string) ([]*gitObject, error) {
 	if strings.HasPrefix(rng, "-") {
 		return nil, fmt.Errorf("couldn't read %s: not a range", rng)
 	}
 	var stderr bytes.Buffer
-	list := gitObjects(ctx, "rev-list", "--end-of-options", rng)
+	list := gitObjects(ctx, "rev-list", "--parents", "--end-of-options", rng)
 	list.Stderr = &stderr
 	out, err := list.Output()
 	if err != nil {
@@ -860,7 +869,14 @@ func readRange(ctx context.Context, rng string) ([]*gitObject, error) {
 		}
 		return nil, fmt.Errorf("couldn't list the commits of %s: git rev-list: %s", rng, msg)
 	}
-	ids := strings.Fields(string(out))
+	var ids []string
+	walked := map[string][]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			ids = append(ids, f[0])
+			walked[f[0]] = f[1:]
+		}
+	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("couldn't verify %s: the range holds no commit", rng)
 	}
@@ -884,6 +900,10 @@ func readRange(ctx context.Context, rng string) ([]*gitObject, error) {
 		if !ok || len(f) != 3 || f[0] != id || f[1] != "commit" || err != nil || size < 0 || size >= len(rest) || rest[size] != '\n' {
 			return nil, fmt.Errorf("couldn't read commit %s of %s: git cat-file answered %q", id, rng, head)
 		}
+		if stored := commitParents(rest[:size]); !slices.Equal(stored, walked[id]) {
+			return nil, fmt.Errorf("couldn't list the commits of %s: commit %s records the parents %s but git walked %s (the boundary of a shallow clone, or a graft), so the commits behind it would be left out unverified; fetch the history (git fetch --unshallow) and verify again",
+				rng, id, parentList(stored), parentList(walked[id]))
+		}
 		o := &gitObject{kind: "commit", id: id}
 		o.payload, o.sig, err = gitsign.SplitCommit(rest[:size])
 		if err != nil {
@@ -894,6 +914,27 @@ func readRange(ctx context.Context, rng string) ([]*gitObject, error) {
 		raw = rest[size+1:]
 	}
 	return objs, nil
+}
+
+// commitParents returns the parents a commit object records (its "parent"
+// header lines), in order.
+func commitParents(raw []byte) []string {
+	var parents []string
+	for len(raw) > 0 && raw[0] != '\n' {
+		line, rest, _ := bytes.Cut(raw, []byte{'\n'})
+		if p, ok := bytes.CutPrefix(line, []byte("parent ")); ok {
+			parents = append(parents, string(p))
+		}
+		raw = rest
+	}
+	return parents
+}
+
+func parentList(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
 }
 
 // verifyGitRange verifies every commit of a range and reports each; it

@@ -375,6 +375,41 @@ func TestGitVerifyRange(t *testing.T) {
 	r.fails(nil, "not a range", "sigil", append(append([]string{"git", "verify"}, aliceID...), "--", "--all..HEAD")...)
 }
 
+// A shallow clone (a CI checkout with a fetch depth) gives its boundary
+// commits no parents, so git rev-list stops there: a range that reaches
+// the boundary fails instead of passing on what is left of it, and one
+// whose boundary lies behind the range verifies as in a full clone.
+func TestGitVerifyRangeShallow(t *testing.T) {
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	r.setup()
+	for _, m := range []string{"m1", "m2", "m3", "m4"} {
+		r.ok("git", "commit", "-q", "--allow-empty", "-m", m)
+	}
+	r.ok("git", "checkout", "-q", "-b", "pr")
+	r.ok("git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", "unsigned")
+	unsigned := strings.TrimSpace(r.ok("git", "rev-parse", "HEAD"))
+	for _, m := range []string{"p2", "p3", "p4"} {
+		r.ok("git", "commit", "-q", "--allow-empty", "-m", m)
+	}
+	args := append([]string{"git", "verify", "origin/main..pr", "--trusted-root", r.root}, aliceID...)
+	clone := func(depth string) *gitRepo {
+		c := *r
+		c.dir = filepath.Join(r.home, "clone-"+depth)
+		r.ok("git", "clone", "-q", "--depth", depth, "--no-single-branch", "file://"+r.dir, c.dir)
+		c.ok("git", "checkout", "-q", "pr")
+		return &c
+	}
+
+	c := clone("3")
+	c.fails(nil, "the boundary of a shallow clone", "sigil", args...)
+	c.ok("git", "fetch", "-q", "--unshallow")
+	c.fails(nil, "FAILED commit "+unsigned+": ", "sigil", args...)
+
+	c = clone("6")
+	c.fails(nil, "1 of 4 commits in origin/main..pr failed", "sigil", args...)
+}
+
 // The certificate extension flags of the other verify commands hold for
 // commits too: a GitHub workflow matcher refuses a certificate without
 // the extension; an extension it has passes.
