@@ -508,6 +508,12 @@ directory (mode 0600), so a rebase signs in once.`,
 				if program, err = filepath.EvalSymlinks(exe); err != nil {
 					program = exe
 				}
+				if strings.Contains(program, string(filepath.Separator)+"go-build") {
+					// go run's build is deleted when it exits (or, cached,
+					// when the build cache is trimmed): git would find no
+					// signing program at a later commit.
+					return fmt.Errorf("couldn't use this sigil as git's signing program: %s is a build of go run, deleted when it exits or when the build cache is trimmed; install sigil (go install ./cmd/sigil) and run sigil git setup, or pass --program PATH", program)
+				}
 			}
 			scope := "--local"
 			if global {

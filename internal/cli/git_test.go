@@ -530,6 +530,14 @@ func TestGitSetupScopes(t *testing.T) {
 	r.fails(nil, `unknown log mode "sometimes"`, "sigil", "git", "setup", "--global", "--rekor-mode", "sometimes")
 	r.fails(nil, "needs a certificate OIDC issuer", "sigil", "git", "setup", "--global", "--certificate-identity", "alice@sigil.test")
 	r.fails(nil, "couldn't use", "sigil", "git", "setup", "--global", "--trusted-root", filepath.Join(r.home, "missing.json"))
+
+	// Under go run (as this test binary, built in a go-build directory),
+	// the default program would be deleted on exit: refused, unless
+	// --program names one.
+	if !strings.Contains(r.sigil, string(filepath.Separator)+"go-build") {
+		t.Skip("the test binary is not in a go-build directory")
+	}
+	r.fails(nil, "is a build of go run", "sigil", "git", "setup", "--global")
 }
 
 // Without an identity policy a good signature is of undefined trust, which
