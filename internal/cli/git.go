@@ -199,6 +199,10 @@ func (g *gitSettings) identities() ([]verify.Identity, error) {
 	if g.identity == "" && g.identityRegexp == "" && g.issuer == "" && g.issuerRegexp == "" {
 		return nil, nil
 	}
+	if (g.identity == "" && g.identityRegexp == "") || (g.issuer == "" && g.issuerRegexp == "") {
+		// identityPolicy's error names --key, which git commands lack.
+		return nil, errors.New("couldn't build the identity policy: it needs both a certificate identity and an OIDC issuer: pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or set sigil.certificateIdentity (or …Regexp) and sigil.certificateOIDCIssuer (or …Regexp) in git config")
+	}
 	var f verifyFlags
 	if g.extensions != nil {
 		f = *g.extensions

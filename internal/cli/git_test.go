@@ -276,6 +276,15 @@ func TestGitVerifyFailures(t *testing.T) {
 	r.ok("git", "config", "--unset", "sigil.certificateIdentity")
 	r.ok("git", "config", "--unset", "sigil.certificateOIDCIssuer")
 	r.fails(nil, "no identity policy", "sigil", "git", "verify", "HEAD~1")
+	// Half a policy is refused, naming what git commands take (no --key).
+	r.ok("git", "config", "sigil.certificateIdentity", "alice@sigil.test")
+	for _, args := range [][]string{{"git", "verify-commit", "HEAD~1"}, {"sigil", "git", "verify", "HEAD~1"}, {"sigil", "git", "verify", "HEAD~1", "--certificate-oidc-issuer-regexp", ""}} {
+		code, out, errOut := r.run(nil, args[0], args[1:]...)
+		if code == 0 || !strings.Contains(out+errOut, "sigil.certificateOIDCIssuer") || strings.Contains(out+errOut, "--key") {
+			t.Fatalf("%v with only sigil.certificateIdentity: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	r.ok("git", "config", "--unset", "sigil.certificateIdentity")
 
 	// Without a token signing fails; git (before 2.41) hides why, so the
 	// reason also goes to the terminal, or to SIGIL_GIT_LOG.
@@ -528,7 +537,7 @@ func TestGitSetupScopes(t *testing.T) {
 	r.dir = r.home
 	r.fails(nil, "couldn't find a git repository here", "sigil", "git", "setup", "--program", r.sigil)
 	r.fails(nil, `unknown log mode "sometimes"`, "sigil", "git", "setup", "--global", "--rekor-mode", "sometimes")
-	r.fails(nil, "needs a certificate OIDC issuer", "sigil", "git", "setup", "--global", "--certificate-identity", "alice@sigil.test")
+	r.fails(nil, "needs both a certificate identity and an OIDC issuer", "sigil", "git", "setup", "--global", "--certificate-identity", "alice@sigil.test")
 	r.fails(nil, "couldn't use", "sigil", "git", "setup", "--global", "--trusted-root", filepath.Join(r.home, "missing.json"))
 
 	// Under go run (as this test binary, built in a go-build directory),
