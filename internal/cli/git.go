@@ -580,7 +580,7 @@ directory (mode 0600), so a rebase signs in once.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "git config %s %s %s\n", scope, kv[0], shellQuote(kv[1]))
 			}
 			if ids, _ := g.identities(); len(ids) == 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Note: no identity to verify against (--certificate-identity, --certificate-oidc-issuer): git shows signatures as of unknown validity (U in git log --format=%%G?), and merge --verify-signatures refuses them as unsigned.\n")
+				fmt.Fprintf(cmd.ErrOrStderr(), "Note: no identity to verify against (--certificate-identity, --certificate-oidc-issuer): git shows signatures as of unknown validity (U in git log --format=%%G?), and merge --verify-signatures refuses them (\"untrusted GPG signature\").\n")
 			}
 			return nil
 		},

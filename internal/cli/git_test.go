@@ -554,7 +554,10 @@ func TestGitSetupScopes(t *testing.T) {
 func TestGitMergeVerifySignatures(t *testing.T) {
 	f := fakesvc.New(t)
 	r := newGitRepo(t, f)
-	r.setup()
+	// setup says what git then does, in git's words.
+	if out := r.setup(); !strings.Contains(out, `merge --verify-signatures refuses them ("untrusted GPG signature")`) {
+		t.Fatalf("setup without an identity:\n%s", out)
+	}
 	r.ok("git", "commit", "-q", "--allow-empty", "-m", "base")
 	r.ok("git", "checkout", "-q", "-b", "topic")
 	r.ok("git", "commit", "-q", "--allow-empty", "-m", "topic")
