@@ -352,7 +352,12 @@ func (g *gitSettings) verifier() (*gitsign.Verifier, error) {
 	}
 	tr, err := client.LoadTrustedRoot(opts)
 	if err != nil {
-		if !g.offline && g.trustedRoot == "" {
+		switch {
+		case g.trustedRoot != "":
+		case errors.Is(err, client.ErrNotInitialized):
+			// No mirror, so no cache either: offline cannot help.
+			return nil, fmt.Errorf("%w\n(under git: git config sigil.trustedRoot FILE, or sigil git setup --trusted-root FILE)", err)
+		case !g.offline:
 			// git verify-commit takes no --offline: name the setting.
 			return nil, fmt.Errorf("%w\n(under git, without the mirror: git -c sigil.offline=true verify-commit …, or sigil git verify --offline)", err)
 		}

@@ -270,6 +270,14 @@ func TestGitVerifyFailures(t *testing.T) {
 	// With bob's identity on the command line, it verifies.
 	r.ok("sigil", "git", "verify", "--certificate-identity", "bob@sigil.test", "--certificate-oidc-issuer", fakesvc.Issuer)
 
+	// Without a trusted root or TUF mirror, git verify-commit names the
+	// setting, not the offline mode a cache that was never filled cannot
+	// serve.
+	code, out, errOut = r.run(nil, "git", "-c", "sigil.trustedRoot=", "verify-commit", "HEAD")
+	if code == 0 || !strings.Contains(out+errOut, "no TUF mirror configured") || !strings.Contains(out+errOut, "git config sigil.trustedRoot FILE") || strings.Contains(out+errOut, "sigil.offline=true") {
+		t.Fatalf("verify-commit without trust: exit %d\n%s%s", code, out, errOut)
+	}
+
 	// Unsigned commits and missing policies say so.
 	r.ok("git", "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", "unsigned")
 	r.fails(nil, "not signed", "sigil", append([]string{"git", "verify"}, aliceID...)...)
