@@ -130,3 +130,34 @@ func TestNewMetaIssuersBounded(t *testing.T) {
 		t.Fatalf("after the bucket refilled: %v", err)
 	}
 }
+
+// Made-up issuers that match a meta-issuer pattern and whose discovery
+// fails must not push issuers in use out of the cache: otherwise a
+// stream of garbage tokens evicts every real cluster, each of which must
+// then win a token of the new-issuer bound again, against the stream.
+func TestMadeUpMetaIssuersDoNotEvict(t *testing.T) {
+	iss := newIssuer(t, oidctest.Options{})
+	now := time.Now()
+	v, err := oidc.NewVerifier(&oidc.Config{MetaIssuers: map[string]oidc.Issuer{"http://127.0.0.1:*": {Type: oidc.TypeEmail}}},
+		oidc.Options{NewMetaIssuersPerMinute: 150, Now: func() time.Time { return now }, Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), mustToken(t, iss, iss.Claims("u", "a@example.com"))); err != nil {
+		t.Fatal(err)
+	}
+	// Ports nothing listens on: discovery fails at once.
+	for port := 1; port < 150; port++ {
+		c := iss.Claims("u", "a@example.com")
+		c["iss"] = fmt.Sprintf("http://127.0.0.1:%d", port)
+		if _, err := v.Verify(context.Background(), mustToken(t, iss, c)); err == nil {
+			t.Fatalf("made-up issuer %d accepted", port)
+		}
+	}
+	if _, err := v.Verify(context.Background(), mustToken(t, iss, iss.Claims("u", "a@example.com"))); err != nil {
+		t.Fatalf("the issuer in use after a stream of made-up issuers: %v", err)
+	}
+	if n := iss.DiscoveryHits.Load(); n != 1 {
+		t.Errorf("discovery of the issuer in use ran %d times, want 1", n)
+	}
+}

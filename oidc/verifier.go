@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -98,7 +99,11 @@ type Verifier struct {
 	log   *slog.Logger
 	exact map[string]*issuerState
 	meta  []metaIssuer
-	cache *lru.Cache[string, *issuerState] // meta-issuer states by concrete URL
+	// cache holds the states of meta-issuers whose discovery succeeded,
+	// by concrete URL; pending those not (yet) discovered, so that made-up
+	// issuers, whose discovery fails, push out only each other and never
+	// an issuer in use.
+	cache, pending *lru.Cache[string, *issuerState]
 
 	// newMeta is a token bucket of NewMetaIssuersPerMinute.
 	newMetaMu     sync.Mutex
@@ -192,6 +197,9 @@ func NewVerifier(cfg *Config, opts Options) (*Verifier, error) {
 	if v.cache, err = lru.New[string, *issuerState](100); err != nil {
 		return nil, fmt.Errorf("couldn't create token verifier: %w", err)
 	}
+	if v.pending, err = lru.New[string, *issuerState](100); err != nil {
+		return nil, fmt.Errorf("couldn't create token verifier: %w", err)
+	}
 	return v, nil
 }
 
@@ -214,6 +222,12 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Principal, error) {
 	verifier, err := st.verifier(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if st.meta && !st.cached.Load() {
+		// Discovered: from now on among the issuers in use.
+		v.cache.Add(st.url, st)
+		v.pending.Remove(st.url)
+		st.cached.Store(true)
 	}
 	tok, err := verifier.Verify(ctx, raw)
 	if err != nil {
@@ -313,6 +327,9 @@ func (v *Verifier) state(iss string) (*issuerState, error) {
 	if st, ok := v.cache.Get(iss); ok {
 		return st, nil
 	}
+	if st, ok := v.pending.Get(iss); ok {
+		return st, nil
+	}
 	var match *metaIssuer
 	for i, m := range v.meta {
 		if !m.re.MatchString(iss) {
@@ -336,7 +353,8 @@ func (v *Verifier) state(iss string) (*issuerState, error) {
 			return nil, err
 		}
 		st.policy = m.policy
-		v.cache.Add(iss, st)
+		st.meta = true
+		v.pending.Add(iss, st)
 		return st, nil
 	}
 	return nil, fmt.Errorf("couldn't match issuer %q with any configured issuer: %w", iss, ErrUnknownIssuer)
@@ -349,6 +367,10 @@ type issuerState struct {
 	conf   *Issuer
 	policy claimPolicy
 	client *http.Client
+	// meta marks the state of a meta-issuer; cached that it has moved
+	// from Verifier.pending to Verifier.cache.
+	meta   bool
+	cached atomic.Bool
 
 	mu       sync.Mutex
 	idv      *gooidc.IDTokenVerifier
