@@ -430,7 +430,11 @@ func (st *issuerState) verifier(ctx context.Context) (*gooidc.IDTokenVerifier, e
 	}
 	idv, err := st.discover(ctx)
 	if err != nil {
-		st.failedAt, st.failErr = now, fmt.Errorf("couldn't discover issuer %s: %w: %v", st.url, ErrIssuerUnavailable, err)
+		// Remembered from when it ended: a discovery that timed out took
+		// longer than DiscoveryRetry (10 s and 5 s by default), and the
+		// requests queued behind it must share its failure instead of
+		// each running a discovery of their own, one after the other.
+		st.failedAt, st.failErr = st.v.opts.Now(), fmt.Errorf("couldn't discover issuer %s: %w: %v", st.url, ErrIssuerUnavailable, err)
 		st.v.log.Warn("OIDC discovery failed", "issuer", st.url, "error", err)
 		return nil, st.failErr
 	}

@@ -508,6 +508,42 @@ func TestDiscovery(t *testing.T) {
 			t.Fatalf("discovery tried %d times within the retry interval", n)
 		}
 	})
+	t.Run("hanging issuer, failure remembered from when it ended", func(t *testing.T) {
+		// Discovery times out after longer than the retry interval (10 s
+		// and 5 s by default): requests queued behind it must take its
+		// failure, not each run a discovery of their own, one after the
+		// other.
+		iss := newIssuer(t, oidctest.Options{})
+		tok := mustToken(t, iss, iss.Claims("u", "a@example.com"))
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) })
+		iss.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			iss.DiscoveryHits.Add(1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		})
+		v, err := oidc.NewVerifier(emailConfig(iss.URL), oidc.Options{Timeout: 300 * time.Millisecond, DiscoveryRetry: 150 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := v.Verify(context.Background(), tok); !errors.Is(err, oidc.ErrIssuerUnavailable) {
+					t.Errorf("error %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n, d := iss.DiscoveryHits.Load(), time.Since(start); n != 1 {
+			t.Fatalf("%d concurrent requests ran %d discoveries in %s, want 1", 4, n, d)
+		}
+	})
 	t.Run("rotated key is fetched", func(t *testing.T) {
 		iss := newIssuer(t, oidctest.Options{})
 		v, err := oidc.NewVerifier(emailConfig(iss.URL), oidc.Options{JWKSRefresh: time.Nanosecond})
