@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,5 +161,42 @@ func TestMadeUpMetaIssuersDoNotEvict(t *testing.T) {
 	}
 	if n := iss.DiscoveryHits.Load(); n != 1 {
 		t.Errorf("discovery of the issuer in use ran %d times, want 1", n)
+	}
+}
+
+// Made-up issuers already taken up, whose discovery failed, are retried
+// once DiscoveryRetry has passed: the retries count against the same
+// bound, or a hundred of them cost a discovery request each every few
+// seconds, forty times the bound.
+func TestFailedMetaIssuerRetriesBounded(t *testing.T) {
+	iss := newIssuer(t, oidctest.Options{})
+	var hits atomic.Int64
+	iss.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.NotFound(w, r)
+	})
+	now := time.Now()
+	v, err := oidc.NewVerifier(&oidc.Config{MetaIssuers: map[string]oidc.Issuer{iss.URL + "/*": {Type: oidc.TypeEmail}}},
+		oidc.Options{NewMetaIssuersPerMinute: 2, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(name string) string {
+		c := iss.Claims("u", "a@example.com")
+		c["iss"] = iss.URL + "/" + name
+		return mustToken(t, iss, c)
+	}
+	a, b := token("a"), token("b")
+	for i := 0; i < 10; i++ {
+		for _, tok := range []string{a, b} {
+			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, oidc.ErrIssuerUnavailable) {
+				t.Fatalf("made-up issuer: %v", err)
+			}
+		}
+		now = now.Add(6 * time.Second) // past DiscoveryRetry (5 s)
+	}
+	// One minute at 2 a minute: the burst of 2 and 2 more.
+	if n := hits.Load(); n > 4 {
+		t.Fatalf("%d discovery requests in a minute for 2 made-up issuers, bound 2 a minute", n)
 	}
 }

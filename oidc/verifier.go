@@ -70,8 +70,9 @@ type Options struct {
 	DiscoveryRetry time.Duration
 	// NewMetaIssuersPerMinute bounds how many issuers not seen before
 	// that match a meta-issuer pattern are taken up (each costs a
-	// discovery request, before any signature can be checked), in a
-	// burst and per minute; default 30. Without a bound, tokens with
+	// discovery request, before any signature can be checked), and how
+	// often those whose discovery failed are tried again, in a burst
+	// and per minute; default 30. Without a bound, tokens with
 	// garbage signatures and made-up iss values make the CA send one
 	// request per token (Fulcio has no bound).
 	NewMetaIssuersPerMinute int
@@ -427,6 +428,12 @@ func (st *issuerState) verifier(ctx context.Context) (*gooidc.IDTokenVerifier, e
 	now := st.v.opts.Now()
 	if !st.failedAt.IsZero() && now.Sub(st.failedAt) < st.v.opts.DiscoveryRetry {
 		return nil, st.failErr
+	}
+	if st.meta && !st.failedAt.IsZero() && !st.v.takeNewMeta() {
+		// A meta-issuer whose discovery failed (a made-up one, likely)
+		// is retried within the bound on new ones: a hundred cached
+		// ones would otherwise cost a request each every DiscoveryRetry.
+		return nil, fmt.Errorf("couldn't discover issuer %s again: %w: more than %d new or failing meta-issuers a minute (try again shortly)", st.url, ErrIssuerUnavailable, st.v.opts.NewMetaIssuersPerMinute)
 	}
 	idv, err := st.discover(ctx)
 	if err != nil {
