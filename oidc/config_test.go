@@ -122,6 +122,7 @@ func TestConfigErrors(t *testing.T) {
 		{"meta without wildcard", "meta-issuers:\n  https://a.example.com:\n    type: email\n", "needs a '*'"},
 		{"HS256 allowed", "oidc-issuers:\n  https://a.example.com:\n    type: email\n    signing-algorithms: [HS256]\n", "not allowed"},
 		{"bad policy regexp", "oidc-issuers:\n  https://a.example.com:\n    type: email\n    claim-policy:\n      repository: [\"(\"]\n", "claim-policy"},
+		{"policy regexp unbalanced on its own", "oidc-issuers:\n  https://a.example.com:\n    type: email\n    claim-policy:\n      repository: [\"a)|(.*\"]\n", "claim-policy"},
 		{"empty policy", "oidc-issuers:\n  https://a.example.com:\n    type: email\n    claim-policy:\n      repository: []\n", "no patterns"},
 		{"bad ca-cert", "oidc-issuers:\n  https://a.example.com:\n    type: email\n    ca-cert: nope\n", "ca-cert"},
 	} {

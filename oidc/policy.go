@@ -28,6 +28,12 @@ func compilePolicy(p map[string][]string) (claimPolicy, error) {
 		}
 		r := claimRule{claim: name}
 		for _, pat := range p[name] {
+			// The pattern must be a regexp on its own: wrapped in the
+			// anchors, an unbalanced one such as "a)|(.*" would compile
+			// to "^(?:a)|(.*)$", which matches anything.
+			if _, err := regexp.Compile(pat); err != nil {
+				return nil, fmt.Errorf("claim-policy %q: pattern %q: %v", name, pat, err)
+			}
 			re, err := regexp.Compile("^(?:" + pat + ")$")
 			if err != nil {
 				return nil, fmt.Errorf("claim-policy %q: pattern %q: %v", name, pat, err)
