@@ -350,7 +350,8 @@ same process, under /ct. Without either it issues without SCTs.`,
     https://token.actions.githubusercontent.com:
       type: github-workflow
       claim-policy:
-        repository_owner: ["my-org"]
+        # the owner's numeric ID: an organization's name can be renamed and reused
+        repository_owner_id: ["1234567"]
         ref: ["refs/heads/main", "refs/tags/v.*"]
     https://accounts.example.com:
       type: email`,
