@@ -22,12 +22,18 @@ import (
 // issuing certificate alone as anchor (one signature check per bundle); the
 // links above it, which are the same for every leaf, are checked once per
 // verifier: signatures, CA constraints, path lengths and EKU nesting. Their
-// validity periods are checked at every verified time, so the result equals
-// a full x509.Verify against the trusted root's certificates only.
+// validity periods are checked at every verified time. Name constraints
+// above the issuing certificate depend on the leaf's names, so a leaf under
+// such a certificate is verified with x509.Verify through the whole chain
+// (full). The result equals a full x509.Verify against the trusted root's
+// certificates only.
 type caChain struct {
 	ca      *trust.CA
 	chain   []*x509.Certificate // issuing certificate first, anchor last
 	anchors []*x509.CertPool    // chain[i] alone, for a leaf it issued
+	// constrained[i] is set when a certificate above chain[i] constrains
+	// names.
+	constrained []bool
 
 	once    sync.Once
 	linkErr error
@@ -40,7 +46,31 @@ func newCAChain(ca *trust.CA) *caChain {
 		p.AddCert(x)
 		c.anchors = append(c.anchors, p)
 	}
+	c.constrained = make([]bool, len(c.chain))
+	for i := len(c.chain) - 2; i >= 0; i-- {
+		c.constrained[i] = c.constrained[i+1] || hasNameConstraints(c.chain[i+1])
+	}
 	return c
+}
+
+// verifyOptions returns the roots and intermediates to verify a leaf issued
+// by chain[at]: chain[at] alone as anchor, or, when a certificate above it
+// constrains names (which crypto/x509 applies to the leaf's names only
+// along a path it builds), the whole chain from chain[at] to the anchor.
+func (c *caChain) verifyOptions(at int) (roots, intermediates *x509.CertPool) {
+	if !c.constrained[at] {
+		return c.anchors[at], nil
+	}
+	intermediates = x509.NewCertPool()
+	for _, x := range c.chain[at : len(c.chain)-1] {
+		intermediates.AddCert(x)
+	}
+	return c.anchors[len(c.chain)-1], intermediates
+}
+
+func hasNameConstraints(c *x509.Certificate) bool {
+	return len(c.PermittedDNSDomains)+len(c.ExcludedDNSDomains)+len(c.PermittedIPRanges)+len(c.ExcludedIPRanges)+
+		len(c.PermittedEmailAddresses)+len(c.ExcludedEmailAddresses)+len(c.PermittedURIDomains)+len(c.ExcludedURIDomains) > 0
 }
 
 // issuerOf returns the position in the chain of the certificate that
@@ -159,10 +189,12 @@ func (v *Verifier) verifyCertificate(leaf *x509.Certificate, times []VerifiedTim
 			}
 			at := c.issuerOf(leaf)
 			if !verified[c] {
+				roots, intermediates := c.verifyOptions(at)
 				if _, err := checked.Verify(x509.VerifyOptions{
-					Roots:       c.anchors[at],
-					CurrentTime: t.Timestamp,
-					KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+					Roots:         roots,
+					Intermediates: intermediates,
+					CurrentTime:   t.Timestamp,
+					KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 				}); err != nil {
 					why = append(why, fmt.Sprintf("CA %s: %v", caName(c.ca), err))
 					continue

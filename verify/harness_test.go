@@ -444,3 +444,60 @@ func TestLeafIssuedByTheRoot(t *testing.T) {
 		t.Fatalf("leaf signed by another key under the intermediate's name: %v", err)
 	}
 }
+
+// TestNameConstraintsAboveTheIssuer: name constraints of a certificate
+// above the one that issued the leaf (a root that constrains its
+// intermediate to a domain) hold for the leaf's names, as x509.Verify over
+// the whole chain (sigstore-go) applies them. They were not checked: the
+// leaf was verified against its issuing certificate alone, and the links
+// above it without the leaf, so a leaf outside the root's constraints
+// verified.
+func TestNameConstraintsAboveTheIssuer(t *testing.T) {
+	p, _ := newPKI(t)
+	root := *p.Root
+	root.PermittedURIDomains = []string{"example.com"}
+	root.PermittedEmailAddresses = []string{"example.com"}
+	der, err := x509.CreateCertificate(rand.Reader, &root, &root, p.RootKey.Public(), p.RootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Root, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	inter := *p.Intermediate
+	if der, err = x509.CreateCertificate(rand.Reader, &inter, p.Root, p.IntermediateKey.Public(), p.RootKey); err != nil {
+		t.Fatal(err)
+	}
+	if p.Intermediate, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := p.TrustedRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := New(tr, Options{})
+	for _, tc := range []struct {
+		uri, email string
+		ok         bool
+	}{
+		{uri: testpki.DefaultIdentity.URI},
+		{email: "someone@elsewhere.test"},
+		{uri: "https://example.com/ci/release.yml@refs/heads/main", ok: true},
+		{email: "release@example.com", ok: true},
+	} {
+		id := testpki.DefaultIdentity
+		id.URI, id.Email = tc.uri, tc.email
+		s, err := p.Sign(artifact, testpki.SignOptions{Identity: &id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol := Policy{Identities: []Identity{{SubjectAlternativeName: Matcher{Exact: tc.uri + tc.email}, Issuer: Matcher{Exact: id.Issuer}}}}
+		_, err = v.Verify(roundTrip(t, s.Bundle), fileArtifact(artifact), pol)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s%s, within the root's name constraints: %v", tc.uri, tc.email, err)
+		case !tc.ok && (CheckOf(err) != CheckCertificate || !strings.Contains(err.Error(), "not permitted")):
+			t.Errorf("%s%s, outside the root's name constraints: %v", tc.uri, tc.email, err)
+		}
+	}
+}
