@@ -172,6 +172,11 @@ func (v *Verifier) verifyCertificate(leaf *x509.Certificate, times []VerifiedTim
 	if err != nil {
 		return nil, &Error{Check: CheckCertificate, Err: err}
 	}
+	if len(times) == 0 {
+		// The chain is checked at each verified time: with none (the
+		// observer threshold disabled), nothing would be checked.
+		return nil, fail(CheckTimestamp, "no verified time to check the certificate at: a certificate needs a log integrated time (SET) or an RFC 3161 timestamp, whatever the thresholds")
+	}
 	checked := leafForVerify(leaf)
 	var issuer *x509.Certificate
 	verified := map[*caChain]bool{} // CAs the leaf's signature and constraints were checked against

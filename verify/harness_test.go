@@ -501,3 +501,43 @@ func TestNameConstraintsAboveTheIssuer(t *testing.T) {
 		}
 	}
 }
+
+// TestNoVerifiedTimeNoCertificate: with the observer threshold disabled, a
+// bundle that proves no time left the certificate unchecked: the chain
+// loop ran over no times, so a certificate from a CA the trusted root does
+// not list verified (with SCTs off), and with SCTs required the verifier
+// panicked on the missing issuer. A certificate needs a verified time.
+func TestNoVerifiedTimeNoCertificate(t *testing.T) {
+	p, tr := newPKI(t)
+	other, _ := newPKI(t)
+	untrusted, err := other.Sign(artifact, testpki.SignOptions{V2: true, Timestamp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A bundle of the trusted domain whose timestamp was removed.
+	trusted, err := p.Sign(artifact, testpki.SignOptions{V2: true, Timestamp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted.Bundle.Timestamps = nil
+	for _, tc := range []struct {
+		name string
+		b    *bundle.Bundle
+		sct  int
+	}{
+		{"untrusted CA, SCTs off", untrusted.Bundle, Off},
+		{"trusted CA, SCT required", trusted.Bundle, 0},
+	} {
+		v := New(tr, Options{TlogThreshold: Off, SignedTimestampThreshold: Off, ObserverTimestampThreshold: Off, SCTThreshold: tc.sct})
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: panic: %v", tc.name, r)
+				}
+			}()
+			if _, err := v.Verify(tc.b, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp {
+				t.Errorf("%s: a certificate without a verified time: %v", tc.name, err)
+			}
+		}()
+	}
+}

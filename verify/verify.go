@@ -59,7 +59,8 @@ type Options struct {
 	// (verified SETs) are needed. Default none.
 	IntegratedTimestampThreshold int
 	// ObserverTimestampThreshold is how many verified times of either kind
-	// are needed. Default 1.
+	// are needed. Default 1. Off still leaves a certificate needing one:
+	// its chain is checked at the verified times.
 	ObserverTimestampThreshold int
 	// UseCurrentTime verifies at the current time when the bundle proves
 	// none (for key-signed bundles that were not logged). It never applies
