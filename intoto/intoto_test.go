@@ -98,14 +98,15 @@ func TestParseIsStrict(t *testing.T) {
 		t.Fatalf("a plain statement (a predicate may use any keys): %v", err)
 	}
 	for name, payload := range map[string]string{
-		"subject and SUBJECT":      head + `,"subject":` + evil + `,"SUBJECT":` + sub + `}`,
-		"Subject alone":            head + `,"Subject":` + sub + `}`,
-		"two subject keys":         head + `,"subject":` + evil + `,"subject":` + sub + `}`,
-		"a subject's Digest":       head + `,"subject":[{"name":"a","Digest":{"sha256":"` + d + `"}}]}`,
-		"two digests in a subject": head + `,"subject":[{"name":"a","digest":{"sha256":"` + strings.Repeat("00", 32) + `"},"digest":{"sha256":"` + d + `"}}]}`,
-		"data after the statement": head + `,"subject":` + sub + `} {"subject":` + evil + `}`,
-		"garbage after":            head + `,"subject":` + sub + `}xyz`,
-		"invalid UTF-8":            head + `,"subject":` + sub + `,"x":"\xff"}`,
+		"subject and SUBJECT":             head + `,"subject":` + evil + `,"SUBJECT":` + sub + `}`,
+		"Subject alone":                   head + `,"Subject":` + sub + `}`,
+		"two subject keys":                head + `,"subject":` + evil + `,"subject":` + sub + `}`,
+		"a subject's Digest":              head + `,"subject":[{"name":"a","Digest":{"sha256":"` + d + `"}}]}`,
+		"two digests in a subject":        head + `,"subject":[{"name":"a","digest":{"sha256":"` + strings.Repeat("00", 32) + `"},"digest":{"sha256":"` + d + `"}}]}`,
+		"one algorithm twice in a digest": head + `,"subject":[{"name":"a","digest":{"sha256":"` + strings.Repeat("00", 32) + `","sha256":"` + d + `"}}]}`,
+		"data after the statement":        head + `,"subject":` + sub + `} {"subject":` + evil + `}`,
+		"garbage after":                   head + `,"subject":` + sub + `}xyz`,
+		"invalid UTF-8":                   head + `,"subject":` + sub + `,"x":"\xff"}`,
 	} {
 		if _, err := Parse([]byte(payload)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -32,7 +32,12 @@ func checkStrict(payload []byte) error {
 			return errors.New("subject is not an array")
 		}
 		for d.More() {
-			if err := object(d, []string{"name", "digest", "uri", "mediaType", "annotations", "content", "downloadLocation"}, func(string) error { return skip(d) }); err != nil {
+			if err := object(d, []string{"name", "digest", "uri", "mediaType", "annotations", "content", "downloadLocation"}, func(key string) error {
+				if key == "digest" {
+					return digestSet(d)
+				}
+				return skip(d)
+			}); err != nil {
 				return fmt.Errorf("subject: %w", err)
 			}
 		}
@@ -73,6 +78,33 @@ func object(d *json.Decoder, known []string, value func(key string) error) error
 			}
 		}
 		if err := value(key); err != nil {
+			return err
+		}
+	}
+	_, err := d.Token() // '}'
+	return err
+}
+
+// digestSet reads a subject's digest object and refuses an algorithm
+// named twice: encoding/json keeps the last value, protojson (sigstore-go)
+// refuses the statement, other readers keep the first. Names differing in
+// case are distinct algorithms to every reader and stay allowed.
+func digestSet(d *json.Decoder) error {
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return errors.New("digest is not a JSON object")
+	}
+	seen := map[string]bool{}
+	for d.More() {
+		t, err := d.Token()
+		if err != nil {
+			return err
+		}
+		alg, _ := t.(string)
+		if seen[alg] {
+			return fmt.Errorf("digest %q appears twice", alg)
+		}
+		seen[alg] = true
+		if err := skip(d); err != nil {
 			return err
 		}
 	}
