@@ -102,6 +102,10 @@ func TestVerifyBlobCLI(t *testing.T) {
 		{"bad digest", []string{"verify-blob", "sha256:abc", "--bundle", f.bundle, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "want sha256:<64 hex digits>"},
 		{"missing bundle", []string{"verify-blob", f.art, "--bundle", filepath.Join(f.dir, "nope"), "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "couldn't read bundle"},
 		{"no bundle", []string{"verify-blob", f.art, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "pass --bundle FILE, or --signature FILE for a detached signature"},
+		// A certificate (or log) given beside a bundle was ignored and the
+		// bundle's own certificate verified.
+		{"bundle and certificate", []string{"verify-blob", f.art, "--bundle", f.bundle, "--certificate", f.pub, "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "--certificate and --rekor-url go with --signature"},
+		{"bundle and rekor url", []string{"verify-blob", f.art, "--bundle", f.bundle, "--rekor-url", "http://127.0.0.1:1", "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root}, 1, "--certificate and --rekor-url go with --signature"},
 		// An unknown output format is refused before verifying.
 		{"unknown output", []string{"verify-blob", f.art, "--bundle", filepath.Join(f.dir, "nope"), "--certificate-identity", id, "--certificate-oidc-issuer", iss, "--trusted-root", f.root, "-o", "yaml"}, 1, `unknown --output "yaml"`},
 		{"key", []string{"verify-blob", f.art, "--bundle", f.keyBundle, "--key", f.pub, "--trusted-root", f.root}, 0, "Verified OK: signed by key"},

@@ -625,6 +625,12 @@ func runVerify(cmd *cobra.Command, f *verifyFlags, args []string, predicateType 
 	if err != nil {
 		return err
 	}
+	if f.signature == "" && (f.certificate != "" || f.rekorURL != "") {
+		// A bundle carries its own certificate and log entry: a
+		// certificate given beside it was ignored, and the bundle's
+		// verified whatever it held.
+		return errors.New("--certificate and --rekor-url go with --signature (a detached signature); a bundle carries its certificate and log entry")
+	}
 	var b *bundle.Bundle
 	if f.signature != "" {
 		b, art, err = f.detachedBundle(cmd.Context(), art, pol)
