@@ -253,6 +253,14 @@ func (s *Service) respond(req *timestamp.Request) ([]byte, *rejection) {
 	if req.Nonce != nil && len(req.Nonce.Bytes()) > MaxNonceBytes {
 		return nil, reject(timestamp.FailBadDataFormat, "couldn't accept timestamp request: nonce of %d bytes, more than %d", len(req.Nonce.Bytes()), MaxNonceBytes)
 	}
+	// A token from a certificate not valid at its genTime verifies
+	// nowhere (the chain is checked at genTime): a TSA whose supplied
+	// certificate expired while it ran refuses instead (systemFailure),
+	// as selfCheck refuses to start with one.
+	if leaf, at := s.chain[0], s.now().Truncate(time.Second); at.Before(leaf.NotBefore.Truncate(time.Second)) || at.After(leaf.NotAfter) {
+		s.log.Error("couldn't issue timestamp: the TSA certificate is not valid now", "notBefore", leaf.NotBefore.UTC().Format(time.RFC3339), "notAfter", leaf.NotAfter.UTC().Format(time.RFC3339))
+		return nil, &rejection{failInfo: timestamp.FailSystemFailure, status: http.StatusInternalServerError, reason: "couldn't issue timestamp: the TSA certificate is not valid now"}
+	}
 	start := time.Now()
 	resp, err := s.signer.Respond(req)
 	if err != nil {

@@ -51,6 +51,7 @@ type Service struct {
 	url      string
 	log      *slog.Logger
 	metrics  *metrics
+	now      func() time.Time
 }
 
 // Sentinel errors of New.
@@ -115,6 +116,7 @@ func New(cfg Config) (*Service, error) {
 		chain:  chain,
 		url:    cfg.URL,
 		log:    log,
+		now:    now,
 	}
 	if err := s.selfCheck(now()); err != nil {
 		return nil, err

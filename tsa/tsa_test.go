@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -486,5 +487,33 @@ func TestInProcessSigner(t *testing.T) {
 	chain := s.Chain()
 	if err := tok.Verify(msg[:], timestamp.VerifyOptions{Roots: chain[1:], Leaf: chain[0]}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestExpiredLeafStopsIssuing: a TSA whose certificate expires while it
+// runs answers systemFailure instead of tokens no verifier accepts.
+func TestExpiredLeafStopsIssuing(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, err := New(Config{DataDir: t.TempDir(), URL: "https://tsa.example/api/v1/timestamp", Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	req := derRequest(t, &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest(crypto.SHA256, testMsg)})
+	if code, _, _ := post(t, srv.URL+"/api/v1/timestamp", MediaTypeQuery, req); code != http.StatusOK {
+		t.Fatalf("while the leaf is valid: %d", code)
+	}
+	mu.Lock()
+	now = s.Chain()[0].NotAfter.Add(time.Hour)
+	mu.Unlock()
+	code, _, reply := post(t, srv.URL+"/api/v1/timestamp", MediaTypeQuery, req)
+	if code != http.StatusInternalServerError {
+		t.Fatalf("after the leaf expired: %d, want 500", code)
+	}
+	if _, err := timestamp.ParseResponse(reply); err == nil {
+		t.Error("a token was issued after the leaf expired")
 	}
 }
