@@ -130,7 +130,10 @@ func (f *fileSource) Token(context.Context) (string, error) {
 	return tok, err
 }
 
-// readTokenFile reads a token of at most MaxTokenSize bytes, trimmed.
+// readTokenFile reads a token of at most MaxTokenSize bytes, trimmed of
+// white space (a CRLF from Windows) and of a leading UTF-8 byte order
+// mark, which Windows editors and PowerShell 5's Out-File and Set-Content
+// -Encoding UTF8 write: no JWT starts with one.
 func readTokenFile(path string) (string, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -144,7 +147,7 @@ func readTokenFile(path string) (string, error) {
 	if len(b) > MaxTokenSize {
 		return "", fmt.Errorf("%w: the token file %s is larger than %d bytes", ErrMalformed, path, MaxTokenSize)
 	}
-	tok := strings.TrimSpace(string(b))
+	tok := strings.TrimSpace(strings.TrimPrefix(string(b), "\ufeff"))
 	if tok == "" {
 		return "", fmt.Errorf("%w: the token file %s is empty", ErrMalformed, path)
 	}

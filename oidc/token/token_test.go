@@ -263,7 +263,17 @@ func TestFileSource(t *testing.T) {
 			t.Fatalf("read %v, want the %s token", err, sub)
 		}
 	}
-	for content, want := range map[string]string{"": "empty", strings.Repeat("x", MaxTokenSize+1): "larger than"} {
+	// Written on Windows: a byte order mark and CRLF around the token.
+	if err := os.WriteFile(path, []byte("\ufeff"+mint(t, iss, map[string]any{"sub": "bom"})+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := File(path).Token(context.Background()); err != nil || subOf(t, tok) != "bom" {
+		t.Errorf("token file with a byte order mark: %v", err)
+	}
+	if tok, err := flagSource(path).Token(context.Background()); err != nil || subOf(t, tok) != "bom" {
+		t.Errorf("--identity-token file with a byte order mark: %v", err)
+	}
+	for content, want := range map[string]string{"": "empty", "\ufeff\r\n": "empty", strings.Repeat("x", MaxTokenSize+1): "larger than"} {
 		_ = os.WriteFile(path, []byte(content), 0o600)
 		if _, err := File(path).Token(context.Background()); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), want) {
 			t.Errorf("file of %d bytes: %v, want %q", len(content), err, want)
