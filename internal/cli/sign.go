@@ -97,7 +97,7 @@ With --key the bundle names the key instead of a certificate.`,
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle (required)")
+	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle, - for standard output (required)")
 	return c
 }
 
@@ -178,7 +178,7 @@ in-toto statement is signed as given (no FILE).`,
 		},
 	}
 	f.register(c)
-	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle (required)")
+	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle, - for standard output (required)")
 	c.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file, - for standard input (required unless --statement)")
 	c.Flags().StringVar(&typ, "type", "custom", "predicate type: a URI or a short name")
 	c.Flags().StringVar(&stmt, "statement", "", "sign this complete in-toto statement as given")
@@ -224,6 +224,9 @@ func statement(path, predicateType string, predicate []byte) ([]byte, error) {
 // is a directory: the signature would be logged and the bundle then be
 // lost.
 func notAnInput(out string, inputs ...string) error {
+	if out == "-" { // standard output
+		return nil
+	}
 	if d, err := os.Stat(filepath.Dir(out)); err != nil || !d.IsDir() {
 		return fmt.Errorf("couldn't write the bundle to %s: %s is not a directory; create it first (nothing was signed)", out, filepath.Dir(out))
 	}
@@ -253,7 +256,12 @@ func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
 			return err
 		}
 	}
-	if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
+	if path == "-" {
+		if _, err := cmd.OutOrStdout().Write(append(raw, '\n')); err != nil {
+			return fmt.Errorf("couldn't write bundle: %w", err)
+		}
+		path = "standard output"
+	} else if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
 		return fmt.Errorf("couldn't write bundle: %w", err)
 	}
 	who := "key " + res.Verified.Signature.PublicKeyID

@@ -397,6 +397,18 @@ func TestBundleNotOverInput(t *testing.T) {
 	if n := f.Seen("/api/v1/log/entries"); n != 0 {
 		t.Errorf("the log got %d entries", n)
 	}
+	// --bundle - is standard output, as "-" is elsewhere in sigil: it
+	// created a file named "-" in the working directory.
+	t.Chdir(dir)
+	for _, cmd := range [][]string{{"sign-blob", art}, {"attest-blob", art, "--predicate", pred}} {
+		code, stdout, stderr := run(append(append(cmd, "--bundle", "-"), common...)...)
+		if code != 0 || !strings.HasPrefix(stdout, "{") || !strings.Contains(stdout, "application/vnd.dev.sigstore.bundle") || !strings.Contains(stderr, "bundle written to standard output") {
+			t.Errorf("%s --bundle -: exit %d, stdout %.80q, stderr %q", cmd[0], code, stdout, stderr)
+		}
+		if _, err := os.Lstat(filepath.Join(dir, "-")); err == nil {
+			t.Fatalf("%s --bundle - wrote a file named -", cmd[0])
+		}
+	}
 	// An existing bundle of another name is still overwritten.
 	b := filepath.Join(dir, "a.sigstore.json")
 	os.WriteFile(b, []byte("old"), 0o644)
