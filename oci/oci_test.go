@@ -881,3 +881,38 @@ func TestLegacyUploadRetryRereads(t *testing.T) {
 		}
 	}
 }
+
+// A referrers signer whose manifest PUT the registry refused because
+// another signer's upload of the same empty config was still being linked
+// (DIGEST_INVALID) failed at once (TestConcurrentSigners/referrers flaked
+// with it under load); it now uploads its blobs again and retries.
+func TestReferrerPutRetriesUploadRace(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, false)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	s := e.signer(oci.FormatReferrers, false, false)
+	fired := false
+	s.Client = oci.New(oci.Options{Retry: oci.Retry{Attempts: 3, Wait: time.Millisecond}, Transport: &hookTransport{
+		match: func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:")
+		},
+		hook: func() { fired = true },
+	}})
+	w, err := s.Sign(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fired {
+		t.Fatal("the referrer manifest PUT was never refused: the test checks nothing")
+	}
+	atts, err := e.client.Discover(ctx, d, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range atts.Items {
+		if a.Location() == w[0].Location {
+			return
+		}
+	}
+	t.Errorf("the signature %s is not listed after the retry", w[0].Location)
+}

@@ -281,14 +281,20 @@ func (c *Client) WriteReferrer(ctx context.Context, subject name.Digest, subject
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("couldn't build the referrer manifest: %w", err)
 	}
-	for _, blob := range []struct {
-		b  []byte
-		mt types.MediaType
-	}{{[]byte("{}"), MediaTypeEmptyConfig}, {bundleJSON, MediaTypeBundle}} {
-		// Every signer uploads the empty config.
-		if err := retryUploadRace(ctx, func() error { return c.pusher.Upload(ctx, repo, static.NewLayer(blob.b, blob.mt)) }); err != nil {
-			return name.Digest{}, registryError("couldn't upload a blob to", repo.String(), err)
+	uploadBlobs := func() error {
+		for _, blob := range []struct {
+			b  []byte
+			mt types.MediaType
+		}{{[]byte("{}"), MediaTypeEmptyConfig}, {bundleJSON, MediaTypeBundle}} {
+			// Every signer uploads the empty config.
+			if err := retryUploadRace(ctx, func() error { return c.pusher.Upload(ctx, repo, static.NewLayer(blob.b, blob.mt)) }); err != nil {
+				return registryError("couldn't upload a blob to", repo.String(), err)
+			}
 		}
+		return nil
+	}
+	if err := uploadBlobs(); err != nil {
+		return name.Digest{}, err
 	}
 	h, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {
@@ -299,7 +305,7 @@ func (c *Client) WriteReferrer(ctx context.Context, subject name.Digest, subject
 	// tag schema index when the registry has no referrers API (a
 	// read-modify-write in go-containerregistry; a PUT again adds it again
 	// if it is missing).
-	put := func() error {
+	putOnce := func() error {
 		err := c.pusher.Put(ctx, ref, rawManifest{raw: raw, mt: types.OCIManifestSchema1})
 		if err != nil && isCode(err, transport.ManifestBlobUnknownErrorCode, transport.ManifestUnknownErrorCode) {
 			// A registry that checks index entries (the distribution
@@ -311,6 +317,22 @@ func (c *Client) WriteReferrer(ctx context.Context, subject name.Digest, subject
 			}
 		}
 		return err
+	}
+	// Signers of one image upload the same empty config at once: the
+	// distribution registry then refuses a manifest whose blob another
+	// upload is still linking (DIGEST_INVALID, MANIFEST_BLOB_UNKNOWN), and
+	// the blob may even be gone if that upload failed. Upload the blobs
+	// again and retry, as retryUploadRace does for blobs.
+	put := func() error {
+		return retryUploadRace(ctx, func() error {
+			err := putOnce()
+			if err != nil && isCode(err, transport.DigestInvalidErrorCode, transport.ManifestBlobUnknownErrorCode, transport.BlobUnknownErrorCode) {
+				if uerr := uploadBlobs(); uerr != nil {
+					return uerr
+				}
+			}
+			return err
+		})
 	}
 	start := time.Now()
 	if err := put(); err != nil {
