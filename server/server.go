@@ -626,7 +626,7 @@ func (s *Server) stagedTrustedRoot() *trust.TrustedRoot {
 	if s.cfg.Dev {
 		return nil
 	}
-	raw, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "tuf", "incoming", tuf.TargetTrustedRoot))
+	raw, err := s.tuf.Incoming(tuf.TargetTrustedRoot)
 	if err != nil {
 		return nil
 	}

@@ -226,6 +226,16 @@ func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bo
 		}
 		return w
 	}
+	// retire decides for an item of previous that current does not list:
+	// one at a URL current serves was replaced (retired, its validity
+	// closed); another is another operator's, kept as published, or
+	// dropped when foreign entries are not wanted.
+	retire := func(current map[string]bool, url string, v Window) (Window, string, bool) {
+		if current[strings.TrimSuffix(url, "/")] {
+			return closeAt(v), "retired", true
+		}
+		return v, "kept as published", foreign
+	}
 	logs := func(dst, cur, prev map[string]*Log, what string) {
 		urls := map[string]bool{}
 		for id, l := range cur {
@@ -237,11 +247,9 @@ func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bo
 				continue
 			}
 			r := *l
-			state := "kept as published"
-			if urls[strings.TrimSuffix(l.BaseURL, "/")] {
-				r.Valid = closeAt(l.Valid)
-				state = "retired"
-			} else if !foreign {
+			var state string
+			var keep bool
+			if r.Valid, state, keep = retire(urls, l.BaseURL, l.Valid); !keep {
 				continue
 			}
 			dst[id] = &r
@@ -255,12 +263,17 @@ func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bo
 		for _, c := range cur {
 			uris[strings.TrimSuffix(c.URI, "/")] = true
 		}
+		digests := make([][32]byte, len(cur))
+		for i, c := range cur {
+			digests[i] = chainDigest(c)
+		}
 		var res []*CA
 		used := map[*CA]bool{}
 	next:
 		for _, c := range prev {
-			for _, have := range cur {
-				if chainDigest(have) == chainDigest(c) {
+			d := chainDigest(c)
+			for i, have := range cur {
+				if digests[i] == d {
 					// In previous's place: a published root that lists
 					// current's authorities among others keeps its order.
 					if !used[have] {
@@ -271,11 +284,9 @@ func keepRetired(current, previous *TrustedRoot, retiredAt time.Time, foreign bo
 				}
 			}
 			r := *c
-			state := "kept as published"
-			if uris[strings.TrimSuffix(c.URI, "/")] {
-				r.Valid = closeAt(c.Valid)
-				state = "retired"
-			} else if !foreign {
+			var state string
+			var keep bool
+			if r.Valid, state, keep = retire(uris, c.URI, c.Valid); !keep {
 				continue
 			}
 			res = append(res, &r)

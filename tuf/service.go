@@ -304,6 +304,13 @@ func (s *Service) Ready() error {
 	return nil
 }
 
+// Incoming returns the target file name that SetTargets last wrote to
+// Dir/incoming for the offline targets keys (production mode), or an
+// error when there is none.
+func (s *Service) Incoming(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(s.cfg.Dir, incomingDir, name))
+}
+
 // SetTargets publishes the given target files (added, or replaced by
 // name; other targets stay). Unchanged files change nothing, so calling it
 // on every start is cheap; a JSON file that differs from the published one
