@@ -68,7 +68,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -637,19 +636,15 @@ func (s *Server) stagedTrustedRoot() *trust.TrustedRoot {
 	return tr
 }
 
-// sameTrustedRoot reports whether a and b marshal to the same JSON, up to
-// whitespace.
+// sameTrustedRoot reports whether a and b describe the same trusted root:
+// both are marshalled by this binary, whose protojson spaces alike.
 func sameTrustedRoot(a, b *trust.TrustedRoot) bool {
 	ra, err := a.Marshal()
 	if err != nil {
 		return false
 	}
 	rb, err := b.Marshal()
-	if err != nil {
-		return false
-	}
-	var ca, cb bytes.Buffer
-	return json.Compact(&ca, ra) == nil && json.Compact(&cb, rb) == nil && bytes.Equal(ca.Bytes(), cb.Bytes())
+	return err == nil && bytes.Equal(ra, rb)
 }
 
 // publishTrust hands the trusted root and signing config this server built
