@@ -257,6 +257,12 @@ func Parse(data []byte, dir string) (*Policy, error) {
 		cc.Message = c.Message
 		p.Conditions = append(p.Conditions, cc)
 	}
+	// A document of its own ("{}", "~", "---") or keys whose entries are
+	// all commented out decode to a policy that requires nothing, as an
+	// empty file does.
+	if len(p.Identities) == 0 && p.Key == nil && p.PredicateType == "" && len(p.Conditions) == 0 {
+		return nil, errors.New("the policy is empty: it names no identities, key, predicateType or conditions")
+	}
 	return p, nil
 }
 

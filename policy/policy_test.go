@@ -60,6 +60,13 @@ conditions:
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"empty", "", "empty"},
+		// A policy that requires nothing, whatever its spelling, is refused
+		// as an empty file is: verification ran on the flags alone.
+		{"empty mapping", "{}", "the policy is empty"},
+		{"null document", "~\n", "the policy is empty"},
+		{"only a document marker", "---\n", "the policy is empty"},
+		{"entries commented out", "identities:\n#  - {issuer: x, subject: y}\nconditions:\n#  - {name: a, expression: 'false'}\n", "the policy is empty"},
+		{"empty lists", "identities: []\nconditions: []\n", "the policy is empty"},
 		{"unknown field", "identities: []\nfoo: 1\n", "field foo not found"},
 		{"identity without issuer", "identities: [{subject: a@b.c}]", "identity 1"},
 		{"bad regexp", "identities: [{issuer: x, subjectRegExp: '('}]", "missing closing )"},
