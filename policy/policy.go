@@ -285,6 +285,11 @@ func (id identity) matcher() (verify.Identity, error) {
 			if !ok {
 				return verify.Identity{}, fmt.Errorf("unknown certificate extension %q", name)
 			}
+			if m.kv[name] == "" {
+				// An empty matcher matches nothing: the identity could
+				// never match, and the mismatch would read "want ".
+				return verify.Identity{}, fmt.Errorf("certificate extension %q has no value", name)
+			}
 			var mm verify.Matcher
 			if m.re {
 				mm, err = verify.NewMatcher("", m.kv[name])

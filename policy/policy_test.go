@@ -71,6 +71,11 @@ func TestParseErrors(t *testing.T) {
 		{"identity without issuer", "identities: [{subject: a@b.c}]", "identity 1"},
 		{"bad regexp", "identities: [{issuer: x, subjectRegExp: '('}]", "missing closing )"},
 		{"unknown extension", "identities: [{issuer: x, subject: y, extensions: {nope: z}}]", `unknown certificate extension "nope"`},
+		// An empty value matched nothing, so the identity never matched and
+		// verification failed with "…mismatch: got "refs/heads/main", want ".
+		{"empty extension", "identities: [{issuer: x, subject: y, extensions: {sourceRepositoryRef: ''}}]", `certificate extension "sourceRepositoryRef" has no value`},
+		{"null extension", "identities: [{issuer: x, subject: y, extensions: {sourceRepositoryRef: }}]", `certificate extension "sourceRepositoryRef" has no value`},
+		{"empty extension regexp", "identities: [{issuer: x, subject: y, extensionsRegExp: {sourceRepositoryRef: ''}}]", `certificate extension "sourceRepositoryRef" has no value`},
 		{"unknown predicate type", "predicateType: nope", "unknown predicate type"},
 		{"unnamed condition", "conditions: [{expression: 'true'}]", "has no name"},
 		{"duplicate condition", "conditions: [{name: a, expression: 'true'}, {name: a, expression: 'true'}]", `two conditions are named "a"`},
