@@ -62,6 +62,7 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
 	"gopkg.in/yaml.v3"
 
@@ -412,7 +413,27 @@ func (p *Policy) evaluateWithoutStatement(in Input) error {
 }
 
 func (c *Condition) eval(ctx context.Context, vars map[string]any) error {
-	out, _, err := c.prg.ContextEval(ctx, vars)
+	// cel-go checks for cancellation only between comprehension steps: a
+	// function call runs to its end, and some are quadratic in their
+	// arguments (lists' distinct(), the sets functions), so over a large
+	// list a single call ran for minutes, and the cost limit, charged after
+	// the call, came too late. The deadline is kept here; an evaluation
+	// that outlives it is left to finish on its own.
+	type result struct {
+		out ref.Val
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, _, err := c.prg.ContextEval(ctx, vars)
+		done <- result{out, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+	}
+	out, err := r.out, r.err
 	if ctx.Err() != nil {
 		return &ConditionError{Condition: c, Err: fmt.Errorf("the conditions took longer than %s over this statement", evalTimeout)}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -238,6 +239,33 @@ func TestEvaluateTimeout(t *testing.T) {
 		t.Errorf("took %s", took)
 	}
 	if !errors.Is(err, policy.ErrConditionFailed) || !strings.Contains(err.Error(), `"long list"`) || !strings.Contains(err.Error(), "took longer than") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestEvaluateTimeoutFunction: a function call that does not check for
+// cancellation is stopped at the time limit too. distinct() compares every
+// element with every other, and cel-go charges its cost after the call:
+// over 40,000 numbers it ran about 6 s (an hour over a few megabytes),
+// far past the deadline, before failing on the cost limit.
+func TestEvaluateTimeoutFunction(t *testing.T) {
+	defer policy.SetEvalTimeout(200 * time.Millisecond)()
+	var items []string
+	for i := range 40_000 {
+		items = append(items, strconv.Itoa(i))
+	}
+	st := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"x","digest":{"sha256":"ab"}}],"predicateType":"t","predicate":{"l":[` + strings.Join(items, ",") + `]}}`
+	c, err := policy.Compile("no duplicates", `predicate.l.distinct().size() == predicate.l.size()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &policy.Policy{Conditions: []*policy.Condition{c}}
+	start := time.Now()
+	err = p.Evaluate(policy.Input{Statement: []byte(st)})
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("took %s", took)
+	}
+	if !errors.Is(err, policy.ErrConditionFailed) || !strings.Contains(err.Error(), `"no duplicates"`) || !strings.Contains(err.Error(), "took longer than") {
 		t.Fatalf("got %v", err)
 	}
 }
