@@ -198,12 +198,58 @@ func (c *Client) V2Checkpoint(ctx context.Context) ([]byte, error) {
 }
 
 // Tiles returns a tile reader of the log's tlog-tiles API under /api/v2/.
+// It reads at most maxAnswer bytes of each tile or entry bundle, as the
+// client does of every other answer: the fetcher would read all a log
+// sends.
 func (c *Client) Tiles() (*client.HTTPFetcher, error) {
 	u, err := url.Parse(c.BaseURL + "/api/v2/")
 	if err != nil {
 		return nil, fmt.Errorf("couldn't parse log URL: %w", err)
 	}
-	return client.NewHTTPFetcher(u, c.HTTP)
+	hc := http.Client{}
+	if c.HTTP != nil {
+		hc = *c.HTTP
+	}
+	hc.Transport = boundedTransport{hc.Transport}
+	return client.NewHTTPFetcher(u, &hc)
+}
+
+// boundedTransport fails the reading of an answer body past maxAnswer
+// bytes.
+type boundedTransport struct{ base http.RoundTripper }
+
+func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxAnswer, what: req.Method + " " + req.URL.Path}
+	return resp, nil
+}
+
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+	what string
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, fmt.Errorf("couldn't read the log's answer to %s: it is larger than %d MiB", b.what, maxAnswer>>20)
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, fmt.Errorf("couldn't read the log's answer to %s: it is larger than %d MiB", b.what, maxAnswer>>20)
+	}
+	return n, err
 }
 
 // V1ConsistencyProof returns the consistency proof between two sizes

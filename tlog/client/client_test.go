@@ -226,3 +226,34 @@ func v1Entry(t *testing.T, c *Client, l *trust.Log) *protorekor.TransparencyLogE
 	}
 	return e
 }
+
+// A hostile tile server answering endless tiles and entry bundles: the
+// client stops reading at maxAnswer, as it does for the other answers,
+// rather than holding whatever the log sends in memory.
+func TestTileAnswersAreBounded(t *testing.T) {
+	defer func(m int64) { maxAnswer = m }(maxAnswer)
+	maxAnswer = 1 << 20
+	var served int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 32<<10)
+		for i := 0; i < 256; i++ { // 8 MiB
+			n, err := w.Write(chunk)
+			served += int64(n)
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c := New(srv.URL)
+	ctx := context.Background()
+	h := sha256.Sum256([]byte("x"))
+	old := &checkpoint.Checkpoint{Origin: "o", Size: 1, Hash: h[:]}
+	cp := &checkpoint.Checkpoint{Origin: "o", Size: 3, Hash: h[:]}
+	if err := c.ProveConsistency(ctx, false, old, cp); err == nil || errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("an 8 MiB tile: %v", err)
+	}
+	if _, err := c.V2Entry(ctx, 0, nil, cp, nil); err == nil || !strings.Contains(err.Error(), "larger than 1 MiB") {
+		t.Errorf("an 8 MiB entry bundle: %v", err)
+	}
+}
