@@ -894,21 +894,30 @@ does between runs.`,
 			if err != nil {
 				return err
 			}
+			otherLog := func(origin string) error {
+				hint := ""
+				// A Rekor v1 origin is "<host> - <tree ID>".
+				if t.api == 2 && strings.Contains(origin, " - ") && f.api == 0 {
+					hint = "; it looks like a Rekor v1 checkpoint: pass --api 1"
+				} else if t.api == 1 && !strings.Contains(origin, " - ") && f.api == 0 {
+					hint = "; it looks like a Rekor v2 checkpoint: pass --api 2"
+				}
+				return fmt.Errorf("the checkpoint in %s is of the log %q, not of the log at %s (Rekor v%d, origin %q)%s", from, origin, t.c.BaseURL, t.api, cp.Origin, hint)
+			}
 			oldCP, err := logclient.OpenCheckpoint(old, t.key)
 			if err != nil {
 				if text, ok := checkpoint.Split(old); ok {
 					if origin, _, _ := strings.Cut(string(text), "\n"); origin != cp.Origin {
-						hint := ""
-						// A Rekor v1 origin is "<host> - <tree ID>".
-						if t.api == 2 && strings.Contains(origin, " - ") && f.api == 0 {
-							hint = "; it looks like a Rekor v1 checkpoint: pass --api 1"
-						} else if t.api == 1 && !strings.Contains(origin, " - ") && f.api == 0 {
-							hint = "; it looks like a Rekor v2 checkpoint: pass --api 2"
-						}
-						return fmt.Errorf("the checkpoint in %s is of the log %q, not of the log at %s (Rekor v%d, origin %q)%s", from, origin, t.c.BaseURL, t.api, cp.Origin, hint)
+						return otherLog(origin)
 					}
 				}
 				return fmt.Errorf("the checkpoint in %s: %w", from, err)
+			}
+			if oldCP.Origin != cp.Origin {
+				// The key verifies checkpoints of several trees (a Rekor
+				// v1 log's shards share it): one of another tree proves
+				// nothing about this one.
+				return otherLog(oldCP.Origin)
 			}
 			if err := t.c.ProveConsistency(ctx, t.api == 1, oldCP, cp); err != nil {
 				if !errors.Is(err, logclient.ErrVerification) {

@@ -733,3 +733,41 @@ func TestLogSearchMixedSigners(t *testing.T) {
 		t.Errorf("json: exit %d %v:\n%s%s", code, err, out, errOut)
 	}
 }
+
+// A Rekor v1 log's shards share its key: a checkpoint saved from the
+// previous shard verifies with the key, but it is of another tree, which
+// is no evidence of a fork. verify-consistency names both trees and keeps
+// no "evidence".
+func TestLogConsistencyAcrossV1Shards(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(k)
+	keyFile := filepath.Join(t.TempDir(), "v1.pem")
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600) //nolint:errcheck
+	pub := filepath.Join(t.TempDir(), "v1.pub")
+	os.WriteFile(pub, testpki.PublicKeyPEM(k.Public()), 0o644) //nolint:errcheck
+	shard := func(tree int64) string {
+		srv := httptest.NewUnstartedServer(nil)
+		u := "http://" + srv.Listener.Addr().String()
+		svc, err := tlog.New(context.Background(), tlog.Config{DataDir: t.TempDir(), V2PublicURL: u, V1PublicURL: u, V1KeyFile: keyFile, V1TreeID: tree,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Config.Handler = svc.Handler()
+		srv.Start()
+		t.Cleanup(func() { srv.Close(); svc.Close() })
+		return u
+	}
+	old, active := shard(1), shard(2)
+	saved := filepath.Join(t.TempDir(), "cp")
+	if code, _, errOut := run("log", "info", "--rekor-url", old, "--api", "1", "--public-key", pub, "--save", saved); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, _, errOut := run("log", "verify-consistency", "--rekor-url", active, "--api", "1", "--public-key", pub, "--from", saved)
+	if code == 0 || !strings.Contains(errOut, `is of the log "127.0.0.1 - 1"`) || strings.Contains(errOut, "prove") {
+		t.Errorf("a checkpoint of the previous shard: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(saved + ".newest"); err == nil {
+		t.Error("a checkpoint of another tree was kept as evidence of a fork")
+	}
+}
