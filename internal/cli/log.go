@@ -839,7 +839,7 @@ func printEntry(w io.Writer, output string, e *protorekor.TransparencyLogEntry, 
 		fmt.Fprintf(w, "entry ID         %s\n", id)
 	}
 	fmt.Fprintf(w, "UUID (leaf hash) %x\n", leaf)
-	fmt.Fprintf(w, "kind             %s %s\n", e.GetKindVersion().GetKind(), e.GetKindVersion().GetVersion())
+	fmt.Fprintf(w, "kind             %s %s\n", printableText(e.GetKindVersion().GetKind()), printableText(e.GetKindVersion().GetVersion()))
 	if it := e.GetIntegratedTime(); it != 0 {
 		how := "SET verified"
 		if len(e.GetInclusionPromise().GetSignedEntryTimestamp()) == 0 {
@@ -854,8 +854,24 @@ func printEntry(w io.Writer, output string, e *protorekor.TransparencyLogEntry, 
 		return nil
 	}
 	b, _ := json.MarshalIndent(body, "", "  ")
-	fmt.Fprintf(w, "body\n%s\n", b)
+	fmt.Fprintf(w, "body\n%s\n", escapeJSONText(string(b)))
 	return nil
+}
+
+// escapeJSONText escapes, as \uXXXX, what encoding/json leaves raw in
+// strings but a terminal would act on: DEL, C1 controls, bidirectional
+// formatting characters. Anyone can log an entry with such text (an
+// intoto payload type); the JSON stays the same value.
+func escapeJSONText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r != '\n' && (unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)) {
+			fmt.Fprintf(&b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func newLogVerifyConsistency() *cobra.Command {

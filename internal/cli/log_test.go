@@ -771,3 +771,36 @@ func TestLogConsistencyAcrossV1Shards(t *testing.T) {
 		t.Error("a checkpoint of another tree was kept as evidence of a fork")
 	}
 }
+
+// Anyone can log an intoto entry whose payload type and key ID are any
+// text: "log get" prints its body as JSON with the characters a terminal
+// would act on (C1 controls, DEL, bidirectional overrides) escaped, as
+// "log search" does its names.
+func TestLogGetOutputIsPrintable(t *testing.T) {
+	f := newLogFixture(t)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	payloadType := "text/plain\u009b2J\u202egpj.exe"
+	payload := []byte("hello")
+	sig, err := k.Sign(rand.Reader, sha256Of(dsse.PAE(payloadType, payload)), crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := func(b []byte) []byte { return []byte(base64.StdEncoding.EncodeToString(b)) }
+	req, _ := json.Marshal(map[string]any{"kind": "intoto", "apiVersion": "0.0.2", "spec": map[string]any{"content": map[string]any{
+		"envelope": map[string]any{"payload": b64(payload), "payloadType": payloadType,
+			"signatures": []map[string]any{{"keyid": "k\x7f\u0085", "sig": b64(sig), "publicKey": testpki.PublicKeyPEM(k.Public())}}},
+		"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(sha256Of([]byte("envelope")))}}}})
+	resp, err := http.Post(f.url+"/api/v1/log/entries", "application/json", bytes.NewReader(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("entry: %s %s", resp.Status, answer)
+	}
+	code, out, errOut := run("log", "get", "--rekor-url", f.url, "--api", "1", "--trusted-root", f.root, "--uuid", entryID(answer))
+	if code != 0 || strings.ContainsAny(out, "\u009b\u202e\x7f\u0085") || !strings.Contains(out, `text/plain\u009b2J\u202egpj.exe`) {
+		t.Errorf("exit %d: %q %s", code, out, errOut)
+	}
+}
