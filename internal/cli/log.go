@@ -819,7 +819,7 @@ func checkV1Answer(e *protorekor.TransparencyLogEntry, id string, cp *checkpoint
 		return fmt.Errorf("%w: asked for UUID %s, the log returned entry %d whose leaf hash is %s", logclient.ErrVerification, uuid, e.GetLogIndex(), leaf)
 	}
 	if id != "" && !names(id) {
-		return fmt.Errorf("%w: the log returned entry %d under the entry ID %s, which does not name its leaf hash %s", logclient.ErrVerification, e.GetLogIndex(), id, leaf)
+		return fmt.Errorf("%w: the log returned entry %d under the entry ID %q, which does not name its leaf hash %s", logclient.ErrVerification, e.GetLogIndex(), id, leaf)
 	}
 	return nil
 }

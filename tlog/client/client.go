@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -97,9 +99,33 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte) ([]by
 		if json.Unmarshal(b, &e) == nil && e.Message != "" {
 			msg = e.Message
 		}
-		return nil, fmt.Errorf("couldn't get %s: the log answered %d: %s", path, resp.StatusCode, msg)
+		return nil, fmt.Errorf("couldn't get %s: the log answered %d: %s", path, resp.StatusCode, quoteAnswer(msg))
 	}
 	return b, nil
+}
+
+// maxQuoted bounds how much of a log's error answer an error quotes.
+const maxQuoted = 300
+
+// quoteAnswer makes a log's error answer fit for an error message, which
+// goes to a terminal: control characters (terminal escapes), invalid
+// UTF-8 and bidirectional formatting characters become "?", and an
+// answer longer than maxQuoted bytes (an HTML error page) is cut short.
+func quoteAnswer(s string) string {
+	cut := len(s) > maxQuoted
+	if cut {
+		s = s[:maxQuoted]
+	}
+	s = strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if cut {
+		s += "…"
+	}
+	return s
 }
 
 // Key is what verifies a log's checkpoints and SETs: a trusted-root log

@@ -257,3 +257,22 @@ func TestTileAnswersAreBounded(t *testing.T) {
 		t.Errorf("an 8 MiB entry bundle: %v", err)
 	}
 }
+
+// A log's error answer is quoted in the error, which goes to a terminal:
+// without its control characters, and cut short.
+func TestErrorAnswerIsQuotedSafely(t *testing.T) {
+	for _, body := range []string{
+		"\x1b]0;pwned\x07\x1b[2J\u009b31m" + strings.Repeat("A", 1<<20),
+		`{"code":500,"message":"\u001b[2Jbad\u202e"}`,
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, body) //nolint:errcheck
+		}))
+		_, err := New(srv.URL).V1LogInfo(context.Background())
+		srv.Close()
+		if err == nil || strings.ContainsAny(err.Error(), "\x1b\x07\u009b\u202e") || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "answered 500") {
+			t.Errorf("%.200q", err)
+		}
+	}
+}
