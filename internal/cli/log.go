@@ -886,7 +886,9 @@ func newLogVerifyConsistency() *cobra.Command {
 with the log's key, and verifies a consistency proof between them: from the v1
 API (/api/v1/log/proof) on Rekor v1, from the tiles on Rekor v2. A log that
 shrank, forked or rewrote an entry fails, and its newest checkpoint is saved
-beside the old one (FILE.newest): the two signed checkpoints are the evidence.
+beside the old one (FILE.newest). Two signed checkpoints of the same size with
+different roots prove a fork; of different sizes, they do only with the log's
+tree (a shrink may be a stale copy, a failing proof a faulty answer).
 --update then saves the newest checkpoint in place of the old one, as a monitor
 does between runs.`,
 		Example: `  sigil log info --rekor-url https://rekor.sigstore.dev --api 1 --save rekor.checkpoint
@@ -946,7 +948,13 @@ does between runs.`,
 				if werr := fsutil.WriteFileAtomic(evidence, signed, 0o644); werr != nil {
 					return fmt.Errorf("%w (and couldn't keep the log's newest checkpoint as evidence: %v)", err, werr)
 				}
-				return fmt.Errorf("%w; the log signed both %s and the checkpoint now saved in %s: keep them, together they prove it", err, from, evidence)
+				if oldCP.Size == cp.Size {
+					return fmt.Errorf("%w; the log signed both %s and the checkpoint now saved in %s: keep them, together they prove it", err, from, evidence)
+				}
+				// Checkpoints of two sizes contradict each other only
+				// through the log's tree: a smaller one may be a stale
+				// copy, a failed proof a faulty answer on the way.
+				return fmt.Errorf("%w; the log's newest checkpoint is kept in %s beside %s: they prove a fork only with the log's tree (a smaller newest checkpoint may be a stale copy, a failing proof a faulty answer): check again, from elsewhere too", err, evidence, from)
 			}
 			if update {
 				if err := fsutil.WriteFileAtomic(from, signed, 0o644); err != nil {

@@ -804,3 +804,44 @@ func TestLogGetOutputIsPrintable(t *testing.T) {
 		t.Errorf("exit %d: %q %s", code, out, errOut)
 	}
 }
+
+// A consistency proof that fails between checkpoints of different sizes
+// (here a proxy garbles it) is kept as evidence, but two checkpoints of
+// different sizes prove nothing by themselves: the error does not say
+// they do.
+func TestLogFailedProofIsNoForkProof(t *testing.T) {
+	f := newLogFixture(t)
+	up, _ := url.Parse(f.url)
+	proxy := httputil.NewSingleHostReverseProxy(up)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.URL.Path != "/api/v1/log/proof" || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		var p map[string]any
+		json.Unmarshal(body, &p) //nolint:errcheck
+		for i := range p["hashes"].([]any) {
+			p["hashes"].([]any)[i] = strings.Repeat("ab", 32)
+		}
+		body, _ = json.Marshal(p)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Del("Content-Length")
+		return nil
+	}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	saved := filepath.Join(f.dir, "cp")
+	if code, _, errOut := run("log", "info", "--rekor-url", f.url, "--api", "1", "--trusted-root", f.root, "--save", saved); code != 0 {
+		t.Fatal(errOut)
+	}
+	f.write(t, []byte("more"))
+	code, _, errOut := run("log", "verify-consistency", "--rekor-url", srv.URL, "--api", "1", "--trusted-root", f.root, "--from", saved)
+	if code == 0 || !strings.Contains(errOut, "consistency proof fails") || !strings.Contains(errOut, saved+".newest") || strings.Contains(errOut, "together they prove it") {
+		t.Errorf("a garbled proof: exit %d: %s", code, errOut)
+	}
+}
