@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -164,6 +165,12 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 		logger:    cfg.Logger,
 		now:       time.Now,
 		cpu:       make(chan struct{}, runtime.GOMAXPROCS(0)),
+	}
+	// The handler's routes are the prefix plus fixed paths: a prefix
+	// that is not a clean path ("//ct", "/a/../ct") names none of the
+	// requests clients send, and http.ServeMux refuses to register it.
+	if s.prefix != "" && path.Clean(s.prefix) != s.prefix {
+		return nil, fmt.Errorf("couldn't open CT log: public URL %q has the path %q, which is not a clean path (no empty, '.' or '..' segments)", cfg.PublicURL, s.prefix)
 	}
 	if strings.ContainsAny(s.origin, " \t\n+") {
 		return nil, fmt.Errorf("couldn't open CT log: public URL %q gives origin %q, which a checkpoint cannot name", cfg.PublicURL, s.origin)

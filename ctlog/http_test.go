@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -515,5 +516,40 @@ func TestHandlerAtRoot(t *testing.T) {
 	}
 	if e.svc.Origin() != "ct.sigil.test" {
 		t.Errorf("origin %q", e.svc.Origin())
+	}
+}
+
+// TestUncleanPublicURLPath: a public URL whose path is not clean (what
+// "sigil ca serve --public-url http://host:port/ --ct-dir" made of it:
+// "http://host:port//ct") is refused by New, before the data directory
+// is claimed for that origin. It was accepted, ctlog.json recorded the
+// origin "host:port//ct", and Handler then panicked registering
+// "POST //ct/ct/v1/add-chain" with http.ServeMux.
+func TestUncleanPublicURLPath(t *testing.T) {
+	p := newPKI(t)
+	for _, u := range []string{"http://ct.sigil.test//ct", "http://ct.sigil.test/a/../ct", "http://ct.sigil.test/./ct", "http://ct.sigil.test/a//ct/"} {
+		t.Run(u, func(t *testing.T) {
+			dir := t.TempDir()
+			var svc *Service
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("panic: %v", r)
+					}
+				}()
+				svc, err = New(context.Background(), Config{DataDir: dir, PublicURL: u, Roots: []*x509.Certificate{p.Root}, Logger: quietLogger()})
+				if err == nil {
+					defer svc.Close()
+					svc.Handler()
+				}
+			}()
+			if err == nil || !strings.Contains(err.Error(), "not a clean path") {
+				t.Fatalf("New(%q) = %v, want a refusal of the path", u, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "ctlog.json")); err == nil {
+				t.Error("ctlog.json was written for the refused origin")
+			}
+		})
 	}
 }
