@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -396,6 +397,12 @@ same process, under /ct. Without either it issues without SCTs.`,
 			}
 			if publicURL == "" {
 				publicURL = "http://" + l.Addr().String()
+			}
+			// The CA serves /api/ and its CT log /ct/ at the root of the
+			// listener: the CT log's URL is the public URL plus /ct.
+			publicURL = strings.TrimRight(publicURL, "/")
+			if u, err := url.Parse(publicURL); ctDir != "" && (err != nil || u.Path != "") {
+				return fmt.Errorf("--public-url %q must be scheme://host[:port] without a path with --ct-dir: the CA serves /api/ and its CT log /ct/ at the root", publicURL)
 			}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

@@ -199,7 +199,10 @@ func TestCAServe(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	go func() {
 		done <- Main([]string{"ca", "serve", "--listen", addr, "--chain", filepath.Join(dir, "chain.pem"), "--key", filepath.Join(dir, "intermediate-key.pem"),
-			"--password-file", filepath.Join(dir, "password"), "--oidc-config", cfg, "--ct-dir", filepath.Join(dir, "ct")}, &stdout, &stderr)
+			"--password-file", filepath.Join(dir, "password"), "--oidc-config", cfg, "--ct-dir", filepath.Join(dir, "ct"),
+			// A trailing slash, which made the CT log's URL http://host:port//ct
+			// and serve panicked registering its routes.
+			"--public-url", "http://" + addr + "/"}, &stdout, &stderr)
 	}()
 	base := "http://" + addr
 	for i := 0; ; i++ {
@@ -243,7 +246,7 @@ func TestCAServe(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(rb, []byte("signedCertificateEmbeddedSct")) {
 		t.Fatalf("%d %s", resp.StatusCode, rb)
 	}
-	for _, path := range []string{"/ct/checkpoint", "/metrics", "/api/v1/rootCert"} {
+	for _, path := range []string{"/ct/checkpoint", "/ct/ct/v1/get-roots", "/metrics", "/api/v1/rootCert"} {
 		r, err := http.Get(base + path)
 		if err != nil || r.StatusCode != 200 {
 			t.Fatalf("%s: %v %v", path, err, r)
@@ -268,6 +271,28 @@ func TestCAServe(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop on SIGINT")
+	}
+}
+
+// TestCAServePublicURLPath: with --ct-dir, a --public-url with a path is
+// refused. The CA serves /api/ and the CT log /ct/ at the root of the
+// listener, while the CT log took its URL, and the paths it answers,
+// from the public URL plus /ct: it answered nothing, neither at
+// /ct/checkpoint nor at <path>/ct/checkpoint.
+func TestCAServePublicURLPath(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := run("ca", "init", "--dir", dir); code != 0 {
+		t.Fatal(errOut)
+	}
+	cfg := filepath.Join(dir, "issuers.yaml")
+	os.WriteFile(cfg, []byte("oidc-issuers:\n  https://accounts.example.com:\n    type: email\n"), 0o644)
+	code, _, errOut := run("ca", "serve", "--listen", "127.0.0.1:0", "--chain", filepath.Join(dir, "chain.pem"), "--key", filepath.Join(dir, "intermediate-key.pem"),
+		"--password-file", filepath.Join(dir, "password"), "--oidc-config", cfg, "--ct-dir", filepath.Join(dir, "ct"), "--public-url", "http://127.0.0.1:5555/fulcio")
+	if code == 0 || !strings.Contains(errOut, "without a path") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ct", "ctlog.json")); err == nil {
+		t.Error("the CT log's data directory was created for the refused URL")
 	}
 }
 
