@@ -91,6 +91,9 @@ type CAConfig struct {
 	// Lifetime of certificates; default 10m.
 	Lifetime time.Duration `yaml:"lifetime"`
 	// DetachedSCT returns SCTs beside certificates instead of embedded.
+	// Bundles carry no detached SCT, so verifiers (sigil, cosign,
+	// sigstore-go) refuse the certificates by default, as they do those
+	// of a CA without a CT log: only for clients that need it.
 	DetachedSCT bool `yaml:"detachedSCT"`
 }
 

@@ -415,6 +415,9 @@ func (s *Server) startCA() error {
 		// does not verify them again (no CTKey), and the log does not
 		// verify the CA's precertificate signature again (AddIssuedPreChain).
 		c.CT = s.ct
+		if s.cfg.CA.DetachedSCT {
+			s.log.Warn("the CA returns detached SCTs (ca.detachedSCT): its certificates embed no SCT, and verifiers (sigil, cosign, sigstore-go) refuse those by default, sigil sign-blob included; sigstore-python refuses the detached form at signing")
+		}
 	} else {
 		s.log.Warn("the CA runs without the CT log (add ct to services on this host): its certificates carry no SCT, and verifiers (sigil, cosign, sigstore-go) refuse those by default")
 	}

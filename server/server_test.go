@@ -304,8 +304,9 @@ func TestTUFOnlyHostPublishesNoPartialTrustedRoot(t *testing.T) {
 	}
 }
 
-// The operator is warned when the CA runs without its CT log (no SCTs) and
-// when a production first start creates the CA root key online.
+// The operator is warned when the CA runs without its CT log or returns
+// detached SCTs (no embedded SCTs either way), and when a production first
+// start creates the CA root key online.
 func TestStartWarnings(t *testing.T) {
 	start := func(cfg server.Config) string {
 		t.Helper()
@@ -322,7 +323,12 @@ func TestStartWarnings(t *testing.T) {
 	if l := start(server.Config{DataDir: t.TempDir(), Services: []string{"ca", "oidc"}, Dev: true}); !strings.Contains(l, "the CA runs without the CT log") {
 		t.Errorf("CA without CT: no warning in\n%s", l)
 	}
-	if l := start(server.Config{DataDir: t.TempDir(), Dev: true}); strings.Contains(l, "without the CT log") || strings.Contains(l, "root key was created online") {
+	// Detached SCTs: the certificates embed none either (sigil sign-blob
+	// then failed at every signature with a hint about changed keys).
+	if l := start(server.Config{DataDir: t.TempDir(), Dev: true, CA: server.CAConfig{DetachedSCT: true}}); !strings.Contains(l, "its certificates embed no SCT") {
+		t.Errorf("CA with detached SCTs: no warning in\n%s", l)
+	}
+	if l := start(server.Config{DataDir: t.TempDir(), Dev: true}); strings.Contains(l, "without the CT log") || strings.Contains(l, "embed no SCT") || strings.Contains(l, "root key was created online") {
 		t.Errorf("dev server with every service warns:\n%s", l)
 	}
 	dir := t.TempDir()

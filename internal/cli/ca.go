@@ -474,7 +474,7 @@ same process, under /ct. Without either it issues without SCTs.`,
 	fl.StringVar(&ctURL, "ct-log-url", "", "RFC 6962 CT log to submit precertificates to (base URL, before /ct/v1)")
 	fl.StringVar(&ctKeyFile, "ct-log-public-key", "", "PEM public key of the --ct-log-url log: every SCT is verified before a certificate is returned")
 	fl.StringVar(&ctDir, "ct-dir", "", "run a CT log in this process, keeping its data in this directory")
-	fl.BoolVar(&detached, "detached-sct", false, "return the SCT beside the certificate instead of embedding it (sigstore-python refuses this)")
+	fl.BoolVar(&detached, "detached-sct", false, "return the SCT beside the certificate instead of embedding it (sigstore-python refuses this, and verifiers of bundles refuse certificates without an embedded SCT by default)")
 	fl.DurationVar(&lifetime, "lifetime", 10*time.Minute, "lifetime of issued certificates")
 	pw.register(c, "the issuing key")
 	return c
