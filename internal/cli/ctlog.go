@@ -93,6 +93,9 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 			if dataDir == "" {
 				return errors.New("no --data-dir: the CT log keeps its key and tree there")
 			}
+			if rootsFile == "" {
+				return errors.New("no --roots: the CT log takes only chains ending at the CA's root, given as a PEM file")
+			}
 			roots, err := keys.ReadCertificates(rootsFile)
 			if err != nil {
 				return err

@@ -111,3 +111,12 @@ func TestCTLogServe(t *testing.T) {
 		t.Errorf("checkpoint after stop: %q, %v", cp, err)
 	}
 }
+
+// TestCTLogServeNeedsRoots: without --roots, serve says so; it failed
+// with "couldn't read certificates: open : no such file or directory".
+func TestCTLogServeNeedsRoots(t *testing.T) {
+	code, _, errOut := run("ctlog", "serve", "--data-dir", filepath.Join(t.TempDir(), "ct"), "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errOut, "no --roots") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
