@@ -279,6 +279,10 @@ func TestParsePKCS11URI(t *testing.T) {
 		{uri: "pkcs11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value=1234", want: keys.PKCS11URI{Token: "sigil", Object: "ca", ModulePath: "/lib/p11.so", PIN: "1234"}},
 		{uri: "pkcs11:token=my%20token;id=%01%02?module-path=/lib/p11.so&pin-source=" + pin, want: keys.PKCS11URI{Token: "my token", ID: []byte{1, 2}, ModulePath: "/lib/p11.so", PIN: "1234"}},
 		{uri: "pkcs11:serial=abc;object=ca;type=private?module-path=/lib/p11.so&pin-value=1", want: keys.PKCS11URI{Serial: "abc", Object: "ca", ModulePath: "/lib/p11.so", PIN: "1"}},
+		// RFC 7512: '+' in the query is a '+' (it was read as a space,
+		// so a PIN with a '+' failed with CKR_PIN_INCORRECT).
+		{uri: "pkcs11:token=sigil;object=ca?module-path=/opt/g++/p11.so&pin-value=ab+cd", want: keys.PKCS11URI{Token: "sigil", Object: "ca", ModulePath: "/opt/g++/p11.so", PIN: "ab+cd"}},
+		{uri: "pkcs11:token=sigil;object=ca?module-path=/lib/p11.so&pin-value=ab%2Bcd%20e", want: keys.PKCS11URI{Token: "sigil", Object: "ca", ModulePath: "/lib/p11.so", PIN: "ab+cd e"}},
 		{uri: "token=sigil", err: "does not start with pkcs11:"},
 		{uri: "pkcs11:token=sigil;object=ca", err: "module-path is required"},
 		{uri: "pkcs11:object=ca?module-path=/x", err: "exactly one of token"},

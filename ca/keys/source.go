@@ -170,7 +170,10 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 				// "pin-value%3D1234" would show the PIN.
 				return nil, errors.New("couldn't parse PKCS#11 URI: a query attribute has no '=' and no value")
 			}
-			val, err := url.QueryUnescape(v)
+			// RFC 7512: '+' is a literal character in the query (as
+			// p11-kit and OpenSSL's pkcs11 provider read it), not a
+			// space as in an HTML form: PathUnescape, not QueryUnescape.
+			val, err := url.PathUnescape(v)
 			if err != nil {
 				// Not wrapped: url's error quotes part of the value (a PIN).
 				return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %s: invalid %%-escape", k)
