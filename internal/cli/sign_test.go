@@ -457,3 +457,33 @@ func TestPKCS11KeyTypoHidesPIN(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyKeyPKCS11URIHidesPIN: a verify command given a PKCS#11 URI as
+// --key (as sign-blob takes one) read it as a file name and printed it,
+// pin-value and all, in "couldn't read public key: open …".
+func TestVerifyKeyPKCS11URIHidesPIN(t *testing.T) {
+	const pin = "98761234"
+	dir := t.TempDir()
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	b := filepath.Join(dir, "a.sigstore.json")
+	os.WriteFile(b, []byte("{}"), 0o644)
+	uri := "pkcs11:token=sigil;object=k?module-path=/lib/p11.so&pin-value=" + pin
+	for _, args := range [][]string{
+		{"verify-blob", art, "--bundle", b, "--key", uri},
+		{"verify-blob-attestation", art, "--bundle", b, "--key", uri},
+		{"verify", "127.0.0.1:1/app@sha256:" + strings.Repeat("0", 64), "--key", uri},
+		{"verify-attestation", "127.0.0.1:1/app@sha256:" + strings.Repeat("0", 64), "--key", uri},
+	} {
+		code, stdout, stderr := run(args...)
+		if code == 0 {
+			t.Errorf("%s: accepted", args[0])
+		}
+		if strings.Contains(stdout+stderr, pin) {
+			t.Errorf("%s: the PIN is in the output: %s", args[0], stderr)
+		}
+		if !strings.Contains(stderr, "sigil public-key --key URI") {
+			t.Errorf("%s: %s", args[0], stderr)
+		}
+	}
+}

@@ -188,11 +188,18 @@ func password(cmd *cobra.Command, prompt string, confirm bool) ([]byte, error) {
 	return p, nil
 }
 
+// isPKCS11URI reports whether a --key names a PKCS#11 URI, in any case of
+// the scheme and after spaces (a mistyped one is still refused unquoted).
+func isPKCS11URI(path string) bool {
+	p := strings.TrimSpace(path)
+	return len(p) >= 7 && strings.EqualFold(p[:7], "pkcs11:")
+}
+
 func loadPrivateKey(cmd *cobra.Command, path string) (crypto.Signer, error) {
 	// A mistyped scheme (" pkcs11:", "PKCS11:") is a URI too, refused by
 	// the parser without quoting it: as a file name it was echoed in
 	// "couldn't read private key: open …", its pin-value with it.
-	if p := strings.TrimSpace(path); len(p) >= 7 && strings.EqualFold(p[:7], "pkcs11:") {
+	if isPKCS11URI(path) {
 		// The session lives as long as the process: the command signs and
 		// exits.
 		k, _, err := keys.LoadPKCS11(path)

@@ -244,6 +244,11 @@ func (f *verifyFlags) attestationPolicy(predicateType string) (verify.Policy, *p
 }
 
 func loadPublicKey(path string) (crypto.PublicKey, error) {
+	if isPKCS11URI(path) {
+		// Not read as a file name: "couldn't read public key: open …"
+		// would print the URI, its pin-value with it.
+		return nil, errors.New("couldn't read public key: --key takes a PEM file here, not a PKCS#11 URI; write the token key's public key with 'sigil public-key --key URI > key.pub' and pass key.pub")
+	}
 	raw, err := readFile("public key", path)
 	if err != nil {
 		return nil, err
