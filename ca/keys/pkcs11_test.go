@@ -51,6 +51,12 @@ func TestPKCS11(t *testing.T) {
 	if _, _, err := keys.Load(keys.Source{PKCS11: strings.Replace(uri, "&pin-value=1234", "", 1)}); err == nil || !strings.Contains(err.Error(), "no PIN was given") {
 		t.Fatalf("no PIN: %v", err)
 	}
+	// A token that is not there: no PIN would help, so none is asked
+	// for (it said "could not find PKCS#11 token (no PIN was given: add
+	// pin-value …)", naming no token).
+	if _, _, err := keys.Load(keys.Source{PKCS11: strings.Replace(strings.Replace(uri, "&pin-value=1234", "", 1), "token=sigil", "token=nosuch", 1)}); err == nil || strings.Contains(err.Error(), "PIN") || !strings.Contains(err.Error(), `no token labelled "nosuch"`) {
+		t.Fatalf("missing token: %v", err)
+	}
 	signer, closer, err := keys.Load(keys.Source{PKCS11: uri})
 	if err != nil {
 		t.Fatal(err)

@@ -222,6 +222,18 @@ func (u *PKCS11URI) context() (*crypto11.Context, error) {
 		Path: u.ModulePath, TokenLabel: u.Token, TokenSerial: u.Serial, SlotNumber: u.Slot, Pin: u.PIN,
 	})
 	if err != nil {
+		// crypto11's errTokenNotFound (unexported) names no token and
+		// comes before any login: a PIN would not help.
+		if strings.Contains(err.Error(), "could not find PKCS#11 token") {
+			which := fmt.Sprintf("labelled %q", u.Token)
+			switch {
+			case u.Serial != "":
+				which = fmt.Sprintf("with serial %q", u.Serial)
+			case u.Slot != nil:
+				which = fmt.Sprintf("in slot %d", *u.Slot)
+			}
+			return nil, fmt.Errorf("couldn't open PKCS#11 token: the module %s has no token %s (list its tokens with the HSM's tools, e.g. softhsm2-util --show-slots or pkcs11-tool --list-slots): %w", u.ModulePath, which, err)
+		}
 		if u.PIN == "" {
 			// Tokens that need a PIN refuse an empty one with a bare
 			// error code (SoftHSM2: CKR_ARGUMENTS_BAD); say what is missing.
