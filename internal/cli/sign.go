@@ -309,7 +309,7 @@ func newGenerateKeyPair() *cobra.Command {
 so cosign reads the key too) and PREFIX.pub. cosign v2.6 and v3.1 verify
 key-signed bundles of P-256 keys (the default) only, not of P-384 or Ed25519
 keys, which sigil signs and verifies. The password comes from
-SIGIL_PASSWORD or COSIGN_PASSWORD, or is asked twice; it may be empty.`,
+SIGIL_PASSWORD, else COSIGN_PASSWORD, else is asked twice; it may be empty.`,
 		Example: `  sigil generate-key-pair
   SIGIL_PASSWORD=s3cret sigil generate-key-pair --output-key-prefix release`,
 		Args: cobra.NoArgs,

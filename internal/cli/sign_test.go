@@ -487,3 +487,30 @@ func TestVerifyKeyPKCS11URIHidesPIN(t *testing.T) {
 		}
 	}
 }
+
+// TestWrongPasswordNamesItsSource: SIGIL_PASSWORD is used before
+// COSIGN_PASSWORD, so a stale SIGIL_PASSWORD beside the right
+// COSIGN_PASSWORD failed with a bare 'wrong password'. The error names the
+// variable the password came from, and the one it hid.
+func TestWrongPasswordNamesItsSource(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "k")
+	t.Setenv("SIGIL_PASSWORD", "right")
+	if code, _, stderr := run("generate-key-pair", "--output-key-prefix", prefix); code != 0 {
+		t.Fatal(stderr)
+	}
+	t.Setenv("SIGIL_PASSWORD", "stale")
+	t.Setenv("COSIGN_PASSWORD", "right")
+	code, _, stderr := run("public-key", "--key", prefix+".key")
+	if code == 0 || !strings.Contains(stderr, "wrong password (the password from SIGIL_PASSWORD; COSIGN_PASSWORD, also set, comes after it)") {
+		t.Errorf("exit %d, %q", code, stderr)
+	}
+	os.Unsetenv("SIGIL_PASSWORD")
+	if code, stdout, stderr := run("public-key", "--key", prefix+".key"); code != 0 || !strings.Contains(stdout, "PUBLIC KEY") {
+		t.Errorf("COSIGN_PASSWORD: exit %d, %q", code, stderr)
+	}
+	t.Setenv("COSIGN_PASSWORD", "wrong")
+	if code, _, stderr := run("public-key", "--key", prefix+".key"); code == 0 || !strings.Contains(stderr, "wrong password (the password from COSIGN_PASSWORD)") {
+		t.Errorf("exit %d, %q", code, stderr)
+	}
+}

@@ -46,7 +46,7 @@ func (f *signFlags) register(c *cobra.Command) {
 	fl := c.Flags()
 	f.trust.register(fl)
 	f.tokens.register(c)
-	fl.StringVar(&f.key, "key", "", "sign with this private key instead of keyless: a file (cosign format; password from SIGIL_PASSWORD or COSIGN_PASSWORD, or asked) or a PKCS#11 URI (pkcs11:token=…;object=…?module-path=…; PIN from pin-value, pin-source or SIGIL_PKCS11_PIN)")
+	fl.StringVar(&f.key, "key", "", "sign with this private key instead of keyless: a file (cosign format; password from SIGIL_PASSWORD, else COSIGN_PASSWORD, else asked) or a PKCS#11 URI (pkcs11:token=…;object=…?module-path=…; PIN from pin-value, pin-source or SIGIL_PKCS11_PIN)")
 	fl.StringVar(&f.keyAlgorithm, "key-algorithm", sign.AlgECDSAP256, "ephemeral key for keyless signing: ecdsa-p256, ecdsa-p384 or ed25519")
 	fl.StringVar(&f.fulcioURL, "fulcio-url", "", "CA base URL, instead of the signing config's")
 	fl.StringVar(&f.rekorURL, "rekor-url", "", "transparency log base URL, instead of the signing config's (Rekor v1 API unless --rekor-v2)")
@@ -157,13 +157,36 @@ func (f *signFlags) blobSigner(cmd *cobra.Command) (*sign.Signer, error) {
 	return s, nil
 }
 
+// passwordVariables are where the key password comes from, first first.
+var passwordVariables = []string{"SIGIL_PASSWORD", "COSIGN_PASSWORD"}
+
+// passwordVariable names the variable password takes the password from,
+// "" when none is set (it is asked).
+func passwordVariable() string {
+	for _, v := range passwordVariables {
+		if _, ok := os.LookupEnv(v); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// otherPassword notes a later password variable that is set too (and
+// differs), which the one used hides.
+func otherPassword(used string) string {
+	for _, v := range passwordVariables {
+		if o, ok := os.LookupEnv(v); ok && v != used && o != os.Getenv(used) {
+			return "; " + v + ", also set, comes after it"
+		}
+	}
+	return ""
+}
+
 // password returns the key password: SIGIL_PASSWORD, COSIGN_PASSWORD (so
 // cosign users' scripts keep working), or asked on the terminal.
 func password(cmd *cobra.Command, prompt string, confirm bool) ([]byte, error) {
-	for _, v := range []string{"SIGIL_PASSWORD", "COSIGN_PASSWORD"} {
-		if p, ok := os.LookupEnv(v); ok {
-			return []byte(p), nil
-		}
+	if v := passwordVariable(); v != "" {
+		return []byte(os.Getenv(v)), nil
 	}
 	if !isatty.IsTerminal(os.Stdin.Fd()) {
 		return nil, errors.New("no key password: set SIGIL_PASSWORD (or COSIGN_PASSWORD); it may be empty")
@@ -217,6 +240,13 @@ func loadPrivateKey(cmd *cobra.Command, path string) (crypto.Signer, error) {
 		return nil, err
 	}
 	k, err := keyfile.Decrypt(raw, pw)
+	if errors.Is(err, keyfile.ErrPassword) {
+		// Say which password was tried: SIGIL_PASSWORD comes first, so
+		// a stale one hides a right COSIGN_PASSWORD.
+		if v := passwordVariable(); v != "" {
+			return nil, fmt.Errorf("couldn't load %s: %w (the password from %s%s)", path, err, v, otherPassword(v))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("couldn't load %s: %w", path, err)
 	}
