@@ -11,7 +11,8 @@
 // (sigstore/cosign pkg/cosign/keys.go; secure-systems-lab/go-securesystemslib
 // encrypted/encrypted.go). The legacy block type "ENCRYPTED COSIGN PRIVATE
 // KEY" is read too. An empty password is allowed, as in cosign. Public keys
-// are PKIX "PUBLIC KEY" PEM blocks.
+// are PKIX "PUBLIC KEY" PEM blocks; PKCS#1 "RSA PUBLIC KEY" blocks are read
+// too, as cosign reads them.
 package keyfile
 
 import (
@@ -32,6 +33,8 @@ const (
 	TypeEncrypted       = "ENCRYPTED SIGSTORE PRIVATE KEY"
 	TypeEncryptedLegacy = "ENCRYPTED COSIGN PRIVATE KEY"
 	TypePublic          = "PUBLIC KEY"
+	// TypePublicRSA is a PKCS#1 RSA public key, read as cosign reads it.
+	TypePublicRSA = "RSA PUBLIC KEY"
 )
 
 // Scrypt parameters for new keys (go-securesystemslib standard params).
@@ -159,6 +162,12 @@ func ParsePublic(pemBytes []byte) (crypto.PublicKey, error) {
 	switch blk.Type {
 	case TypePublic:
 		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't parse public key: %w", err)
+		}
+		return k, nil
+	case TypePublicRSA:
+		k, err := x509.ParsePKCS1PublicKey(blk.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("couldn't parse public key: %w", err)
 		}

@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +15,7 @@ import (
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ca/keys/pkcs11test"
 	"sigil.dev/sigil/internal/fakesvc"
+	"sigil.dev/sigil/keyfile"
 	"sigil.dev/sigil/trust"
 )
 
@@ -512,5 +517,45 @@ func TestWrongPasswordNamesItsSource(t *testing.T) {
 	t.Setenv("COSIGN_PASSWORD", "wrong")
 	if code, _, stderr := run("public-key", "--key", prefix+".key"); code == 0 || !strings.Contains(stderr, "wrong password (the password from COSIGN_PASSWORD)") {
 		t.Errorf("exit %d, %q", code, stderr)
+	}
+}
+
+// TestVerifyKeyPKCS1: an RSA public key in PKCS#1 PEM ("RSA PUBLIC KEY",
+// as openssl rsa -RSAPublicKey_out writes it), which cosign's --key reads,
+// verifies an RSA key-signed bundle; it was refused with 'PEM block "RSA
+// PUBLIC KEY", want PUBLIC KEY'.
+func TestVerifyKeyPKCS1(t *testing.T) {
+	dir := t.TempDir()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := keyfile.Encrypt(k, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, pub := filepath.Join(dir, "rsa.key"), filepath.Join(dir, "rsa.pub")
+	os.WriteFile(key, enc, 0o600)
+	os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&k.PublicKey)}), 0o644)
+	art, b := filepath.Join(dir, "a.txt"), filepath.Join(dir, "a.sigstore.json")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	t.Setenv("SIGIL_PASSWORD", "")
+	if code, _, stderr := run("sign-blob", art, "--key", key, "--no-tlog-upload", "--bundle", b); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := run("verify-blob", art, "--bundle", b, "--key", pub, "--insecure-ignore-tlog"); code != 0 {
+		t.Errorf("PKCS#1 public key: %s", stderr)
+	}
+	// A policy file's key too.
+	pol := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(pol, []byte("key: rsa.pub\n"), 0o644)
+	if code, _, stderr := run("verify-blob", art, "--bundle", b, "--policy", pol, "--insecure-ignore-tlog"); code != 0 {
+		t.Errorf("PKCS#1 public key in a policy: %s", stderr)
+	}
+	// Another RSA key is still refused.
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "RSA PUBLIC KEY", Bytes: x509.MarshalPKCS1PublicKey(&other.PublicKey)}), 0o644)
+	if code, _, _ := run("verify-blob", art, "--bundle", b, "--key", pub, "--insecure-ignore-tlog"); code == 0 {
+		t.Error("another key verified")
 	}
 }

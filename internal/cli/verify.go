@@ -26,6 +26,7 @@ import (
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/cert"
 	"sigil.dev/sigil/intoto"
+	"sigil.dev/sigil/keyfile"
 	"sigil.dev/sigil/policy"
 	"sigil.dev/sigil/sign"
 	"sigil.dev/sigil/trust"
@@ -260,6 +261,14 @@ func loadPublicKey(path string) (crypto.PublicKey, error) {
 	switch blk.Type {
 	case "PUBLIC KEY":
 		k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't parse public key %s: %w", path, err)
+		}
+		return k, nil
+	case keyfile.TypePublicRSA:
+		// PKCS#1, as openssl rsa -RSAPublicKey_out writes it; cosign
+		// reads it too.
+		k, err := x509.ParsePKCS1PublicKey(blk.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("couldn't parse public key %s: %w", path, err)
 		}
