@@ -115,8 +115,13 @@ func (b *Bundle) Proto() *protobundle.Bundle { return b.pb }
 func Parse(data []byte) (*Bundle, error) {
 	var pb protobundle.Bundle
 	if err := protojson.Unmarshal(data, &pb); err != nil {
-		if cosignLegacy(data) {
-			return nil, invalid("this is cosign's own bundle format (base64Signature, cert, rekorBundle: cosign v2 sign-blob or attest-blob --bundle without --new-bundle-format), not a Sigstore bundle: have cosign write a Sigstore bundle with --new-bundle-format, or, for sign-blob's, verify the signature and certificate it holds with verify-blob --signature and --certificate")
+		if legacy, keyed := cosignLegacy(data); legacy {
+			holds := "the signature and certificate it holds with verify-blob --signature and --certificate"
+			if keyed {
+				// cosign sign-blob --key: no certificate.
+				holds = "the signature it holds with verify-blob --signature and --key"
+			}
+			return nil, invalid("this is cosign's own bundle format (base64Signature, cert, rekorBundle: cosign v2 sign-blob or attest-blob --bundle without --new-bundle-format), not a Sigstore bundle: have cosign write a Sigstore bundle with --new-bundle-format, or, for sign-blob's, verify %s", holds)
 		}
 		return nil, fmt.Errorf("%w: couldn't decode JSON: %v", ErrInvalid, err)
 	}
@@ -125,15 +130,17 @@ func Parse(data []byte) (*Bundle, error) {
 
 // cosignLegacy reports whether data is cosign's pre-Sigstore-bundle --bundle
 // file, {"base64Signature", "cert", "rekorBundle"} (sigstore/cosign
-// pkg/cosign LocalSignedPayload), which no Sigstore bundle field names.
-func cosignLegacy(data []byte) bool {
+// pkg/cosign LocalSignedPayload), which no Sigstore bundle field names;
+// keyed when it has no certificate (cosign sign-blob --key).
+func cosignLegacy(data []byte) (legacy, keyed bool) {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(data, &m) != nil {
-		return false
+		return false, false
 	}
 	_, sig := m["base64Signature"]
 	_, rb := m["rekorBundle"]
-	return sig || rb
+	c := m["cert"]
+	return sig || rb, len(c) == 0 || string(c) == "null" || string(c) == `""`
 }
 
 // FromProto validates a bundle message.

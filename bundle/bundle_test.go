@@ -75,6 +75,19 @@ func TestParseCosignLegacyBundle(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "cosign's own bundle format") || !strings.Contains(err.Error(), "--new-bundle-format") {
 		t.Fatalf("cosign legacy bundle: %v", err)
 	}
+	if !strings.Contains(err.Error(), "--signature and --certificate") {
+		t.Errorf("keyless legacy bundle: %v", err)
+	}
+	// cosign sign-blob --key writes no cert: the signature verifies with
+	// --key, not with a --certificate it does not have.
+	for _, keyed := range []string{
+		`{"base64Signature":"MEUCIQ==","rekorBundle":{"SignedEntryTimestamp":"AA==","Payload":{"body":"e30=","integratedTime":1,"logIndex":0,"logID":"00"}}}`,
+		`{"base64Signature":"MEUCIQ=="}`,
+	} {
+		if _, err := Parse([]byte(keyed)); err == nil || !strings.Contains(err.Error(), "verify-blob --signature and --key") {
+			t.Errorf("key-signed legacy bundle %s: %v", keyed, err)
+		}
+	}
 	// Other malformed JSON keeps the decoder's reason.
 	if _, err := Parse([]byte(`{"mediaType":1}`)); err == nil || !strings.Contains(err.Error(), "couldn't decode JSON") {
 		t.Fatalf("malformed: %v", err)
