@@ -98,7 +98,7 @@ func principalFor(iss *Issuer, meta map[string]CIMetadata, issuer, subject strin
 		// Kubernetes names: a namespace is a DNS label, a service
 		// account a DNS subdomain; anything else would change the
 		// path the SAN names.
-		if !dnsLabel.MatchString(ns) || len(ns) > 63 || !dnsSubdomain.MatchString(name) || len(name) > 253 {
+		if !dnsLabel().MatchString(ns) || len(ns) > 63 || !dnsSubdomain().MatchString(name) || len(name) > 253 {
 			return nil, fmt.Errorf("kubernetes.io namespace %q or serviceaccount name %q is not a Kubernetes name", ns, name)
 		}
 		p.SANType, p.SAN = SANURI, "https://kubernetes.io/namespaces/"+ns+"/serviceaccounts/"+name
@@ -172,9 +172,12 @@ func principalFor(iss *Issuer, meta map[string]CIMetadata, issuer, subject strin
 	return p, nil
 }
 
+// Compiled on first use, not at every sigil process start.
 var (
-	dnsLabel     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	dnsLabel     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`) })
+	dnsSubdomain = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	})
 )
 
 // MaxClaimValue is the longest claim value a certificate carries (a SAN,
