@@ -290,6 +290,13 @@ func TestParsePKCS11URI(t *testing.T) {
 		{uri: "pkcs11:token=a?module-path=/x", err: "object (label) or id"},
 		{uri: "pkcs11:token=a;bogus=1;object=x?module-path=/x", err: "unknown attribute"},
 		{uri: "pkcs11:token=a;object=x?module-path=/x&pin-source=/nonexistent", err: "couldn't read PKCS#11 PIN"},
+		// RFC 7512 §2.3: no attribute twice, not both PIN attributes
+		// (the last one silently won).
+		{uri: "pkcs11:token=a;object=x;object=y?module-path=/x", err: `attribute "object" given twice`},
+		{uri: "pkcs11:token=a;object=x?module-path=/x&module-path=/y", err: `attribute "module-path" given twice`},
+		{uri: "pkcs11:token=a;object=x?module-path=/x&pin-value=1&pin-value=2", err: `attribute "pin-value" given twice`},
+		{uri: "pkcs11:token=a;object=x?module-path=/x&pin-value=1&pin-source=" + pin, err: "both pin-value and pin-source"},
+		{uri: "pkcs11:token=a;object=x?module-path=/x&pin-source=" + pin + "&pin-value=1", err: "both pin-value and pin-source"},
 	} {
 		got, err := keys.ParsePKCS11URI(tc.uri)
 		if tc.err != "" {

@@ -126,6 +126,21 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 	}
 	path, query, _ := strings.Cut(rest, "?")
 	u := &PKCS11URI{}
+	// RFC 7512 §2.3: an attribute appears at most once in the path and
+	// once in the query, and a URI with both pin-source and pin-value is
+	// refused; a repeated token, object or PIN would otherwise be decided
+	// silently by whichever came last.
+	seen := map[string]bool{}
+	once := func(part, k string) error {
+		if seen[part+k] {
+			return fmt.Errorf("couldn't parse PKCS#11 URI: attribute %q given twice", k)
+		}
+		seen[part+k] = true
+		if seen["?pin-value"] && seen["?pin-source"] {
+			return errors.New("couldn't parse PKCS#11 URI: both pin-value and pin-source are given; give one")
+		}
+		return nil
+	}
 	for _, attr := range strings.Split(path, ";") {
 		if attr == "" {
 			continue
@@ -135,6 +150,9 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 			// Not quoted: a mistyped pin-value ("pin-value1234")
 			// would show the PIN.
 			return nil, errors.New("couldn't parse PKCS#11 URI: an attribute has no '=' and no value")
+		}
+		if err := once(";", k); err != nil {
+			return nil, err
 		}
 		val, err := url.PathUnescape(v)
 		if err != nil {
@@ -177,6 +195,9 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 			if err != nil {
 				// Not wrapped: url's error quotes part of the value (a PIN).
 				return nil, fmt.Errorf("couldn't parse PKCS#11 URI: %s: invalid %%-escape", k)
+			}
+			if err := once("?", k); err != nil {
+				return nil, err
 			}
 			switch k {
 			case "module-path":
