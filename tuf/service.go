@@ -435,10 +435,18 @@ func (s *Service) refresh() (time.Time, error) {
 		}
 		next = earliest(st.Root.Expires.Add(-l.Root/2), st.Targets.Expires.Add(-l.Targets/2))
 	}
-	res, err := s.repo.SignOnline(OnlineOptions{
-		SnapshotKeys: s.snapshotKeys, TimestampKeys: s.timestampKeys,
-		SnapshotExpiry: l.Snapshot, TimestampExpiry: l.Timestamp,
-	})
+	signOnline := func() (*OnlineResult, error) {
+		return s.repo.SignOnline(OnlineOptions{
+			SnapshotKeys: s.snapshotKeys, TimestampKeys: s.timestampKeys,
+			SnapshotExpiry: l.Snapshot, TimestampExpiry: l.Timestamp,
+		})
+	}
+	res, err := signOnline()
+	if errors.Is(err, ErrThreshold) && s.reloadOnlineKeys() {
+		// A ceremony rotated an online key and the operator put the
+		// new private key in its file, as OnlineKeyWarnings asks.
+		res, err = signOnline()
+	}
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -451,6 +459,38 @@ func (s *Service) refresh() (time.Time, error) {
 		s.log.Debug("signed TUF timestamp", "version", res.Timestamp)
 	}
 	return earliest(next, res.Next), nil
+}
+
+// reloadOnlineKeys reads the snapshot and timestamp key files again and
+// reports whether either now holds another key than the one in use. It is
+// called when the keys in use no longer reach the root's thresholds: the
+// root a ceremony committed replaced an online key, and the operator put
+// the new private key in the key file. Without it the service kept
+// signing with the keys it read at start, every refresh failed, and
+// clients refused the timestamp signed by the replaced key until a restart.
+// A file that does not load leaves the key in use.
+func (s *Service) reloadOnlineKeys() bool {
+	changed := false
+	for _, x := range []struct {
+		role, path string
+		keys       *[]*Key
+	}{{RoleSnapshot, s.cfg.SnapshotKeyFile, &s.snapshotKeys}, {RoleTimestamp, s.cfg.TimestampKeyFile, &s.timestampKeys}} {
+		k, err := LoadKey(x.path, nil)
+		if err == nil && !k.Private() {
+			err = fmt.Errorf("couldn't use %s key %s: it is a public key", x.role, x.path)
+		}
+		if err != nil {
+			s.log.Warn("couldn't reload TUF key", "role", x.role, "err", err)
+			continue
+		}
+		if len(*x.keys) == 1 && (*x.keys)[0].ID() == k.ID() {
+			continue
+		}
+		*x.keys = []*Key{k}
+		changed = true
+		s.log.Info("loaded replaced TUF key", "role", x.role, "file", x.path, "keyid", k.ID())
+	}
+	return changed
 }
 
 func (s *Service) renewRoot(now time.Time) error {

@@ -410,3 +410,73 @@ func TestDevRenewalRecoversFromAFailedCommit(t *testing.T) {
 		t.Errorf("targets %+v not renewed after the failure", st.Targets)
 	}
 }
+
+// TestOnlineKeyRotationWithoutRestart: a ceremony on a running production
+// service's directory replaces the timestamp key, and the operator puts
+// the new private key in the service's key file (as OnlineKeyWarnings
+// asks); the next refresh signs with it, and go-tuf clients update.
+func TestOnlineKeyRotationWithoutRestart(t *testing.T) {
+	dir := t.TempDir()
+	clock := NewFakeClock(testStart)
+	s, err := New(Config{Dir: dir, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, s)
+	snap, err := LoadKey(filepath.Join(dir, keysDir, snapshotKeyFile+".pub"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := LoadKey(filepath.Join(dir, keysDir, timestampKeyFile+".pub"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootKey, targetsKey := mustKey(t), mustKey(t)
+	repo, _ := OpenRepo(dir, clock.Now)
+	if err := repo.Init(InitOptions{RootKeys: []*Key{rootKey}, TargetsKeys: []*Key{targetsKey}, SnapshotKeys: []*Key{snap}, TimestampKeys: []*Key{ts}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.StageTargets(testTargets, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Sign([]*Key{rootKey, targetsKey}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	root1, _ := s.RootJSON()
+
+	// Rotate the timestamp key; the new private key replaces the file.
+	ts2 := mustKey(t)
+	if err := repo.RotateRoot(RootChange{Add: map[string][]*Key{RoleTimestamp: {pubOnly(t, ts2)}}, Remove: map[string][]string{RoleTimestamp: {ts.ID()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Sign([]*Key{rootKey}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, keysDir, timestampKeyFile)
+	for _, f := range []string{keyFile, keyFile + ".pub"} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteKey(keyFile, ts2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Refresh(); err != nil {
+		t.Fatalf("refresh after the timestamp key rotation: %v", err)
+	}
+	if err := s.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newGoTUF(t, srv.URL+"/tuf", root1).fetch(TargetTrustedRoot, clock.Now()); err != nil {
+		t.Fatalf("a client of root v1 after the rotation: %v", err)
+	}
+}
