@@ -954,6 +954,7 @@ func (r *Repo) SignOnline(o OnlineOptions) (*OnlineResult, error) {
 		snap := st.snapshot
 		if o.Force || snap == nil || snap.Signed.Version < hw.Snapshot || snap.Signed.Meta["targets.json"] == nil ||
 			snap.Signed.Meta["targets.json"].Version != st.targets.Signed.Version ||
+			snap.Signed.Meta["targets.json"].VerifyLengthHashes(st.targetsRaw) != nil ||
 			snap.Signed.Expires.Sub(now) < o.SnapshotExpiry/2 {
 			next := metadata.Snapshot(expiry(now, o.SnapshotExpiry))
 			next.Signed.Version = hw.Snapshot + 1
@@ -979,13 +980,17 @@ func (r *Repo) SignOnline(o OnlineOptions) (*OnlineResult, error) {
 			}
 		}
 		ts := st.timestamp
+		raw, err := os.ReadFile(r.pub(fmt.Sprintf("%d.snapshot.json", snap.Signed.Version)))
+		if err != nil {
+			return fmt.Errorf("couldn't read snapshot: %w", err)
+		}
+		// Length and hash too: metadata whose file changed under the
+		// same version (reformatted by hand, copied from another
+		// repository) fails every client until it is named anew.
 		if o.Force || res.Snapshot != 0 || ts == nil || ts.Signed.Version < hw.Timestamp || ts.Signed.Meta["snapshot.json"] == nil ||
 			ts.Signed.Meta["snapshot.json"].Version != snap.Signed.Version ||
+			ts.Signed.Meta["snapshot.json"].VerifyLengthHashes(raw) != nil ||
 			ts.Signed.Expires.Sub(now) < o.TimestampExpiry/2 {
-			raw, err := os.ReadFile(r.pub(fmt.Sprintf("%d.snapshot.json", snap.Signed.Version)))
-			if err != nil {
-				return fmt.Errorf("couldn't read snapshot: %w", err)
-			}
 			next := metadata.Timestamp(expiry(now, o.TimestampExpiry))
 			next.Signed.Version = hw.Timestamp + 1
 			if old, err := metadata.Timestamp().FromFile(r.pub("timestamp.json")); err == nil {

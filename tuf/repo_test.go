@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -623,4 +624,33 @@ func TestCommitFinishesAnInterruptedRootCommit(t *testing.T) {
 		t.Fatalf("next rotation: %+v, %v", res, err)
 	}
 	c.online()
+}
+
+// TestOnlineResignsForRewrittenMetadata: targets and snapshot files
+// rewritten under the same version (reformatted by hand: their
+// signatures, over canonical JSON, still verify) no longer match the
+// length and hash the snapshot and timestamp state; SignOnline names
+// them anew, and clients update again.
+func TestOnlineResignsForRewrittenMetadata(t *testing.T) {
+	for _, role := range []string{RoleTargets, RoleSnapshot} {
+		t.Run(role, func(t *testing.T) {
+			c := newCeremony(t)
+			vs, err := c.repo.versions(role)
+			if err != nil || len(vs) == 0 {
+				t.Fatal(vs, err)
+			}
+			p := c.repo.pub(fmt.Sprintf("%d.%s.json", vs[len(vs)-1], role))
+			var buf bytes.Buffer
+			if err := json.Compact(&buf, mustRead(t, p)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c.online()
+			if _, err := newGoTUF(t, c.srv.URL, c.rootJSON()).fetch("trusted_root.json", c.now); err != nil {
+				t.Fatalf("after %s.json was reformatted: %v", role, err)
+			}
+		})
+	}
 }
