@@ -254,3 +254,24 @@ func TestPolicyNeedsInTotoPayloadType(t *testing.T) {
 		t.Fatalf("a policy's key with --insecure-ignore-tlog: %s", stderr)
 	}
 }
+
+// TestUnknownSubcommandFails: a command group given a name that is none
+// of its commands fails (with a suggestion when one is close), as the
+// root does, instead of printing help and exiting 0; the group alone
+// still prints its help.
+func TestUnknownSubcommandFails(t *testing.T) {
+	for _, args := range [][]string{{"tuf", "pubilsh"}, {"trust", "update"}, {"ca", "bogus"}} {
+		code, _, stderr := run(args...)
+		if code == 0 || !strings.Contains(stderr, `unknown command "`+args[1]+`"`) {
+			t.Errorf("sigil %s: exit %d, stderr %q; want an unknown command error", strings.Join(args, " "), code, stderr)
+		}
+	}
+	if _, _, stderr := run("tuf", "pubilsh"); !strings.Contains(stderr, "did you mean publish?") {
+		t.Errorf("no suggestion: %q", stderr)
+	}
+	for _, group := range []string{"tuf", "trust"} {
+		if code, stdout, _ := run(group); code != 0 || !strings.Contains(stdout, "Available Commands") {
+			t.Errorf("sigil %s: exit %d, stdout %q; want its help", group, code, stdout)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -72,13 +73,40 @@ Start with "sigil server", then follow what it prints.`,
 	if len(args) > 0 {
 		if f, ok := named[args[0]]; ok {
 			root.AddCommand(f())
+			refuseUnknownSubcommands(root)
 			return root
 		}
 	}
 	for _, f := range registered {
 		root.AddCommand(f())
 	}
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group below root (sigil
+// tuf, trust, ca, …) fail on an argument that names none of its commands.
+// Cobra checks that only for the root: "sigil tuf pubilsh --repo DIR" or
+// "sigil trust update" printed the group's help and exited 0, so a
+// ceremony script went on as if the step had run.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		if !sub.Runnable() && sub.HasSubCommands() {
+			sub.Args = cobra.ArbitraryArgs
+			sub.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+				cmd.SuggestionsMinimumDistance = 2 // as cobra suggests for the root
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+				}
+				return errors.New(msg + "; run '" + cmd.CommandPath() + " --help' for its commands")
+			}
+		}
+		refuseUnknownSubcommands(sub)
+	}
 }
 
 func init() {
