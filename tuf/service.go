@@ -174,6 +174,9 @@ func New(cfg Config) (*Service, error) {
 			if s.targetsKey, err = s.loadOrCreateKey(targetsPath, "targets"); err != nil {
 				return nil, err
 			}
+			if err := s.discardInterruptedInit(); err != nil {
+				return nil, err
+			}
 			if err := s.initDev(); err != nil {
 				return nil, err
 			}
@@ -248,6 +251,29 @@ func (s *Service) loadOrCreateKey(path, role string) (*Key, error) {
 	}
 	s.log.Info("generated TUF key", "role", role, "file", path, "keyid", k.ID())
 	return k, nil
+}
+
+// discardInterruptedInit removes the version 1 that an earlier dev start
+// staged with this directory's dev root key and did not commit (killed
+// between Init and Commit, or Commit failed on a full disk). Left staged,
+// Init refused it ("it already has a root (use rotate-root to change it)")
+// and the data directory never started again. A staged root of other keys
+// (a ceremony's) stays, and Init still refuses it.
+func (s *Service) discardInterruptedInit() error {
+	ours := false
+	err := s.repo.locked(func() error {
+		st, err := s.repo.load()
+		if err != nil {
+			return err
+		}
+		ours = st.root == nil && st.stagedRoot != nil && slices.Contains(roleKeyIDs(&st.stagedRoot.Signed, RoleRoot), s.rootKey.ID())
+		return nil
+	})
+	if err != nil || !ours {
+		return err
+	}
+	s.log.Info("discarding the TUF repository an interrupted first start staged", "dir", s.cfg.Dir)
+	return s.repo.DiscardStaged()
 }
 
 func (s *Service) initDev() error {

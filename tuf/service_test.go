@@ -480,3 +480,41 @@ func TestOnlineKeyRotationWithoutRestart(t *testing.T) {
 		t.Fatalf("a client of root v1 after the rotation: %v", err)
 	}
 }
+
+// TestDevFirstStartInterrupted: a dev first start that staged version 1
+// and stopped before committing it (killed, a full disk) does not keep the
+// directory from starting; a ceremony's staged root in it is left alone.
+func TestDevFirstStartInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	clock := NewFakeClock(testStart)
+	rootKey, targetsKey, snap, ts := mustKey(t), mustKey(t), mustKey(t), mustKey(t)
+	for f, k := range map[string]*Key{rootKeyFile: rootKey, targetsKeyFile: targetsKey, snapshotKeyFile: snap, timestampKeyFile: ts} {
+		if err := WriteKey(filepath.Join(dir, keysDir, f), k, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo, _ := OpenRepo(dir, clock.Now)
+	if err := repo.Init(InitOptions{RootKeys: []*Key{rootKey}, TargetsKeys: []*Key{targetsKey}, SnapshotKeys: []*Key{snap}, TimestampKeys: []*Key{ts}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Dir: dir, Dev: true, Clock: clock})
+	if err != nil {
+		t.Fatalf("start after an interrupted first start: %v", err)
+	}
+	if err := s.Ready(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A ceremony's version 1, staged with other keys, is not discarded.
+	other := t.TempDir()
+	crepo, _ := OpenRepo(other, clock.Now)
+	if err := crepo.Init(InitOptions{RootKeys: []*Key{mustKey(t)}, TargetsKeys: []*Key{mustKey(t)}, SnapshotKeys: []*Key{mustKey(t)}, TimestampKeys: []*Key{mustKey(t)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Dir: other, Dev: true, Clock: clock}); err == nil {
+		t.Fatal("dev mode started over a ceremony's staged root")
+	}
+	if st, _ := crepo.Status(); st.StagedRoot == nil {
+		t.Fatal("dev mode discarded a ceremony's staged root")
+	}
+}
