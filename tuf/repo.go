@@ -455,6 +455,10 @@ type RootChange struct {
 	// Remove names key IDs.
 	Add    map[string][]*Key
 	Remove map[string][]string
+	// Replace sets a role's keys to exactly these (applied before Add),
+	// whatever keys the root being edited lists for it: the committed
+	// root's, or those of a rotation already staged.
+	Replace map[string][]*Key
 	// Thresholds sets role thresholds.
 	Thresholds map[string]int
 	// Expires sets the new root's expiry (zero: now + DefaultRootExpiry).
@@ -496,6 +500,21 @@ func (r *Repo) RotateRoot(c RootChange) error {
 				}
 				if err := next.Signed.RevokeKey(id, role); err != nil {
 					return fmt.Errorf("couldn't remove %s key %s: %w", role, short(id), err)
+				}
+			}
+		}
+		for role, ks := range c.Replace {
+			if _, ok := next.Signed.Roles[role]; !ok {
+				return fmt.Errorf("couldn't replace keys: unknown role %q", role)
+			}
+			for _, id := range slices.Clone(next.Signed.Roles[role].KeyIDs) {
+				if err := next.Signed.RevokeKey(id, role); err != nil {
+					return fmt.Errorf("couldn't remove %s key %s: %w", role, short(id), err)
+				}
+			}
+			for _, k := range ks {
+				if err := next.Signed.AddKey(k.Metadata(), role); err != nil {
+					return fmt.Errorf("couldn't add %s key: %w", role, err)
 				}
 			}
 		}

@@ -603,13 +603,22 @@ sign targets with the new keys (add-target) before publishing.`,
 			if err != nil {
 				return err
 			}
-			ch := tuf.RootChange{Add: map[string][]*tuf.Key{}, Remove: map[string][]string{}, Thresholds: map[string]int{}}
+			ch := tuf.RootChange{Add: map[string][]*tuf.Key{}, Remove: map[string][]string{}, Replace: map[string][]*tuf.Key{}, Thresholds: map[string]int{}}
 			if ch.Expires, err = parseExpiry(exp, time.Now()); err != nil {
 				return err
 			}
-			for role, paths := range map[string][]string{tuf.RoleRoot: addRoot, tuf.RoleTargets: addTargets, tuf.RoleSnapshot: nonEmpty(snapKey), tuf.RoleTimestamp: nonEmpty(tsKey)} {
+			for role, paths := range map[string][]string{tuf.RoleRoot: addRoot, tuf.RoleTargets: addTargets} {
 				if len(paths) > 0 {
 					if ch.Add[role], err = loadTUFKeys(cmd, &pw, paths); err != nil {
+						return err
+					}
+				}
+			}
+			// --snapshot-key and --timestamp-key replace the online keys
+			// of the root being edited (a staged rotation's, if any).
+			for role, paths := range map[string][]string{tuf.RoleSnapshot: nonEmpty(snapKey), tuf.RoleTimestamp: nonEmpty(tsKey)} {
+				if len(paths) > 0 {
+					if ch.Replace[role], err = loadTUFKeys(cmd, &pw, paths); err != nil {
 						return err
 					}
 				}
@@ -619,16 +628,6 @@ sign targets with the new keys (add-target) before publishing.`,
 					if ch.Remove[role], err = keyIDs(cmd, &pw, args); err != nil {
 						return err
 					}
-				}
-			}
-			st, err := repo.Status()
-			if err != nil {
-				return err
-			}
-			// --snapshot-key and --timestamp-key replace the online keys.
-			for role, given := range map[string]bool{tuf.RoleSnapshot: snapKey != "", tuf.RoleTimestamp: tsKey != ""} {
-				if given && st.Keys != nil {
-					ch.Remove[role] = append(ch.Remove[role], st.Keys[role]...)
 				}
 			}
 			if cmd.Flags().Changed("root-threshold") {

@@ -15,6 +15,7 @@ import (
 
 	"sigil.dev/sigil/internal/testpki"
 	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/tuf"
 )
 
 // sigil runs the CLI and fails the test on a non-zero exit.
@@ -255,4 +256,61 @@ func TestIsHexKeyID(t *testing.T) {
 			t.Errorf("isHexKeyID(%q) = %v, want %v", s, got, want)
 		}
 	}
+}
+
+// TestRotateRootReplacesOnlineKeyOfStagedRoot: rotate-root --timestamp-key
+// replaces the timestamp key of the root being edited: again on a
+// rotation that already replaced it (it failed: "couldn't remove
+// timestamp key …: the role has no such key", the committed root's key),
+// and on a version 1 not yet published (it added a second key).
+func TestRotateRootReplacesOnlineKeyOfStagedRoot(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	for _, k := range []string{"root.pem", "targets.pem", "snapshot.pem", "ts1.pem", "ts2.pem", "ts3.pem"} {
+		sigil(t, "tuf", "keygen", "--out", p(k), "--plain")
+	}
+	keyID := func(name string) string {
+		k, err := tuf.LoadKey(p(name), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k.ID()
+	}
+	timestampKeys := func(repo string) []string {
+		var root struct {
+			Signed struct {
+				Roles map[string]struct {
+					KeyIDs []string `json:"keyids"`
+				} `json:"roles"`
+			} `json:"signed"`
+		}
+		raw, err := os.ReadFile(filepath.Join(repo, "staged", "root.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &root); err != nil {
+			t.Fatal(err)
+		}
+		return root.Signed.Roles["timestamp"].KeyIDs
+	}
+	repo := p("ceremony")
+	sigil(t, "tuf", "init", "--repo", repo, "--root-key", p("root.pem.pub"), "--targets-key", p("targets.pem.pub"),
+		"--snapshot-key", p("snapshot.pem.pub"), "--timestamp-key", p("ts1.pem.pub"))
+	sigil(t, "tuf", "rotate-root", "--repo", repo, "--timestamp-key", p("ts2.pem.pub"))
+	if got := timestampKeys(repo); len(got) != 1 || got[0] != keyID("ts2.pem") {
+		t.Fatalf("staged version 1 timestamp keys %v, want only ts2's", got)
+	}
+	tr, _ := os.ReadFile(filepath.Join("..", "..", "examples", "hello", "trusted_root.json"))
+	os.WriteFile(p("trusted_root.json"), tr, 0o644)
+	sigil(t, "tuf", "add-target", "--repo", repo, p("trusted_root.json"))
+	sigil(t, "tuf", "sign", "--repo", repo, "--key", p("root.pem"), "--key", p("targets.pem"))
+	sigil(t, "tuf", "publish", "--repo", repo)
+
+	sigil(t, "tuf", "rotate-root", "--repo", repo, "--timestamp-key", p("ts1.pem.pub"))
+	sigil(t, "tuf", "rotate-root", "--repo", repo, "--timestamp-key", p("ts3.pem.pub"))
+	if got := timestampKeys(repo); len(got) != 1 || got[0] != keyID("ts3.pem") {
+		t.Fatalf("staged version 2 timestamp keys %v, want only ts3's", got)
+	}
+	sigil(t, "tuf", "sign", "--repo", repo, "--key", p("root.pem"))
+	sigil(t, "tuf", "publish", "--repo", repo, "--snapshot-key", p("snapshot.pem"), "--timestamp-key", p("ts3.pem"))
 }
