@@ -110,6 +110,10 @@ type state struct {
 
 	stagedRoot    *metadata.Metadata[metadata.RootType]
 	stagedTargets *metadata.Metadata[metadata.TargetsType]
+
+	// unfinished is why the committed state does not verify while a
+	// Commit that stopped halfway can finish it (see loadState).
+	unfinished error
 }
 
 var versionedName = sync.OnceValue(func() *regexp.Regexp {
@@ -145,6 +149,24 @@ func (r *Repo) versions(role string) ([]int64, error) {
 // do not verify are left nil, to be re-signed. Staged metadata is read
 // but not verified.
 func (r *Repo) load() (*state, error) {
+	st, err := r.loadState()
+	if err != nil {
+		return nil, err
+	}
+	if st.unfinished != nil {
+		return nil, st.unfinished
+	}
+	return st, nil
+}
+
+// loadState is load for Commit: committed targets that the newest root's
+// targets keys did not sign are accepted, in st.unfinished, when that root
+// is still staged byte for byte (a Commit of a root that replaced the
+// targets keys stopped after publishing the root and before the targets
+// signed by the new keys: killed, or a full disk writing the target
+// files), so that Commit can finish publishing. Refused there too, every
+// command failed on the repository and nothing could finish it.
+func (r *Repo) loadState() (*state, error) {
 	st := &state{}
 	vs, err := r.versions(RoleRoot)
 	if err != nil {
@@ -194,7 +216,11 @@ func (r *Repo) load() (*state, error) {
 				return nil, fmt.Errorf("%w: %d.targets.json holds version %d", ErrInvalidRepository, v, m.Signed.Version)
 			}
 			if s, err := check(&st.root.Signed, RoleTargets, m); err != nil || !s.Met() {
-				return nil, fmt.Errorf("%w: targets v%d is not signed by a threshold of the targets keys of root v%d (%v)", ErrInvalidRepository, v, st.root.Signed.Version, s)
+				err := fmt.Errorf("%w: targets v%d is not signed by a threshold of the targets keys of root v%d (%v)", ErrInvalidRepository, v, st.root.Signed.Version, s)
+				if staged, rerr := os.ReadFile(r.staged("root.json")); rerr != nil || !bytes.Equal(staged, st.rootRaw) {
+					return nil, err
+				}
+				st.unfinished = fmt.Errorf("%w; a publish stopped after root v%d: run sigil tuf publish again to finish it", err, st.root.Signed.Version)
 			}
 			st.targets, st.targetsRaw = m, raw
 		}
@@ -779,7 +805,7 @@ func (r *Repo) DiscardStaged() error {
 func (r *Repo) Commit() (*CommitResult, error) {
 	res := &CommitResult{}
 	err := r.locked(func() error {
-		st, err := r.load()
+		st, err := r.loadState()
 		if err != nil {
 			return err
 		}

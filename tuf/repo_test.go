@@ -654,3 +654,56 @@ func TestOnlineResignsForRewrittenMetadata(t *testing.T) {
 		})
 	}
 }
+
+// TestCommitFinishesAnInterruptedTargetsKeyRotation: a Commit of a root
+// that replaces the targets keys, with targets signed by the new key,
+// stops after publishing the root (here: the staged target file cannot be
+// read; a kill or a full disk alike). The repository then held a root
+// whose targets keys did not sign the committed targets, and every
+// command, publish included, failed on it for good. Now status says to
+// publish again, and publishing again finishes the commit.
+func TestCommitFinishesAnInterruptedTargetsKeyRotation(t *testing.T) {
+	c := newCeremony(t)
+	t2 := mustKey(t)
+	if err := c.repo.RotateRoot(RootChange{Add: map[string][]*Key{RoleTargets: {pubOnly(t, t2)}}, Remove: map[string][]string{RoleTargets: {c.targets[0].ID()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.repo.StageTargets(map[string][]byte{"trusted_root.json": []byte(`{"v":2}`)}, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	c.sign(c.root[0], c.root[1], t2)
+	staged := c.repo.staged(filepath.Join("targets", "trusted_root.json"))
+	data := mustRead(t, staged)
+	if err := os.Remove(staged); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(staged, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.repo.Commit(); err == nil {
+		t.Fatal("commit with an unreadable staged target succeeded")
+	}
+	if _, err := os.Stat(c.repo.pub("2.root.json")); err != nil {
+		t.Fatalf("the interruption did not happen after the root was published: %v", err)
+	}
+	if _, err := c.repo.Status(); err == nil || !strings.Contains(err.Error(), "publish again") {
+		t.Errorf("status of the interrupted commit: %v, want a hint to publish again", err)
+	}
+	if err := os.Remove(staged); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(staged, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.repo.Commit()
+	if err != nil {
+		t.Fatalf("publishing again: %v", err)
+	}
+	if res.Root != 2 || res.Targets != 2 {
+		t.Errorf("publishing again committed %+v, want root v2 and targets v2", res)
+	}
+	c.online()
+	if b, err := newGoTUF(t, c.srv.URL, c.rootJSON()).fetch("trusted_root.json", c.now); err != nil || string(b) != `{"v":2}` {
+		t.Fatalf("client after the finished commit: %q, %v", b, err)
+	}
+}
