@@ -253,6 +253,13 @@ func (r *Repo) loadState() (*state, error) {
 		if st.stagedTargets, err = metadata.Targets().FromBytes(raw); err != nil {
 			return nil, fmt.Errorf("%w: staged targets: %v", ErrInvalidRepository, err)
 		}
+		if st.targets != nil && bytes.Equal(raw, st.targetsRaw) {
+			// Committed already: a Commit stopped (killed) between
+			// publishing it and removing the staging area. Taken as
+			// staged, it made the next targets "staged version N, want
+			// N+1" for good, and a dev server stopped renewing them.
+			st.stagedTargets = nil
+		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("couldn't read staged targets: %w", err)
 	}

@@ -707,3 +707,41 @@ func TestCommitFinishesAnInterruptedTargetsKeyRotation(t *testing.T) {
 		t.Fatalf("client after the finished commit: %q, %v", b, err)
 	}
 }
+
+// TestStagedTargetsAlreadyCommitted: a Commit killed after publishing
+// targets vN and before removing the staging area leaves staged targets
+// identical to the committed ones. They are not taken as staged: the next
+// add-target stages vN+1 and publishes (it was "staged version N, want
+// N+1" until someone removed staged/ by hand).
+func TestStagedTargetsAlreadyCommitted(t *testing.T) {
+	c := newCeremony(t)
+	if err := c.repo.StageTargets(map[string][]byte{"trusted_root.json": []byte(`{"v":2}`)}, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	c.sign(c.targets[0])
+	leftover := mustRead(t, c.repo.staged("targets.json"))
+	if _, err := c.repo.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(c.repo.staged(""), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(c.repo.staged("targets.json"), leftover, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := c.repo.Status(); err != nil || st.StagedTargets != nil {
+		t.Fatalf("status: staged %+v, %v; want nothing staged", st.StagedTargets, err)
+	}
+	if err := c.repo.StageTargets(map[string][]byte{"trusted_root.json": []byte(`{"v":3}`)}, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	c.sign(c.targets[0])
+	res, err := c.repo.Commit()
+	if err != nil || res.Targets != 3 {
+		t.Fatalf("commit after the leftover: %+v, %v; want targets v3", res, err)
+	}
+	c.online()
+	if b, err := newGoTUF(t, c.srv.URL, c.rootJSON()).fetch("trusted_root.json", c.now); err != nil || string(b) != `{"v":3}` {
+		t.Fatalf("client: %q, %v", b, err)
+	}
+}
