@@ -651,8 +651,8 @@ sign targets with the new keys (add-target) before publishing.`,
 	f.StringArrayVar(&addTargets, "add-targets-key", nil, "targets key file to add (repeatable)")
 	f.StringArrayVar(&rmTargets, "remove-targets-key", nil, "targets key file or key ID to remove (repeatable)")
 	f.IntVar(&targetsT, "targets-threshold", 0, "new targets threshold")
-	f.StringVar(&snapKey, "snapshot-key", "", "replace the snapshot key by this one")
-	f.StringVar(&tsKey, "timestamp-key", "", "replace the timestamp key by this one")
+	f.StringVar(&snapKey, "snapshot-key", "", "replace the snapshot key by this one (put its private key on the TUF host as DATA/tuf/keys/snapshot.pem with the published root; a running server picks it up)")
+	f.StringVar(&tsKey, "timestamp-key", "", "replace the timestamp key by this one (put its private key on the TUF host as DATA/tuf/keys/timestamp.pem with the published root; a running server picks it up)")
 	f.StringVar(&exp, "expires", "365d", "new root lifetime or expiry (RFC 3339)")
 	pw.register(c, "encrypted key files given (only public keys are needed)")
 	return c
