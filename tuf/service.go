@@ -112,7 +112,20 @@ type Service struct {
 	rootKey, targetsKey         *Key // dev mode only
 
 	mu sync.Mutex // serializes Refresh and SetTargets
+
+	// readyMu guards the last successful readiness check: readyAt (wall
+	// clock) and readyClock (the service's clock) when it passed.
+	readyMu    sync.Mutex
+	readyAt    time.Time
+	readyClock time.Time
 }
+
+// readyCache is how long a passed readiness check is reused. The check
+// loads and verifies every root version under the repository's lock
+// (about 1 ms for one root here, several with a rotation history), and
+// /readyz answers anyone: without it a few hundred requests a second took
+// a core. A failed check is never reused.
+const readyCache = time.Second
 
 // New opens (or, in dev mode, creates) the repository and brings its online
 // metadata up to date. In production mode an uninitialized repository is
@@ -311,6 +324,23 @@ func (s *Service) RootJSON() ([]byte, error) { return s.repo.RootJSON() }
 // Ready reports whether the repository has committed root and targets and
 // valid snapshot and timestamp, i.e. clients can update from it.
 func (s *Service) Ready() error {
+	now := s.clock.Now()
+	s.readyMu.Lock()
+	fresh := !s.readyAt.IsZero() && time.Since(s.readyAt) < readyCache && now.Sub(s.readyClock) < readyCache && !now.Before(s.readyClock)
+	s.readyMu.Unlock()
+	if fresh {
+		return nil
+	}
+	if err := s.ready(now); err != nil {
+		return err
+	}
+	s.readyMu.Lock()
+	s.readyAt, s.readyClock = time.Now(), now
+	s.readyMu.Unlock()
+	return nil
+}
+
+func (s *Service) ready(now time.Time) error {
 	st, err := s.repo.Status()
 	if err != nil {
 		return err
@@ -318,7 +348,6 @@ func (s *Service) Ready() error {
 	if !st.Initialized {
 		return ErrNotInitialized
 	}
-	now := s.clock.Now()
 	if st.Timestamp == nil || st.Snapshot == nil || st.Targets == nil {
 		return errors.New("TUF repository has no valid snapshot and timestamp yet")
 	}
