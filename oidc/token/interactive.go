@@ -77,7 +77,7 @@ func (s *interactive) Token(ctx context.Context) (string, error) {
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, o.HTTPClient)
 	p, err := oidc.NewProvider(ctx, o.Issuer)
 	if err != nil {
-		return "", fmt.Errorf("couldn't discover the OIDC issuer %s: %w", o.Issuer, err)
+		return "", fmt.Errorf("couldn't discover the OIDC issuer %s: %w", o.Issuer, &issuerText{err})
 	}
 	cfg := oauth2.Config{
 		ClientID: o.ClientID, ClientSecret: o.ClientSecret,
@@ -166,7 +166,7 @@ func (s *interactive) browser(ctx context.Context, p *oidc.Provider, cfg oauth2.
 	}
 	tok, err := cfg.Exchange(ctx, res.code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return "", nil, fmt.Errorf("couldn't exchange the authorization code at %s: %w", o.Issuer, err)
+		return "", nil, fmt.Errorf("couldn't exchange the authorization code at %s: %w", o.Issuer, &issuerText{err})
 	}
 	raw, idt, err := s.verify(ctx, p, tok)
 	if err != nil {
@@ -187,7 +187,7 @@ func (s *interactive) verify(ctx context.Context, p *oidc.Provider, tok *oauth2.
 	}
 	idt, err := p.Verifier(&oidc.Config{ClientID: s.o.ClientID, Now: s.o.Now}).Verify(ctx, raw)
 	if err != nil {
-		return "", nil, fmt.Errorf("couldn't verify the ID token from %s: %w", s.o.Issuer, err)
+		return "", nil, fmt.Errorf("couldn't verify the ID token from %s: %w", s.o.Issuer, &issuerText{err})
 	}
 	if idt.AccessTokenHash != "" {
 		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
@@ -213,7 +213,7 @@ func (s *interactive) device(ctx context.Context, p *oidc.Provider, cfg oauth2.C
 	}
 	da, err := cfg.DeviceAuth(ctx, authOpts...)
 	if err != nil {
-		return "", nil, fmt.Errorf("couldn't start the device sign-in at %s: %w", o.Issuer, err)
+		return "", nil, fmt.Errorf("couldn't start the device sign-in at %s: %w", o.Issuer, &issuerText{err})
 	}
 	// The issuer's text goes to a terminal: no control characters.
 	fmt.Fprintf(o.Output, "To sign in, open %s on any device and enter the code %s", noControl(da.VerificationURI), noControl(da.UserCode))
@@ -233,7 +233,7 @@ func (s *interactive) device(ctx context.Context, p *oidc.Provider, cfg oauth2.C
 		case errors.As(err, &re) && re.ErrorCode == "expired_token", errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 			return "", nil, fmt.Errorf("couldn't sign in at %s: the code expired before the sign-in completed; run the command again", o.Issuer)
 		}
-		return "", nil, fmt.Errorf("couldn't complete the device sign-in at %s: %w", o.Issuer, err)
+		return "", nil, fmt.Errorf("couldn't complete the device sign-in at %s: %w", o.Issuer, &issuerText{err})
 	}
 	raw, idt, err := s.verify(ctx, p, tok)
 	if err != nil {
@@ -304,6 +304,23 @@ func printable(s string) string {
 	}
 	return noControl(s)
 }
+
+// issuerText is an error whose text may quote an issuer's answer as
+// received: x/oauth2 and go-oidc put a response body that is not an OAuth
+// error object (a proxy's HTML error page, say) whole in their errors. It
+// reads as printable text, on one line, cut to 600 bytes (room for go-oidc's
+// errors that name two URLs), and unwraps.
+type issuerText struct{ err error }
+
+func (e *issuerText) Error() string {
+	s := strings.ReplaceAll(e.err.Error(), "\n", " ")
+	if len(s) > 600 {
+		s = s[:600] + "…"
+	}
+	return noControl(s)
+}
+
+func (e *issuerText) Unwrap() error { return e.err }
 
 // noControl is printable without the cut, for URLs the user must open.
 func noControl(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -309,5 +310,63 @@ func TestDeviceFlowPromptIsPrintable(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), strings.Repeat("x", 400)+"?[1A") {
 		t.Fatalf("prompt %q cut the URL short", out.String())
+	}
+}
+
+// TestIssuerAnswersInErrorsArePrintable: the errors of a sign-in quote the
+// issuer's answers (x/oauth2 and go-oidc put a response body that is not
+// an OAuth error object in their error text as received); they reach the
+// terminal without control characters and cut short, like the prompts.
+func TestIssuerAnswersInErrorsArePrintable(t *testing.T) {
+	evil := "<html>\x1b]0;pwned\x07\x1b[2J" + strings.Repeat("x", 5000) + "</html>"
+	var base string
+	tests := []struct {
+		name string
+		fail string // the path that answers 502 with evil
+		flow Flow
+	}{
+		{"discovery", "/.well-known/openid-configuration", FlowDevice},
+		{"device authorization", "/device", FlowDevice},
+		{"device token", "/token", FlowDevice},
+		{"code exchange", "/token", FlowBrowser},
+		{"issuer keys", "/jwks", FlowDevice},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == tt.fail {
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(http.StatusBadGateway)
+					io.WriteString(w, evil)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				switch r.URL.Path {
+				case "/.well-known/openid-configuration":
+					json.NewEncoder(w).Encode(map[string]any{"issuer": base, "authorization_endpoint": base + "/auth",
+						"token_endpoint": base + "/token", "jwks_uri": base + "/jwks", "device_authorization_endpoint": base + "/device",
+						"id_token_signing_alg_values_supported": []string{"ES256"}})
+				case "/auth": // approves at once
+					q := r.URL.Query()
+					http.Redirect(w, r, q.Get("redirect_uri")+"?code=c&state="+url.QueryEscape(q.Get("state")), http.StatusFound)
+				case "/token":
+					idt := unsigned(fmt.Sprintf(`{"iss":%q,"aud":"sigstore","sub":"s","exp":%d}`, base, time.Now().Add(time.Hour).Unix()))
+					json.NewEncoder(w).Encode(map[string]any{"access_token": "a", "token_type": "Bearer", "id_token": idt})
+				case "/device":
+					json.NewEncoder(w).Encode(map[string]any{"device_code": "d", "user_code": "ABCD", "verification_uri": base + "/v", "expires_in": 60, "interval": 1})
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			base = srv.URL
+			_, err := Interactive(Options{Issuer: base, Flow: tt.flow, Output: io.Discard, OpenBrowser: headlessBrowser(t)}).Token(context.Background())
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if s := err.Error(); strings.ContainsAny(s, "\x1b\x07") || len(s) > 1000 || !strings.Contains(s, "502") {
+				t.Errorf("error (%d bytes) %q", len(s), s)
+			}
+		})
 	}
 }
