@@ -202,6 +202,10 @@ func (s *interactive) verify(ctx context.Context, p *oidc.Provider, tok *oauth2.
 // does with Dex).
 func (s *interactive) device(ctx context.Context, p *oidc.Provider, cfg oauth2.Config) (string, *oidc.IDToken, error) {
 	o := s.o
+	if cfg.Endpoint.DeviceAuthURL == "" && o.Flow == FlowAuto { // chosen for want of a browser, not by --oidc-device-flow
+		return "", nil, fmt.Errorf("couldn't sign in at %s: no browser can open here (no display, or an SSH session) and the issuer has no device_authorization_endpoint "+
+			"for a sign-in on another device; set BROWSER to a browser command to sign in with a browser on this machine, or give a token with --identity-token", o.Issuer)
+	}
 	if cfg.Endpoint.DeviceAuthURL == "" {
 		return "", nil, fmt.Errorf("couldn't sign in at %s with the device flow: it has no device_authorization_endpoint; sign in with a browser instead (drop --oidc-device-flow)", o.Issuer)
 	}

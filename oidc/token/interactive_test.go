@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -368,5 +369,35 @@ func TestIssuerAnswersInErrorsArePrintable(t *testing.T) {
 				t.Errorf("error (%d bytes) %q", len(s), s)
 			}
 		})
+	}
+}
+
+// TestAutoDeviceFlowWithoutEndpoint: where no browser can open, FlowAuto
+// picks the device flow by itself; an issuer without one must not be
+// answered with advice to drop --oidc-device-flow, which was not given.
+func TestAutoDeviceFlowWithoutEndpoint(t *testing.T) {
+	// Not a loopback issuer (those sign in with the browser flow): a name
+	// the test client dials to the test server.
+	const base = "http://issuer.test"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"issuer": base, "authorization_endpoint": base + "/auth",
+			"token_endpoint": base + "/token", "jwks_uri": base + "/jwks"})
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}}}
+	prev := goos
+	goos = "linux"
+	defer func() { goos = prev }()
+	_, err := Interactive(Options{Issuer: base, Interactive: true, Getenv: env(nil), Output: io.Discard, HTTPClient: client, Timeout: 5 * time.Second,
+		OpenBrowser: func(string) error { t.Error("opened a browser without a display"); return nil }}).Token(context.Background())
+	if err == nil || strings.Contains(err.Error(), "--oidc-device-flow") || !strings.Contains(err.Error(), "BROWSER") {
+		t.Errorf("error %v, want one saying that no browser can open here and what to do", err)
+	}
+	_, err = Interactive(Options{Issuer: base, Flow: FlowDevice, Output: io.Discard, HTTPClient: client, Timeout: 5 * time.Second}).Token(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "drop --oidc-device-flow") {
+		t.Errorf("error %v, want one saying to drop --oidc-device-flow", err)
 	}
 }
