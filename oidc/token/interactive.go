@@ -224,8 +224,14 @@ func (s *interactive) device(ctx context.Context, p *oidc.Provider, cfg oauth2.C
 	if da.VerificationURIComplete != "" {
 		fmt.Fprintf(o.Output, ",\nor open %s", noControl(da.VerificationURIComplete))
 	}
-	if !da.Expiry.IsZero() {
+	// The wait ends when the code expires or, if sooner, at the sign-in's
+	// timeout (o.Timeout): say which comes first.
+	deadline, limited := ctx.Deadline()
+	switch {
+	case !da.Expiry.IsZero() && (!limited || da.Expiry.Before(deadline)):
 		fmt.Fprintf(o.Output, " (the code is valid for %s)", time.Until(da.Expiry).Round(time.Second))
+	case limited:
+		fmt.Fprintf(o.Output, " (sign in within %s)", time.Until(deadline).Round(time.Second))
 	}
 	fmt.Fprintln(o.Output)
 	tok, err := cfg.DeviceAccessToken(ctx, da, tokOpts...)

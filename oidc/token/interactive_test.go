@@ -401,3 +401,34 @@ func TestAutoDeviceFlowWithoutEndpoint(t *testing.T) {
 		t.Errorf("error %v, want one saying to drop --oidc-device-flow", err)
 	}
 }
+
+// TestDevicePromptSaysHowLongItWaits: the device prompt gives the time
+// left to sign in; when the sign-in's own timeout ends first (Google's
+// codes last 30 minutes, the timeout is 5), it gives that one, not the
+// code's lifetime, after which the command would long have given up.
+func TestDevicePromptSaysHowLongItWaits(t *testing.T) {
+	var base string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			json.NewEncoder(w).Encode(map[string]string{"issuer": base, "authorization_endpoint": base + "/auth",
+				"token_endpoint": base + "/token", "jwks_uri": base + "/jwks", "device_authorization_endpoint": base + "/device"})
+		case "/device":
+			json.NewEncoder(w).Encode(map[string]any{"device_code": "d", "user_code": "ABCD", "verification_uri": base + "/v", "expires_in": 1800, "interval": 1})
+		default:
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":"authorization_pending"}`)
+		}
+	}))
+	defer srv.Close()
+	base = srv.URL
+	var out strings.Builder
+	_, err := Interactive(Options{Issuer: base, Flow: FlowDevice, Output: &out, Timeout: 1500 * time.Millisecond}).Token(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "within 1.5s") {
+		t.Fatalf("error %v, want the timeout", err)
+	}
+	if s := out.String(); strings.Contains(s, "30m") || !regexp.MustCompile(`\(sign in within [12]s\)`).MatchString(s) {
+		t.Errorf("prompt %q: want the time the command waits", s)
+	}
+}
