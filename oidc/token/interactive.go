@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -142,7 +144,12 @@ func (s *interactive) browser(ctx context.Context, p *oidc.Provider, cfg oauth2.
 	}()
 
 	var res callbackResult
-	auto := o.Flow == FlowAuto && loopbackIssuer(o.Issuer) && autoApprove(ctx, authURL, results, &res)
+	auto := false
+	if o.Flow == FlowAuto && loopbackIssuer(o.Issuer) {
+		if auto, err = autoApprove(ctx, authURL, redirect, results, &res); err != nil {
+			return "", nil, fmt.Errorf("couldn't sign in at %s: %w", o.Issuer, err)
+		}
+	}
 	switch {
 	case auto:
 	case !o.Interactive && o.Flow == FlowAuto:
@@ -453,23 +460,45 @@ func loopbackIssuer(issuer string) bool {
 // issuer) redirects straight to the loopback callback, which delivers the
 // code; any real identity provider answers with a login page instead, and
 // the flow falls back to a browser. It reports whether the callback got an
-// answer, stored in res.
-func autoApprove(ctx context.Context, authURL string, results <-chan callbackResult, res *callbackResult) bool {
+// answer, stored in res, and fails when the issuer refused the request
+// outright (400, RFC 6749 §4.1.2.1: an unknown client or redirect URI),
+// which a browser would only show.
+func autoApprove(ctx context.Context, authURL string, redirect *url.URL, results <-chan callbackResult, res *callbackResult) (bool, error) {
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodGet, authURL, nil)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	resp, err := (&http.Client{}).Do(req)
 	if err != nil {
-		return false
+		return false, nil
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusBadRequest && resp.Request.URL.Host != redirect.Host {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+		return false, fmt.Errorf("it refused the authorization request (%s): %s", resp.Status, pageText(b))
+	}
 	select {
 	case *res = <-results:
-		return true
+		return true, nil
 	case <-time.After(2 * time.Second):
-		return false
+		return false, nil
 	}
+}
+
+var (
+	htmlTitle = regexp.MustCompile(`(?is)<(title|style|script)\b.*?</(title|style|script)\s*>`)
+	htmlTag   = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// pageText is the text of an error page (HTML or plain), on one line,
+// printable and cut to 300 bytes.
+func pageText(b []byte) string {
+	s := htmlTag.ReplaceAllString(htmlTitle.ReplaceAllString(string(b), " "), " ")
+	s = strings.Join(strings.Fields(html.UnescapeString(s)), " ")
+	if s == "" {
+		return "no explanation"
+	}
+	return printable(s)
 }

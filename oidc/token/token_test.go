@@ -442,3 +442,23 @@ func TestFlagTokenFromPipe(t *testing.T) {
 		t.Fatalf("got %q, want the piped token", got)
 	}
 }
+
+// TestLoopbackIssuerRefusal: a loopback issuer that refuses the
+// authorization request outright (400: sigil's dev issuer does for a client
+// ID it does not know) is reported as such, at once, and not as an issuer
+// that wants a person (which sent scripts to a terminal, and a terminal to
+// a browser showing the refusal and five minutes of waiting).
+func TestLoopbackIssuerRefusal(t *testing.T) {
+	iss := devIssuer(t, dev.Identity{})
+	for _, interactive := range []bool{false, true} {
+		start := time.Now()
+		_, err := Interactive(Options{Getenv: env(nil), Issuer: iss.URL(), ClientID: "foo", Interactive: interactive, Output: io.Discard,
+			OpenBrowser: func(string) error { t.Error("opened a browser on a refusal"); return nil }, Timeout: 10 * time.Second}).Token(context.Background())
+		if err == nil || errors.Is(err, ErrNoToken) || !strings.Contains(err.Error(), `client_id "foo" is unknown`) {
+			t.Errorf("interactive %t: error %v, want the issuer's refusal", interactive, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("interactive %t: took %s", interactive, d)
+		}
+	}
+}
