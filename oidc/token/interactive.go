@@ -314,7 +314,8 @@ func parseCallback(q url.Values, state string) (string, error) {
 }
 
 // printable makes text from the network safe for a terminal: invalid
-// UTF-8 and control characters become "?", and it is cut at 300 bytes.
+// UTF-8, control characters and bidirectional formatting characters (which
+// reorder what the terminal shows) become "?", and it is cut at 300 bytes.
 func printable(s string) string {
 	if len(s) > 300 {
 		s = s[:300] + "…"
@@ -342,7 +343,7 @@ func (e *issuerText) Unwrap() error { return e.err }
 // noControl is printable without the cut, for URLs the user must open.
 func noControl(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) {
+		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return '?'
 		}
 		return r

@@ -279,7 +279,8 @@ func TestOpenBrowserCommand(t *testing.T) {
 // TestDeviceFlowPromptIsPrintable: the verification URI and user code of a
 // device sign-in come from the issuer and go to the terminal; control
 // characters (escape sequences that retitle the window, clear the screen
-// or rewrite what was printed) are shown as "?", and a long URL is shown
+// or rewrite what was printed) and bidirectional formatting characters
+// (which show a URL's end first) are shown as "?", and a long URL is shown
 // whole.
 func TestDeviceFlowPromptIsPrintable(t *testing.T) {
 	var base string
@@ -290,7 +291,7 @@ func TestDeviceFlowPromptIsPrintable(t *testing.T) {
 			json.NewEncoder(w).Encode(map[string]string{"issuer": base, "authorization_endpoint": base + "/auth",
 				"token_endpoint": base + "/token", "jwks_uri": base + "/jwks", "device_authorization_endpoint": base + "/device"})
 		case "/device":
-			json.NewEncoder(w).Encode(map[string]any{"device_code": "d", "user_code": "AB\x1b[2JCD",
+			json.NewEncoder(w).Encode(map[string]any{"device_code": "d", "user_code": "AB\x1b[2JCD\u202eEF",
 				"verification_uri": base + "/v\x1b]0;pwned\x07", "verification_uri_complete": base + "/v?c=" + strings.Repeat("x", 400) + "\x1b[1A", "expires_in": 60, "interval": 1})
 		case "/token":
 			w.WriteHeader(http.StatusBadRequest)
@@ -306,7 +307,7 @@ func TestDeviceFlowPromptIsPrintable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "denied") {
 		t.Fatalf("error %v, want a denial", err)
 	}
-	if strings.ContainsAny(out.String(), "\x1b\x07") || !strings.Contains(out.String(), "AB?[2JCD") {
+	if strings.ContainsAny(out.String(), "\x1b\x07") || !strings.Contains(out.String(), "AB?[2JCD?EF") {
 		t.Fatalf("prompt %q carries control characters", out.String())
 	}
 	if !strings.Contains(out.String(), strings.Repeat("x", 400)+"?[1A") {
