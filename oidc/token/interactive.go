@@ -126,6 +126,12 @@ func (s *interactive) browser(ctx context.Context, p *oidc.Provider, cfg oauth2.
 	if m := pkceMethods(p); m != nil && !slices.Contains(m, "S256") {
 		return "", nil, fmt.Errorf("couldn't sign in at %s: it does not offer PKCE S256 (code_challenge_methods_supported: %v)", o.Issuer, m)
 	}
+	// The sign-in URL goes to the browser opener (xdg-open, open,
+	// rundll32), which also opens files and starts programs: only a web
+	// URL from the discovery document is handed to it.
+	if u, err := url.Parse(cfg.Endpoint.AuthURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", nil, fmt.Errorf("couldn't sign in at %s: its authorization_endpoint %q is not an http(s) URL", o.Issuer, printable(cfg.Endpoint.AuthURL))
+	}
 	ln, redirect, err := listenLoopback(o.RedirectURL)
 	if err != nil {
 		return "", nil, err

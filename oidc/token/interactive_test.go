@@ -433,3 +433,25 @@ func TestDevicePromptSaysHowLongItWaits(t *testing.T) {
 		t.Errorf("prompt %q: want the time the command waits", s)
 	}
 }
+
+// TestBrowserFlowOpensOnlyWebURLs: the sign-in URL is the discovery
+// document's authorization_endpoint, handed to the browser opener
+// (xdg-open, open, rundll32), which opens files and runs programs too; an
+// endpoint that is not an http(s) URL is refused, not opened.
+func TestBrowserFlowOpensOnlyWebURLs(t *testing.T) {
+	for _, endpoint := range []string{"file:///etc/passwd", "/Applications/Calculator.app", "smb://host/share/x.command", "-a"} {
+		var base string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]string{"issuer": base, "authorization_endpoint": endpoint,
+				"token_endpoint": base + "/token", "jwks_uri": base + "/jwks"})
+		}))
+		base = srv.URL
+		_, err := Interactive(Options{Issuer: base, Flow: FlowBrowser, Output: io.Discard, Timeout: time.Second,
+			OpenBrowser: func(u string) error { t.Errorf("opened %q", u); return nil }}).Token(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "authorization_endpoint") {
+			t.Errorf("%s: error %v, want one naming the authorization_endpoint", endpoint, err)
+		}
+		srv.Close()
+	}
+}
