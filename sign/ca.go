@@ -12,8 +12,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"sigil.dev/sigil/internal/printable"
 )
 
 // CAClient requests certificates from a Fulcio-compatible CA (v2 REST API).
@@ -169,20 +169,7 @@ func errorMessage(raw []byte) string {
 			s = e.Error
 		}
 	}
-	cut := len(s) > 300
-	if cut {
-		s = s[:300]
-	}
-	s = strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			return '?'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-	if cut {
-		s += "…"
-	}
-	return s
+	return printable.Cut(s, 300)
 }
 
 func httpClient(c *http.Client) *http.Client {

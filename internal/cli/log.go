@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/spf13/cobra"
@@ -33,6 +32,7 @@ import (
 	"sigil.dev/sigil/checkpoint"
 	"sigil.dev/sigil/internal/connlimit"
 	"sigil.dev/sigil/internal/fsutil"
+	"sigil.dev/sigil/internal/printable"
 	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/tlog"
 	logclient "sigil.dev/sigil/tlog/client"
@@ -1177,11 +1177,4 @@ func checkSigner(v *verify.Verifier, haveCAs bool, e *protorekor.TransparencyLog
 // printableText makes text from a log entry safe for a terminal: invalid
 // UTF-8, control characters (terminal escapes) and bidirectional
 // formatting characters become "?".
-func printableText(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			return '?'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-}
+func printableText(s string) string { return printable.Text(s) }

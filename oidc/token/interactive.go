@@ -19,11 +19,11 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"sigil.dev/sigil/internal/printable"
 )
 
 // goos is the operating system that decides how to open a browser.
@@ -130,7 +130,7 @@ func (s *interactive) browser(ctx context.Context, p *oidc.Provider, cfg oauth2.
 	// rundll32), which also opens files and starts programs: only a web
 	// URL from the discovery document is handed to it.
 	if u, err := url.Parse(cfg.Endpoint.AuthURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", nil, fmt.Errorf("couldn't sign in at %s: its authorization_endpoint %q is not an http(s) URL", o.Issuer, printable(cfg.Endpoint.AuthURL))
+		return "", nil, fmt.Errorf("couldn't sign in at %s: its authorization_endpoint %q is not an http(s) URL", o.Issuer, quoted(cfg.Endpoint.AuthURL))
 	}
 	ln, redirect, err := listenLoopback(o.RedirectURL)
 	if err != nil {
@@ -162,9 +162,9 @@ func (s *interactive) browser(ctx context.Context, p *oidc.Provider, cfg oauth2.
 		return "", nil, &Unavailable{"interactive sign-in", "the issuer did not approve without a person, and this is not a terminal"}
 	default:
 		if err := o.OpenBrowser(authURL); err != nil {
-			fmt.Fprintf(o.Output, "Couldn't open a browser (%v).\nTo sign in, open this URL in a browser on this machine:\n\n  %s\n\n", err, noControl(authURL))
+			fmt.Fprintf(o.Output, "Couldn't open a browser (%v).\nTo sign in, open this URL in a browser on this machine:\n\n  %s\n\n", err, printable.Text(authURL))
 		} else {
-			fmt.Fprintf(o.Output, "Signing in at %s in your browser. If it did not open, visit:\n\n  %s\n\n", o.Issuer, noControl(authURL))
+			fmt.Fprintf(o.Output, "Signing in at %s in your browser. If it did not open, visit:\n\n  %s\n\n", o.Issuer, printable.Text(authURL))
 		}
 	}
 	if !auto {
@@ -233,9 +233,9 @@ func (s *interactive) device(ctx context.Context, p *oidc.Provider, cfg oauth2.C
 		return "", nil, fmt.Errorf("couldn't start the device sign-in at %s: %w", o.Issuer, &issuerText{err})
 	}
 	// The issuer's text goes to a terminal: no control characters.
-	fmt.Fprintf(o.Output, "To sign in, open %s on any device and enter the code %s", noControl(da.VerificationURI), noControl(da.UserCode))
+	fmt.Fprintf(o.Output, "To sign in, open %s on any device and enter the code %s", printable.Text(da.VerificationURI), printable.Text(da.UserCode))
 	if da.VerificationURIComplete != "" {
-		fmt.Fprintf(o.Output, ",\nor open %s", noControl(da.VerificationURIComplete))
+		fmt.Fprintf(o.Output, ",\nor open %s", printable.Text(da.VerificationURIComplete))
 	}
 	// The wait ends when the code expires or, if sooner, at the sign-in's
 	// timeout (o.Timeout): say which comes first.
@@ -310,7 +310,7 @@ func parseCallback(q url.Values, state string) (string, error) {
 		if d := q.Get("error_description"); d != "" {
 			msg += ": " + d
 		}
-		return "", fmt.Errorf("couldn't sign in: the issuer refused: %s", printable(msg))
+		return "", fmt.Errorf("couldn't sign in: the issuer refused: %s", quoted(msg))
 	}
 	code := q.Get("code")
 	if code == "" {
@@ -319,15 +319,10 @@ func parseCallback(q url.Values, state string) (string, error) {
 	return code, nil
 }
 
-// printable makes text from the network safe for a terminal: invalid
-// UTF-8, control characters and bidirectional formatting characters (which
+// quoted makes text from the network safe for a terminal: invalid UTF-8,
+// control characters and bidirectional formatting characters (which
 // reorder what the terminal shows) become "?", and it is cut at 300 bytes.
-func printable(s string) string {
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return noControl(s)
-}
+func quoted(s string) string { return printable.Cut(s, 300) }
 
 // issuerText is an error whose text may quote an issuer's answer as
 // received: x/oauth2 and go-oidc put a response body that is not an OAuth
@@ -337,24 +332,10 @@ func printable(s string) string {
 type issuerText struct{ err error }
 
 func (e *issuerText) Error() string {
-	s := strings.ReplaceAll(e.err.Error(), "\n", " ")
-	if len(s) > 600 {
-		s = s[:600] + "…"
-	}
-	return noControl(s)
+	return printable.Cut(strings.ReplaceAll(e.err.Error(), "\n", " "), 600)
 }
 
 func (e *issuerText) Unwrap() error { return e.err }
-
-// noControl is printable without the cut, for URLs the user must open.
-func noControl(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			return '?'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-}
 
 // callbackHandler answers the browser's redirect on path and reports the
 // first answer with our state.
@@ -507,5 +488,5 @@ func pageText(b []byte) string {
 	if s == "" {
 		return "no explanation"
 	}
-	return printable(s)
+	return quoted(s)
 }

@@ -22,8 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -33,6 +31,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/printable"
 	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/trust"
 )
@@ -111,22 +110,7 @@ const maxQuoted = 300
 // goes to a terminal: control characters (terminal escapes), invalid
 // UTF-8 and bidirectional formatting characters become "?", and an
 // answer longer than maxQuoted bytes (an HTML error page) is cut short.
-func quoteAnswer(s string) string {
-	cut := len(s) > maxQuoted
-	if cut {
-		s = s[:maxQuoted]
-	}
-	s = strings.Map(func(r rune) rune {
-		if r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
-			return '?'
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
-	if cut {
-		s += "…"
-	}
-	return s
-}
+func quoteAnswer(s string) string { return printable.Cut(s, maxQuoted) }
 
 // Key is what verifies a log's checkpoints and SETs: a trusted-root log
 // instance.
