@@ -78,19 +78,18 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"k8s.io/klog/v2"
 
 	"sigil.dev/sigil/ca"
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
 	"sigil.dev/sigil/internal/connlimit"
 	"sigil.dev/sigil/internal/fsutil"
+	"sigil.dev/sigil/internal/klogslog"
 	"sigil.dev/sigil/oidc"
 	"sigil.dev/sigil/oidc/dev"
 	"sigil.dev/sigil/tlog"
@@ -162,8 +161,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 	// both to the same place (the process has one default logger: the
 	// last server started sets it). Not before the lock: a server refused
 	// for a directory in use must not take the running one's logs.
-	tesseraLog.Store(logger.With("component", "tessera"))
-	installKlog.Do(func() { klog.SetSlogLogger(slog.New(followHandler{})) })
+	klogslog.Route(logger.With("component", "tessera"))
 	slog.SetDefault(logger.With("component", "tessera"))
 	ctx, s.cancel = context.WithCancel(ctx)
 	pub := cfg.PublicURL
@@ -793,59 +791,4 @@ func (s *Server) Close() error {
 		return errors.New("couldn't close cleanly: " + strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-// tesseraLog is where klog's output goes: the logger of the server started
-// last. klog's logger is a plain global, which Tessera's goroutines read
-// at every log call: it is set once (installKlog), to a handler that
-// follows tesseraLog, so that a later server in the same process (tests)
-// does not write it while an earlier one's goroutines read it.
-var (
-	tesseraLog  atomic.Pointer[slog.Logger]
-	installKlog sync.Once
-)
-
-// followHandler is a slog.Handler that hands each record to tesseraLog's
-// handler, with the attributes and groups it was derived with applied.
-type followHandler struct {
-	derive func(slog.Handler) slog.Handler
-}
-
-func (h followHandler) handler() slog.Handler {
-	l := tesseraLog.Load()
-	if l == nil {
-		l = slog.Default()
-	}
-	if h.derive != nil {
-		return h.derive(l.Handler())
-	}
-	return l.Handler()
-}
-
-func (h followHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.handler().Enabled(ctx, l)
-}
-
-func (h followHandler) Handle(ctx context.Context, r slog.Record) error {
-	return h.handler().Handle(ctx, r)
-}
-
-func (h followHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	prev := h.derive
-	return followHandler{func(b slog.Handler) slog.Handler {
-		if prev != nil {
-			b = prev(b)
-		}
-		return b.WithAttrs(as)
-	}}
-}
-
-func (h followHandler) WithGroup(name string) slog.Handler {
-	prev := h.derive
-	return followHandler{func(b slog.Handler) slog.Handler {
-		if prev != nil {
-			b = prev(b)
-		}
-		return b.WithGroup(name)
-	}}
 }

@@ -22,13 +22,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 
 	"sigil.dev/sigil/ca"
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
 	"sigil.dev/sigil/internal/connlimit"
 	"sigil.dev/sigil/internal/fsutil"
+	"sigil.dev/sigil/internal/klogslog"
 	"sigil.dev/sigil/oidc"
 )
 
@@ -361,7 +361,7 @@ same process, under /ct. Without either it issues without SCTs.`,
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			// The CT log of --ct-dir runs on Tessera, which logs through
 			// klog and slog's default logger: send both to the same place.
-			klog.SetSlogLogger(log)
+			klogslog.Route(log)
 			slog.SetDefault(log)
 			// After SetDefault the log package (net/http's messages: a
 			// handler's panic, accept errors) writes through log at this

@@ -19,11 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
 
 	"sigil.dev/sigil/ca/keys"
 	"sigil.dev/sigil/ctlog"
 	"sigil.dev/sigil/internal/connlimit"
+	"sigil.dev/sigil/internal/klogslog"
 )
 
 func init() { register(newCTLog) }
@@ -83,7 +83,7 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			// Tessera logs through klog and slog's default logger: send
 			// both to the same place.
-			klog.SetSlogLogger(log)
+			klogslog.Route(log)
 			slog.SetDefault(log)
 			// After SetDefault the log package (net/http's messages: a
 			// handler's panic, accept errors) writes through log at this

@@ -26,12 +26,12 @@ import (
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/encoding/protojson"
-	"k8s.io/klog/v2"
 
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/checkpoint"
 	"sigil.dev/sigil/internal/connlimit"
 	"sigil.dev/sigil/internal/fsutil"
+	"sigil.dev/sigil/internal/klogslog"
 	"sigil.dev/sigil/internal/printable"
 	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/tlog"
@@ -127,7 +127,7 @@ nothing acknowledged is lost.`,
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			// Tessera logs through klog and slog's default logger: send
 			// both to the same place.
-			klog.SetSlogLogger(logger)
+			klogslog.Route(logger)
 			slog.SetDefault(logger)
 			tuneGC(logger)
 			ctx, stop := shutdownContext(cmd.Context(), logger)
