@@ -122,6 +122,10 @@ type Server struct {
 	// the published root lists (keepRetiredTrust).
 	tufRoot    *trust.TrustedRoot
 	firstStart bool
+	// certs serves the TLS certificate (nil without TLS), loaded in New
+	// so that a pair that does not load stops the start before anything
+	// is created or announced.
+	certs *certReloader
 
 	mu      sync.Mutex
 	httpSrv *http.Server
@@ -144,6 +148,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Server, err e
 			s.Close()
 		}
 	}()
+	if cfg.TLSCert != "" {
+		if s.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey, logger.With("service", "tls")); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := os.Stat(cfg.DataDir); errors.Is(err, os.ErrNotExist) {
 		s.firstStart = true
 	}
@@ -736,12 +745,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	// Connections beyond the open-file limit would leave the logs no file
 	// to open: Tessera panics, and the server with it.
 	l = connlimit.Listener(l)
-	if s.cfg.TLSCert != "" {
-		r, err := newCertReloader(s.cfg.TLSCert, s.cfg.TLSKey, s.log.With("service", "tls"))
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{GetCertificate: r.getCertificate}
+	if s.certs != nil {
+		srv.TLSConfig = &tls.Config{GetCertificate: s.certs.getCertificate}
 	}
 	errc := make(chan error, 1)
 	go func() {

@@ -80,3 +80,30 @@ func TestTLSCertificateReload(t *testing.T) {
 		t.Fatalf("after a broken renewal: serving serial %d, want 2", got)
 	}
 }
+
+// A TLS pair that does not load stops the start in New, before the data
+// directory is created and before the command announces a started server.
+func TestTLSPairCheckedBeforeStart(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writePair(t, certFile, keyFile, 1, time.Now())
+	writePair(t, filepath.Join(dir, "other.crt"), filepath.Join(dir, "other.key"), 2, time.Now())
+	for name, pair := range map[string][2]string{
+		"missing certificate": {filepath.Join(dir, "none.crt"), keyFile},
+		"missing key":         {certFile, filepath.Join(dir, "none.key")},
+		"key of another":      {certFile, filepath.Join(dir, "other.key")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data := filepath.Join(dir, "data-"+filepath.Base(pair[0])+filepath.Base(pair[1]))
+			s, err := server.New(context.Background(), server.Config{DataDir: data, Listen: "127.0.0.1:0", PublicURL: "https://127.0.0.1:1",
+				Services: []string{"tsa"}, Dev: true, TLSCert: pair[0], TLSKey: pair[1]}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err == nil {
+				s.Close()
+				t.Fatal("New started with a TLS pair that does not load")
+			}
+			if _, err := os.Stat(data); !os.IsNotExist(err) {
+				t.Errorf("the refused start created %s (%v)", data, err)
+			}
+		})
+	}
+}
