@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -73,6 +74,14 @@ runs a subset on this host.`,
 			}
 			if prod {
 				cfg.Dev = false
+			}
+			if cfg.PublicURL == "" {
+				// The public URL defaults to http://<listen>: with port 0
+				// it would name a port nobody listens on, in the trusted
+				// root, the signing config and the logs' identities.
+				if _, port, err := net.SplitHostPort(cfg.Listen); err == nil && port == "0" {
+					return fmt.Errorf("couldn't start the server: listen %s picks a free port that clients cannot know; give the port, or the URL clients reach this server at (--public-url, publicURL)", cfg.Listen)
+				}
 			}
 			level := slog.LevelInfo
 			if verbose {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigil.dev/sigil/server"
 	"sigil.dev/sigil/server/servertest"
@@ -40,5 +41,33 @@ func TestPrintBootstrap(t *testing.T) {
 	printBootstrap(&prod, s, 0)
 	if !strings.Contains(prod.String(), "The TUF repository is not initialized") || strings.Contains(prod.String(), "TUF root:") {
 		t.Fatalf("production before the ceremony:\n%s", prod.String())
+	}
+}
+
+// TestServerRefusesPortZeroWithoutPublicURL: the public URL defaults to
+// http://<listen>, so listening on port 0 without one published port 0 in
+// the trusted root and the logs' identities (and printed it as the URL to
+// use); it is refused before anything is created.
+func TestServerRefusesPortZeroWithoutPublicURL(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	type result struct {
+		code   int
+		errOut string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, _, errOut := run("server", "--data", data, "--listen", "127.0.0.1:0")
+		done <- result{code, errOut}
+	}()
+	select {
+	case r := <-done:
+		if r.code == 0 || !strings.Contains(r.errOut, "picks a free port") {
+			t.Fatalf("exit %d: %s", r.code, r.errOut)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("sigil server --listen 127.0.0.1:0 started (serving http://127.0.0.1:0)")
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Fatalf("the refused start created %s (%v)", data, err)
 	}
 }
