@@ -391,6 +391,9 @@ same process, under /ct. Without either it issues without SCTs.`,
 			if err != nil {
 				return err
 			}
+			if publicURL == "" && unspecifiedHost(listen) {
+				return fmt.Errorf("couldn't start the CA: --listen %s is every interface, which names no address clients reach, and the public URL (the CA's URL in the trusted root; with --ct-dir its CT log's identity, kept for good) defaults to http://LISTEN: give --public-url", listen)
+			}
 			l, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("couldn't listen: %w", err)
@@ -553,4 +556,19 @@ func redactPIN(uri string) string {
 			uri = ""
 		}
 	}
+}
+
+// unspecifiedHost reports whether the host of a listen address is empty
+// or unspecified (0.0.0.0, ::): every interface, which no client can use
+// as the server's address in a public URL.
+func unspecifiedHost(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }

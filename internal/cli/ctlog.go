@@ -100,6 +100,9 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 			if err != nil {
 				return err
 			}
+			if publicURL == "" && unspecifiedHost(listen) {
+				return fmt.Errorf("couldn't start the CT log: --listen %s is every interface, which names no address clients reach, and the public URL (the log's identity, kept for good) defaults to http://LISTEN/ct: give --public-url", listen)
+			}
 			l, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("couldn't listen: %w", err)

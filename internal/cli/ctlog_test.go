@@ -120,3 +120,31 @@ func TestCTLogServeNeedsRoots(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
+
+// TestServeRefusesEveryInterfaceWithoutPublicURL: ctlog serve and ca serve
+// default the public URL to http://LISTEN, so --listen 0.0.0.0:… made
+// http://0.0.0.0:…/ct the CT log's identity for good (and the CA's URL in
+// the trusted root); sigil server refuses the same. The port does not
+// parse as one, so nothing is bound even where the refusal is missing.
+func TestServeRefusesEveryInterfaceWithoutPublicURL(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := run("ca", "init", "--dir", filepath.Join(dir, "ca")); code != 0 {
+		t.Fatal(errOut)
+	}
+	issuers := filepath.Join(dir, "issuers.yaml")
+	os.WriteFile(issuers, []byte("oidc-issuers:\n  https://issuer.example:\n    type: email\n"), 0o644) //nolint:errcheck
+	for _, listen := range []string{"0.0.0.0:99999", "[::]:99999", ":99999"} {
+		code, _, errOut := run("ctlog", "serve", "--data-dir", filepath.Join(dir, "ct"), "--roots", filepath.Join(dir, "ca", "root.pem"), "--listen", listen)
+		if code == 0 || !strings.Contains(errOut, "give --public-url") {
+			t.Errorf("ctlog serve --listen %s: exit %d: %s", listen, code, errOut)
+		}
+		code, _, errOut = run("ca", "serve", "--listen", listen, "--chain", filepath.Join(dir, "ca", "chain.pem"), "--key", filepath.Join(dir, "ca", "intermediate-key.pem"),
+			"--password-file", filepath.Join(dir, "ca", "password"), "--oidc-config", issuers)
+		if code == 0 || !strings.Contains(errOut, "give --public-url") {
+			t.Errorf("ca serve --listen %s: exit %d: %s", listen, code, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ct")); !os.IsNotExist(err) {
+		t.Errorf("a refused ctlog serve created its data directory (%v)", err)
+	}
+}
