@@ -88,6 +88,11 @@ runs a subset on this host.`,
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+			// A PIN in the configuration is a secret like ca.passwordFile,
+			// whose readability the server checks.
+			if fi, err := os.Stat(cfgFile); err == nil && strings.Contains(cfg.CA.PKCS11, "pin-value=") && fi.Mode().Perm()&0o077 != 0 {
+				logger.Warn("the configuration file holds the HSM PIN (pin-value in ca.pkcs11) and can be read by other users: chmod 600 it (or give the PIN through pin-source, a 0600 file, or SIGIL_PKCS11_PIN)", "file", cfgFile, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+			}
 			tuneGC(logger)
 			ctx, stop := shutdownContext(context.Background(), logger)
 			defer stop()

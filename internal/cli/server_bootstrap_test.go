@@ -71,3 +71,35 @@ func TestServerRefusesPortZeroWithoutPublicURL(t *testing.T) {
 		t.Fatalf("the refused start created %s (%v)", data, err)
 	}
 }
+
+// TestServerWarnsOfAReadablePIN: a configuration file that others can read
+// and that holds the HSM PIN (pin-value in ca.pkcs11) is warned of, as a
+// readable ca.passwordFile is; a 0600 one is not.
+func TestServerWarnsOfAReadablePIN(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "server.yaml")
+	// listen does not parse: the start fails after the warning, before
+	// anything is created or served.
+	body := "dataDir: " + filepath.Join(dir, "data") + "\nlisten: nowhere\nca:\n  pkcs11: pkcs11:token=sigil;object=ca?module-path=/nonexistent.so&pin-value=1234\n"
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o644, true}, {0o640, true}, {0o600, false}} {
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(cfg, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut := run("server", "--config", cfg)
+		if code == 0 || !strings.Contains(errOut, "listen:") {
+			t.Fatalf("mode %04o: exit %d: %s", tc.mode, code, errOut)
+		}
+		if got := strings.Contains(errOut, "holds the HSM PIN"); got != tc.warn {
+			t.Errorf("mode %04o: warned %v, want %v: %s", tc.mode, got, tc.warn, errOut)
+		}
+		if strings.Contains(errOut, "1234") {
+			t.Errorf("mode %04o: the PIN is printed: %s", tc.mode, errOut)
+		}
+	}
+}
