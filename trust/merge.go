@@ -84,7 +84,11 @@ func chainDigest(c *CA) [32]byte {
 // trailing slash ignored) and major API version. A host describes a
 // service it runs with its operator and validity start, and one it only
 // knows by URL (server's remote: URLs) without an operator, valid since
-// 1970: where both forms meet, the running host's description wins. Two
+// 1970: where both forms meet, the running host's description wins. A
+// remote transparency log entry guesses the API version (a server's
+// remote.tlog is named as v1); where a running host describes that URL, it
+// lists the APIs it serves there, and the guess goes (a log host with
+// tlog.disableV1 serves no v1 API for clients to be sent to). Two
 // different descriptions by running hosts, or different selectors for the
 // same kind of service, are an error. A kind of service listed without a
 // selector gets ANY.
@@ -141,6 +145,7 @@ func MergeSigningConfigs(configs ...*SigningConfig) (*SigningConfig, error) {
 			return nil, err
 		}
 	}
+	out.Rekors = dropDescribedRemotes(out.Rekors)
 	if len(out.Rekors) > 0 && out.RekorConfig.Selector == "" {
 		out.RekorConfig.Selector = SelectAny
 	}
@@ -152,6 +157,25 @@ func MergeSigningConfigs(configs ...*SigningConfig) (*SigningConfig, error) {
 		return nil, fmt.Errorf("couldn't merge the signing configs: an EXACT selector asks for more services than are listed")
 	}
 	return out, nil
+}
+
+// dropDescribedRemotes returns svcs without the remote entries (no
+// operator) whose URL a running host describes under any API version.
+func dropDescribedRemotes(svcs []Service) []Service {
+	own := map[string]bool{}
+	for _, s := range svcs {
+		if s.Operator != "" {
+			own[strings.TrimSuffix(s.URL, "/")] = true
+		}
+	}
+	var out []Service
+	for _, s := range svcs {
+		if s.Operator == "" && own[strings.TrimSuffix(s.URL, "/")] {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func sameService(a, b Service) bool {

@@ -119,6 +119,17 @@ func TestMergeSigningConfigs(t *testing.T) {
 		t.Errorf("no selector: %+v %v", m, err)
 	}
 
+	// A log host that serves only the v2 API (tlog.disableV1): the CA
+	// host's remote entry, named as v1, is no v1 log to send clients to.
+	v2Only := &trust.SigningConfig{Rekors: logHost.Rekors[:1], RekorConfig: trust.ServiceConfig{Selector: trust.SelectAny}}
+	if m, err := trust.MergeSigningConfigs(tufHost, caHost, v2Only); err != nil || len(m.Rekors) != 1 || m.Rekors[0] != logHost.Rekors[0] {
+		t.Errorf("v2-only log host: %+v %v", m, err)
+	}
+	// A remote log no input describes stays.
+	if m, err := trust.MergeSigningConfigs(caHost); err != nil || len(m.Rekors) != 1 || m.Rekors[0] != caHost.Rekors[0] {
+		t.Errorf("remote log alone: %+v %v", m, err)
+	}
+
 	for name, c := range map[string]*trust.SigningConfig{
 		"two operators":  {CAs: []trust.Service{svc("https://ca.example/", 1, "other.example", 2026)}},
 		"two validities": {CAs: []trust.Service{svc("https://ca.example", 1, "ca.example", 2025)}},
