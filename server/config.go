@@ -65,9 +65,10 @@ type Config struct {
 // provider, when this host runs every service). A host that runs TUF
 // without the CA or the logs publishes no trusted root of its own (it
 // would lack their keys): merge the ones the hosts serve at
-// /trusted_root.json into the ceremony. tsa is the timestamp endpoint; a
-// URL without a path is taken as a sigil server's base URL, whose endpoint
-// is /api/v1/timestamp.
+// /trusted_root.json into the ceremony; so does a host with a remote tsa
+// until a published trusted root lists that TSA. tsa is the timestamp
+// endpoint; a URL without a path is taken as a sigil server's base URL,
+// whose endpoint is /api/v1/timestamp.
 type RemoteURLs struct {
 	CA   string `yaml:"ca"`
 	TLog string `yaml:"tlog"`

@@ -51,8 +51,10 @@
 // certificates without SCTs, which verifiers refuse by default). Each
 // host serves at /trusted_root.json the keys of the services it runs, and
 // at /signing_config.json those services plus the remote ones by URL.
-// No host has the whole trusted root unless it runs the CA and the logs,
-// so a host that runs TUF without them publishes only what the ceremony
+// No host has the whole trusted root unless it runs the CA, the logs and
+// the TSA it names, so a host that runs TUF without the CA or the logs
+// (or with a remote.tsa, until a published root lists that TSA)
+// publishes only what the ceremony
 // signs: fetch both documents from every host, merge each kind with `sigil
 // tuf merge` (a host's own description of a service replaces another
 // host's remote entry for it), review, and add them with `sigil tuf
@@ -550,7 +552,18 @@ func (s *Server) startTUF(ctx context.Context) error {
 		if err := s.keepRetiredTrust(time.Now()); err != nil {
 			return err
 		}
-		if err := s.publishTrust(); err != nil {
+		root := s.trustedRoot
+		if s.tufRoot != nil {
+			root = s.tufRoot
+		}
+		if s.tsa == nil && s.cfg.Remote.TSA != "" && len(root.TSAs) == 0 {
+			// The TSA the signing config names runs elsewhere and no
+			// published root lists its chain yet: without it every
+			// Rekor v2 entry's time fails verification. The first
+			// trusted root comes from the ceremony's merge; later
+			// starts keep the TSA it lists (keepRetiredTrust).
+			s.log.Warn("the timestamp authority runs elsewhere (remote.tsa) and no published trusted root lists it, so this host publishes none of its own: merge the /trusted_root.json and /signing_config.json every host serves with `sigil tuf merge` and add them with `sigil tuf add-target`", "remote_tsa", s.cfg.Remote.TSA)
+		} else if err := s.publishTrust(); err != nil {
 			return err
 		}
 	}

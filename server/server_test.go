@@ -304,6 +304,25 @@ func TestTUFOnlyHostPublishesNoPartialTrustedRoot(t *testing.T) {
 	}
 }
 
+// A host that runs the CA, the logs and TUF while the TSA runs elsewhere
+// (remote.tsa) publishes no trusted root of its own either: it lacked the
+// TSA's chain, so every Rekor v2 signature failed verification ("the
+// trusted root lists no timestamp authorities").
+func TestRemoteTSAHostPublishesNoPartialTrustedRoot(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, server.Config{DataDir: dir, Listen: "127.0.0.1:1", Services: []string{"ca", "ct", "tlog", "tuf", "oidc"}, Dev: true,
+		Remote: server.RemoteURLs{TSA: "http://127.0.0.1:2"}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	defer func() { cancel(); s.Close() }()
+	if _, err := server.TUFRepo(s).Target(tuf.TargetTrustedRoot); !errors.Is(err, tuf.ErrNoTarget) {
+		t.Fatalf("published a trusted root without the remote TSA's chain (%v)", err)
+	}
+}
+
 // The operator is warned when the CA runs without its CT log or returns
 // detached SCTs (no embedded SCTs either way), and when a production first
 // start creates the CA root key online.
