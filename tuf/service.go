@@ -210,6 +210,17 @@ func New(cfg Config) (*Service, error) {
 		log.Warn("TUF repository not initialized: run the ceremony (sigil tuf init, add-target, sign, publish) on this directory or copy its result here",
 			"dir", cfg.Dir, "snapshotKey", cfg.SnapshotKeyFile+".pub", "timestampKey", cfg.TimestampKeyFile+".pub")
 		return s, nil
+	} else {
+		// A repository a dev-mode start made: its root and targets keys
+		// are the files beside it, so whoever reads the directory can
+		// publish any trusted root, which production promises not to
+		// allow (the keys come from an offline ceremony).
+		for role, name := range map[string]string{RoleRoot: rootKeyFile, RoleTargets: targetsKeyFile} {
+			p := filepath.Join(cfg.Dir, keysDir, name)
+			if k, err := LoadKey(p, nil); err == nil && slices.Contains(st.Keys[role], k.ID()) {
+				return nil, fmt.Errorf("couldn't start TUF repository in production: %s is signed with the dev-mode %s key %s, kept online beside it (whoever reads it can publish any trusted root); run the ceremony (sigil tuf init …) and put its repository here instead, or run in dev mode", cfg.Dir, role, p)
+			}
+		}
 	}
 	if _, err := s.Refresh(); err != nil {
 		return nil, err

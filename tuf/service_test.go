@@ -373,6 +373,31 @@ func TestDevModeOnCeremonyRepository(t *testing.T) {
 	}
 }
 
+// TestProductionOnDevRepository: production refuses a repository signed
+// with the dev-mode root or targets key kept in its keys directory (a data
+// directory first started in dev mode); it served it, its root key online.
+func TestProductionOnDevRepository(t *testing.T) {
+	dir := t.TempDir()
+	newDevService(t, dir, NewFakeClock(testStart), nil)
+	if _, err := New(Config{Dir: dir, Clock: NewFakeClock(testStart)}); err == nil || !strings.Contains(err.Error(), "dev-mode") {
+		t.Fatalf("New(production) on a dev repository = %v", err)
+	}
+	// The ceremony's repository in a directory that still holds the old
+	// dev keys (not in its root) starts.
+	c := newCeremony(t)
+	os.MkdirAll(filepath.Join(c.repo.Dir(), keysDir), 0o700) //nolint:errcheck
+	for _, name := range []string{rootKeyFile, targetsKeyFile} {
+		b, err := os.ReadFile(filepath.Join(dir, keysDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(c.repo.Dir(), keysDir, name), b, 0o600) //nolint:errcheck
+	}
+	if _, err := New(Config{Dir: c.repo.Dir()}); err != nil {
+		t.Fatalf("New(production) on a ceremony repository beside old dev keys = %v", err)
+	}
+}
+
 // TestDevRenewalRecoversFromAFailedCommit: a renewal that fails after
 // staging (a full disk) leaves nothing staged, so the next refresh renews;
 // left staged, it made every later refresh skip renewal for good.
