@@ -42,14 +42,17 @@ func (e *CAError) Error() string {
 func (e *CAError) hint() string {
 	m := strings.ToLower(e.Message)
 	switch {
+	case e.Status == http.StatusForbidden:
+		// sigil's CA refuses a token its issuer's claim policy does not
+		// permit with 403 and a message naming the identity token: the
+		// token is valid, and a new one is refused alike.
+		return "the CA's policy does not certify this identity: ask its operator which identities it accepts"
 	case strings.Contains(m, "identity token"):
 		return "the CA did not accept the identity token: check that the CA trusts its issuer, that its audience is \"sigstore\" and that it has not expired, then get a new token (the CA's log names the exact reason)"
 	case strings.Contains(m, "insecure"):
 		return "use a P-256, P-384 or P-521 key, Ed25519, or RSA of 2048, 3072 or 4096 bits"
 	case strings.Contains(m, "signature supplied in the request could not be verified"):
 		return "the proof of possession must sign the token's email (email issuers) or its sub"
-	case e.Status == http.StatusForbidden:
-		return "the CA's policy does not certify this identity: ask its operator which identities it accepts"
 	case e.Status >= 500:
 		return "the CA failed: try again later, or ask its operator"
 	}
