@@ -43,10 +43,10 @@ runs, non-loopback listen and public addresses are refused (a --config with
 dev: true and no oidc service may listen anywhere: its TUF keys are still in
 the data directory, so keep dev mode off shared machines).
 
-Production takes a YAML --config (same names as the flags, plus ca.issuers,
-ca.passwordEnv, tlsCert/tlsKey, services, remote URLs; every field is in the
-server package documentation: go doc -all sigil.dev/sigil/server). --services
-runs a subset on this host.`,
+Production takes a YAML --config (dataDir, listen, publicURL and services,
+which the flags override, plus ca.issuers, ca.passwordEnv, tlsCert/tlsKey,
+remote URLs; every field is in the server package documentation: go doc -all
+sigil.dev/sigil/server). --services runs a subset on this host.`,
 		Example: `  sigil server                                  # dev instance on http://127.0.0.1:8080, data in ./sigil-data
   sigil server --data /var/lib/sigil --listen 127.0.0.1:9000
   sigil server --config /etc/sigil/server.yaml
