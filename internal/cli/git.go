@@ -409,7 +409,12 @@ func runGitProgram(args []string, stdout, stderr io.Writer) (int, bool) {
 			}
 			prompts, interactive := tty, tty != nil
 			if prompts == nil {
+				// No terminal: git (before 2.41) hides stderr, so a
+				// device sign-in's code goes to SIGIL_GIT_LOG too.
 				prompts = stderr
+				if p.Log != nil {
+					prompts = io.MultiWriter(stderr, p.Log)
+				}
 			}
 			s, err := g.signer(prompts, interactive)
 			if err != nil {

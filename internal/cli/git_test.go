@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -660,5 +661,48 @@ func TestGitCacheFollowsTheToken(t *testing.T) {
 	os.Chmod(filepath.Join(r.home, ".cache", "sigil", "git"), 0o700) //nolint:errcheck
 	if code, out, errOut := r.run([]string{"SIGSTORE_ID_TOKEN_FILE=/dev/zero"}, "git", "commit", "-q", "--allow-empty", "-m", "device token file"); code != 0 {
 		t.Fatalf("commit with a device as token file: %s%s", out, errOut)
+	}
+}
+
+// A device sign-in under git with no terminal (an IDE's git, a CI job with
+// sigil.oidcDeviceFlow): git before 2.41 hides the program's standard
+// error, so the code to enter also goes to SIGIL_GIT_LOG; without it the
+// commit waited for a sign-in whose code nobody could see.
+func TestGitDeviceSignInPromptReachesTheLog(t *testing.T) {
+	if tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		tty.Close()
+		t.Skip("a terminal is attached: the prompt goes there")
+	}
+	f := fakesvc.New(t)
+	r := newGitRepo(t, f)
+	_, issuer := devIssuerURL(t)
+	r.setup("--oidc-issuer", issuer, "--oidc-device-flow", "--no-credential-cache")
+	log := filepath.Join(r.home, "sigil-git.log")
+	cmd := exec.Command("git", "commit", "-q", "--allow-empty", "-m", "device sign-in")
+	cmd.Dir = r.dir
+	cmd.Env = append(append([]string{}, r.env...), "SIGSTORE_ID_TOKEN=", "SIGIL_GIT_LOG="+log)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(log)
+		if u := deviceURL.FindString(string(b)); u != "" {
+			// Approve, so that the commit ends (the fake CA need not
+			// accept the dev issuer's token).
+			if resp, err := http.Get(u); err == nil {
+				resp.Body.Close()
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no device sign-in code in SIGIL_GIT_LOG after 30s:\n%s", b)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("git commit still waiting after the sign-in was approved")
 	}
 }
