@@ -74,5 +74,7 @@
 // sigil_tlog_adds_in_flight, each labelled log="v1"|"v2". Pushback (more
 // than MaxInFlight adds waiting, or shutting down) is 503 with Retry-After.
 // ReadOnly freezes both logs: writes get 405 "This log has been frozen",
-// reads are served from the stored checkpoint, and nothing is appended.
+// reads are served from the stored checkpoint (or from one signed over
+// the integrated tree, when a crash left it ahead of the stored one), and
+// nothing is appended.
 package tlog

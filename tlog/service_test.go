@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/tessera"
 
+	"sigil.dev/sigil/checkpoint"
 	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/internal/testpki"
 )
@@ -208,6 +209,56 @@ func TestOneWriterPerDataDir(t *testing.T) {
 	l2 := startLog(t, dir, func(c *Config) { c.V2PublicURL, c.V1PublicURL = l.url, l.url })
 	resp, body = l2.post("/api/v1/log/entries", req1)
 	mustStatus(t, resp, body, http.StatusConflict)
+}
+
+// TestReadOnlyAfterCrash freezes a log whose newest acknowledged entries
+// are not yet in the checkpoint Tessera last published into storage (it
+// publishes every CheckpointInterval, while writes are answered from the
+// checkpoints the log signs per group): as after a kill -9 or a power cut
+// between two publications. The frozen log must still serve every
+// acknowledged entry and a checkpoint no smaller than those it signed.
+func TestReadOnlyAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	// The writer stays up (as a crashed process's files stay): it
+	// publishes into storage every 3s, after its first checkpoint (the
+	// test is done before the next).
+	l := startLog(t, dir, func(c *Config) { c.CheckpointInterval = 3 * time.Second })
+	time.Sleep(200 * time.Millisecond) // the start-up publication
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	req, _ := s.v2Request(t, []byte("acknowledged before the crash"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+	tle := parseTLE(t, body)
+	req1, _, _ := s.v1HashedRekord(t, []byte("acknowledged before the crash"))
+	resp, body = l.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusCreated)
+	a := parseV1(t, body)
+	if cp, _ := os.ReadFile(filepath.Join(dir, "v2", "checkpoint")); !bytes.Contains(cp, []byte("\n0\n")) {
+		t.Fatalf("the test needs an unpublished entry; storage has\n%s", cp)
+	}
+
+	ro := startLog(t, dir, func(c *Config) { c.ReadOnly = true; c.V2PublicURL, c.V1PublicURL = l.url, l.url })
+	resp, body = ro.get("/api/v1/log/entries/" + a.ID)
+	mustStatus(t, resp, body, http.StatusOK)
+	resp, body = ro.get("/api/v1/log")
+	mustStatus(t, resp, body, http.StatusOK)
+	var info struct{ TreeSize uint64 }
+	if err := json.Unmarshal(body, &info); err != nil || info.TreeSize != 1 {
+		t.Errorf("frozen v1 log info %s: want tree size 1", body)
+	}
+	resp, body = ro.get("/api/v2/checkpoint")
+	mustStatus(t, resp, body, http.StatusOK)
+	v, _ := checkpoint.NewVerifier(ro.svc.v2Host, ro.svc.v2Key.Public())
+	cp, _, err := checkpoint.Open(body, ro.svc.v2Host, v)
+	if err != nil {
+		t.Fatalf("frozen v2 checkpoint: %v\n%s", err, body)
+	}
+	if cp.Size != uint64(tle.InclusionProof.TreeSize) || !bytes.Equal(cp.Hash, tle.InclusionProof.RootHash) {
+		t.Errorf("frozen v2 checkpoint is of size %d, root %x; the log signed size %d, root %x for an acknowledged entry", cp.Size, cp.Hash, tle.InclusionProof.TreeSize, tle.InclusionProof.RootHash)
+	}
+	resp, body = ro.get("/api/v2/tile/entries/000.p/1")
+	mustStatus(t, resp, body, http.StatusOK)
 }
 
 func TestReadOnly(t *testing.T) {

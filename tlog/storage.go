@@ -2,6 +2,8 @@ package tlog
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,7 +104,13 @@ func (r fileReader) ReadEntryBundle(ctx context.Context, index uint64, p uint8) 
 	return r.f.ReadEntryBundle(ctx, index, p)
 }
 
-// IntegratedSize of a frozen log is its published size.
+// IntegratedSize of a frozen log is the size of the tree Tessera
+// integrated (its .state/treeState), which is ahead of the published
+// checkpoint when the writer stopped without publishing: the log signs a
+// checkpoint per group of writes and Tessera publishes one every
+// CheckpointInterval, so after a crash acknowledged entries may lie beyond
+// the published size. A directory without the state (a copy of the public
+// files) has its published size.
 func (r fileReader) IntegratedSize(ctx context.Context) (uint64, error) {
 	raw, err := r.f.ReadCheckpoint(ctx)
 	if err != nil {
@@ -116,7 +124,20 @@ func (r fileReader) IntegratedSize(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return c.Size, nil
+	st, err := os.ReadFile(filepath.Join(r.f.Root, ".state", "treeState"))
+	if errors.Is(err, os.ErrNotExist) {
+		return c.Size, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("couldn't read the tree state: %w", err)
+	}
+	var ts struct {
+		Size *uint64 `json:"size"`
+	}
+	if err := json.Unmarshal(st, &ts); err != nil || ts.Size == nil {
+		return 0, fmt.Errorf("couldn't read the tree state: malformed %s", filepath.Join(r.f.Root, ".state", "treeState"))
+	}
+	return max(*ts.Size, c.Size), nil
 }
 
 func (r fileReader) NextIndex(ctx context.Context) (uint64, error) { return r.IntegratedSize(ctx) }

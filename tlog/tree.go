@@ -60,8 +60,10 @@ type snapshot struct {
 // 100ms for POSIX). Every checkpoint it signs is checked consistent with the
 // previous one, and the checkpoints Tessera publishes into storage are
 // checked consistent with the newest; a failed check stops acknowledgements
-// (ErrIntegrity). A frozen tree signs nothing and serves the checkpoint
-// found in storage.
+// (ErrIntegrity). A frozen tree writes nothing and serves the checkpoint
+// found in storage, or, when the tree was integrated beyond it (a crash
+// before Tessera's next publication), one it signs over the integrated
+// tree, which the entries acknowledged meanwhile were proven against.
 type tree struct {
 	name     string // "v1" or "v2", for logs and metrics
 	log      *slog.Logger
@@ -187,6 +189,17 @@ func openTree(ctx context.Context, cfg *Config, o treeOptions) (*tree, error) {
 	if o.readOnly {
 		if err := t.loadPublished(wctx); err != nil {
 			return fail(fmt.Errorf("couldn't read the %s log's checkpoint: %w", o.name, err))
+		}
+		// Entries integrated after the last publication (the writer
+		// crashed before its next one) were acknowledged under
+		// checkpoints the log signed: sign one covering them, proven
+		// consistent with the published one, in memory only.
+		size, err := t.reader.IntegratedSize(wctx)
+		if err != nil {
+			return fail(fmt.Errorf("couldn't read the %s log's size: %w", o.name, err))
+		}
+		if err := t.advance(wctx, size); err != nil {
+			return fail(err)
 		}
 	} else {
 		size, err := t.reader.IntegratedSize(wctx)
