@@ -2,10 +2,13 @@ package tlog
 
 import (
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/transparency-dev/tessera"
+
+	"sigil.dev/sigil/internal/testpki"
 )
 
 // TestCloseWithQueuedAdd: an add still queued when the log closes (its
@@ -33,5 +36,32 @@ func TestCloseWithQueuedAdd(t *testing.T) {
 		default:
 			t.Fatalf("round %d: the queued add was never answered", i)
 		}
+	}
+}
+
+// TestCloseWaitsForTheCheckpointInterval: Close waits for Tessera to
+// publish a checkpoint covering every entry, and Tessera publishes only
+// every CheckpointInterval. With an interval longer than Close's fixed
+// budget (a minute; --checkpoint-interval 2m is accepted) every graceful
+// shutdown after a write failed with "context deadline exceeded", the v1
+// tree's budget spent waiting for the v2 tree's publication. The budget
+// is shrunk here so that an interval of a few seconds exceeds it.
+func TestCloseWaitsForTheCheckpointInterval(t *testing.T) {
+	old := closeTimeout
+	closeTimeout = 500 * time.Millisecond
+	defer func() { closeTimeout = old }()
+	l := startLog(t, t.TempDir(), func(c *Config) { c.CheckpointInterval = 2 * time.Second })
+	time.Sleep(100 * time.Millisecond) // the start-up publication
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	req, _ := s.v2Request(t, []byte("closing"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+	req1, _, _ := s.v1HashedRekord(t, []byte("closing"))
+	resp, body = l.post("/api/v1/log/entries", req1)
+	mustStatus(t, resp, body, http.StatusCreated)
+	l.srv.Close()
+	if err := l.svc.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 }

@@ -436,7 +436,8 @@ func (g *gate) close() <-chan struct{} {
 
 // Close shuts the service down gracefully: new writes get 503, writes in
 // flight finish (each is answered once a checkpoint covers it), Tessera
-// publishes a checkpoint covering every index it assigned, and the index is
+// publishes a checkpoint covering every index it assigned (at its next
+// publication: Close may take a CheckpointInterval), and the index is
 // flushed. Nothing acknowledged is lost, and nothing durable is lost either.
 // The HTTP server should stop accepting requests first (http.Server
 // Shutdown), then call Close. Close is idempotent.
@@ -470,9 +471,16 @@ func (s *Service) Close() error {
 	case <-time.After(s.cfg.AddTimeout + 5*time.Second):
 		s.log.Warn("closing with writes still in flight")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Tessera publishes every CheckpointInterval; the two trees wait for
+	// their publications side by side.
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.CheckpointInterval+closeTimeout)
 	defer cancel()
-	errs := []error{s.v2.close(ctx), s.v1.close(ctx)}
+	var v2Err error
+	var wg sync.WaitGroup
+	wg.Go(func() { v2Err = s.v2.close(ctx) })
+	errs := []error{s.v1.close(ctx)}
+	wg.Wait()
+	errs = append([]error{v2Err}, errs...)
 	if !s.cfg.ReadOnly {
 		// Advance the index watermark past the entries of this run that
 		// all have records, so the next start need not scan them.
@@ -493,6 +501,11 @@ func (s *Service) Close() error {
 	s.log.Info("transparency log closed")
 	return nil
 }
+
+// closeTimeout bounds how long Close waits, beyond one CheckpointInterval,
+// for Tessera to publish a checkpoint covering every entry. A variable for
+// tests.
+var closeTimeout = time.Minute
 
 // retryAfter is the Retry-After value of 503 answers, in seconds.
 const retryAfter = 1

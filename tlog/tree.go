@@ -168,7 +168,9 @@ func openTree(ctx context.Context, cfg *Config, o treeOptions) (*tree, error) {
 			WithCheckpointSigner(o.signer).
 			WithCheckpointInterval(cfg.CheckpointInterval).
 			WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
-			WithAntispam(cfg.DedupeCacheSize, nil)
+			WithAntispam(cfg.DedupeCacheSize, nil).
+			// Its shutdown waits for the next publication (see Close).
+			WithShutdownTimeout(cfg.CheckpointInterval + closeTimeout)
 		a, shutdown, r, err := cfg.Storage.Appender(wctx, o.name, opts)
 		if err != nil {
 			return fail(fmt.Errorf("couldn't open the %s log: %w", o.name, err))
