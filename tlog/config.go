@@ -44,9 +44,10 @@ type Config struct {
 	// CheckpointInterval is how often Tessera publishes each log's
 	// checkpoint into storage (the "checkpoint" file static readers of the
 	// POSIX directory see) while the log grows. Default 1s; the POSIX
-	// minimum is 100ms. Writes do not wait for it: after every group
-	// commit the log signs a checkpoint of the durable tree, carried in
-	// the answers and served at /api/v2/checkpoint.
+	// minimum is 100ms, the maximum 10m. Writes do not wait for it: after
+	// every group commit the log signs a checkpoint of the durable tree,
+	// carried in the answers and served at /api/v2/checkpoint. Close waits
+	// for the next publication.
 	CheckpointInterval time.Duration
 	// BatchMaxAge is how long Tessera waits for more entries before
 	// sequencing a group the log handed it. Default 1ms: the log already
@@ -193,6 +194,11 @@ func (c *Config) setDefaults() error {
 	}
 	if c.CheckpointInterval < c.Storage.MinCheckpointInterval() {
 		return fmt.Errorf("%w: CheckpointInterval %v is below the storage minimum %v", ErrConfig, c.CheckpointInterval, c.Storage.MinCheckpointInterval())
+	}
+	// Tessera republishes an unchanged checkpoint at this interval and
+	// refuses a publication interval above it.
+	if c.CheckpointInterval > tessera.DefaultCheckpointRepublishInterval {
+		return fmt.Errorf("%w: CheckpointInterval %v is above the maximum %v", ErrConfig, c.CheckpointInterval, tessera.DefaultCheckpointRepublishInterval)
 	}
 	return nil
 }

@@ -38,6 +38,7 @@ func TestConfigErrors(t *testing.T) {
 		"ftp URL":              func(c *Config) { c.V2PublicURL = "ftp://log.example" },
 		"negative tree ID":     func(c *Config) { c.V1TreeID = -1 },
 		"interval too short":   func(c *Config) { c.CheckpointInterval = 10 * time.Millisecond },
+		"interval too long":    func(c *Config) { c.CheckpointInterval = 11 * time.Minute },
 		"entry size too large": func(c *Config) { c.MaxEntrySize = 1 << 20 },
 		"unknown algorithm":    func(c *Config) { c.AllowedAlgorithms = []string{"PKIX_ED25519"} },
 	} {
