@@ -141,6 +141,11 @@ func (f *signFlags) blobSigner(cmd *cobra.Command) (*sign.Signer, error) {
 	if f.noTlog && f.key == "" {
 		return nil, errors.New("--no-tlog-upload applies only to key-based signing: a ten-minute certificate needs the log's time")
 	}
+	if f.noTlog && (f.rekorURL != "" || f.rekorV2) {
+		// One says where to log, the other not to log: the log was
+		// silently left out.
+		return nil, errors.New("--no-tlog-upload and --rekor-url (or --rekor-v2) contradict each other: give one")
+	}
 	if s.TSAs, err = pickTSAs(sc, f.tsaURL, now, hc, ua); err != nil {
 		return nil, err
 	}
