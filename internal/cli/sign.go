@@ -131,8 +131,17 @@ in-toto statement is signed as given (no FILE).`,
 			case stmt != "" && (len(args) > 0 || predicate != ""):
 				return errors.New("--statement is a complete statement: give no FILE and no --predicate")
 			case stmt != "":
-				raw, err := readFile("statement", stmt)
-				if err != nil {
+				var raw []byte
+				var err error
+				if stmt == "-" {
+					// - is standard input, as for FILE and --predicate.
+					if raw, err = io.ReadAll(io.LimitReader(cmd.InOrStdin(), maxPredicate+1)); err != nil {
+						return fmt.Errorf("couldn't read the statement from standard input: %w", err)
+					}
+					if len(raw) > maxPredicate {
+						return fmt.Errorf("the statement on standard input is larger than %d MiB", maxPredicate>>20)
+					}
+				} else if raw, err = readFile("statement", stmt); err != nil {
 					return err
 				}
 				if _, err := intoto.Parse(raw); err != nil {
@@ -181,7 +190,7 @@ in-toto statement is signed as given (no FILE).`,
 	c.Flags().StringVar(&out, "bundle", "", "where to write the bundle, - for standard output (required)")
 	c.Flags().StringVar(&predicate, "predicate", "", "predicate JSON file, - for standard input (required unless --statement)")
 	c.Flags().StringVar(&typ, "type", "custom", "predicate type: a URI or a short name")
-	c.Flags().StringVar(&stmt, "statement", "", "sign this complete in-toto statement as given")
+	c.Flags().StringVar(&stmt, "statement", "", "sign this complete in-toto statement as given (- reads standard input)")
 	return c
 }
 

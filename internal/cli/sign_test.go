@@ -3,7 +3,9 @@ package cli
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -239,6 +241,26 @@ conditions:
 	if code, _, stderr := run("attest-blob", "-", "--predicate", "-", "--bundle", b2, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc); code == 0 || !strings.Contains(stderr, "not both") {
 		t.Fatalf("stdin twice: exit %d %s", code, stderr)
 	}
+
+	// A complete statement from standard input (--statement -), as - is
+	// standard input for FILE and --predicate; it was opened as a file
+	// named '-'.
+	sum := sha256.Sum256([]byte("binary"))
+	stFile := filepath.Join(dir, "statement.json")
+	os.WriteFile(stFile, []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app.bin","digest":{"sha256":"`+hex.EncodeToString(sum[:])+`"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{"buildDefinition":{"buildType":"https://example.com/build"}}}`), 0o644)
+	stIn, err := os.Open(stFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stIn.Close()
+	os.Stdin = stIn
+	b3 := filepath.Join(dir, "att3.sigstore.json")
+	if code, _, stderr := run("attest-blob", "--statement", "-", "--bundle", b3, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc); code != 0 {
+		t.Fatalf("statement from standard input: %s", stderr)
+	}
+	if code, _, stderr := run("verify-blob-attestation", "--bundle", b3, "--trusted-root", root, "--policy", good, art); code != 0 {
+		t.Fatalf("verify the stdin statement's attestation: %s", stderr)
+	}
 }
 
 func TestKeyPairSignVerify(t *testing.T) {
@@ -267,6 +289,11 @@ func TestKeyPairSignVerify(t *testing.T) {
 	nb := filepath.Join(dir, "nolog.sigstore.json")
 	if code, _, stderr := run("sign-blob", art, "--key", prefix+".key", "--no-tlog-upload", "--bundle", nb); code != 0 {
 		t.Fatalf("key signing without a log or trust root: %s", stderr)
+	}
+	// --rekor-url names a log, --no-tlog-upload says not to log: the log
+	// was silently left out.
+	if code, _, stderr := run("sign-blob", art, "--key", prefix+".key", "--no-tlog-upload", "--rekor-url", "http://127.0.0.1:1", "--bundle", nb); code == 0 || !strings.Contains(stderr, "contradict") {
+		t.Fatalf("--no-tlog-upload with --rekor-url: exit %d %s", code, stderr)
 	}
 	if code, _, stderr := run("verify-blob", art, "--bundle", nb, "--key", prefix+".pub", "--insecure-ignore-tlog"); code != 0 || !strings.Contains(stderr, "checked at the current time") {
 		t.Fatalf("verify without a log or trust root: %s", stderr)
