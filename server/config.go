@@ -197,6 +197,10 @@ func (c *Config) normalize() error {
 	if !c.Dev && c.runs(SvcCA) && c.CA.Issuers == "" {
 		errs = append(errs, "ca.issuers: required outside dev mode (the OIDC issuers the CA trusts, in Fulcio's format)")
 	}
+	if c.Dev && c.runs(SvcCA) && !c.runs(SvcOIDC) && c.CA.Issuers == "" {
+		// The dev CA trusts the dev issuer only where it runs.
+		errs = append(errs, "ca.issuers: required when the dev issuer does not run on this host (the OIDC issuers the CA trusts, in Fulcio's format), or add oidc to --services")
+	}
 	if !c.Dev && c.runs(SvcCA) && c.CA.PasswordEnv == "" && c.CA.PasswordFile == "" && c.CA.PKCS11 == "" {
 		errs = append(errs, "ca.passwordEnv or ca.passwordFile (or ca.pkcs11): required outside dev mode to unlock the CA key")
 	}

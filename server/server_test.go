@@ -211,6 +211,9 @@ func TestConfigErrors(t *testing.T) {
 		{server.Config{DataDir: t.TempDir()}, "ca.issuers: required outside dev mode"},
 		{server.Config{DataDir: t.TempDir(), Services: []string{"oidc"}}, "runs only with dev: true"},
 		{server.Config{DataDir: t.TempDir(), TLSCert: "x"}, "give both or neither"},
+		// Dev mode trusts its issuer only where it runs: the error said
+		// "no issuers configured (oidc-issuers or meta-issuers)".
+		{server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:1", Services: []string{"ca", "ct"}, Dev: true}, "add oidc to --services"},
 	} {
 		_, err := server.New(context.Background(), tc.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err == nil || !strings.Contains(err.Error(), tc.msg) {
