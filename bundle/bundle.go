@@ -29,7 +29,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
@@ -177,10 +176,10 @@ func version(mt string) (int, error) {
 	if strings.HasPrefix(mt, prefix) && strings.HasSuffix(mt, suffix) {
 		v := strings.TrimSuffix(strings.TrimPrefix(mt, prefix), suffix)
 		major, minor, ok := strings.Cut(v, ".")
-		if ok && major == "0" {
-			if n, err := strconv.Atoi(minor); err == nil && n >= 1 && n <= 3 {
-				return n, nil
-			}
+		// The minor version is one plain digit: strconv.Atoi would also
+		// take "+3" and "03", which sigstore-go's semver check refuses.
+		if ok && major == "0" && len(minor) == 1 && minor[0] >= '1' && minor[0] <= '3' {
+			return int(minor[0] - '0'), nil
 		}
 		return 0, invalid("unsupported bundle version %q", v)
 	}

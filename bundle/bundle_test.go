@@ -102,6 +102,12 @@ func TestMediaTypes(t *testing.T) {
 		"application/vnd.dev.sigstore.bundle.v1.0+json":        0,
 		"application/vnd.dev.sigstore.bundle+json;version=0.4": 0,
 		"application/json": 0,
+		// The minor version is a plain decimal number, as in semver
+		// (sigstore-go refuses the others): no sign, no leading zero.
+		"application/vnd.dev.sigstore.bundle.v0.+3+json": 0,
+		"application/vnd.dev.sigstore.bundle.v0.03+json": 0,
+		"application/vnd.dev.sigstore.bundle.v0.+1+json": 0,
+		"application/vnd.dev.sigstore.bundle.v00.3+json": 0,
 	} {
 		got, err := version(mt)
 		if got != want || (want == 0) != (err != nil) {
