@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/cert"
 	"sigil.dev/sigil/internal/testpki"
@@ -539,5 +541,55 @@ func TestNoVerifiedTimeNoCertificate(t *testing.T) {
 				t.Errorf("%s: a certificate without a verified time: %v", tc.name, err)
 			}
 		}()
+	}
+}
+
+// Timestamps count once per authority, not once per trusted-root entry:
+// a TSA listed twice under one URI (a rotated chain kept for older
+// bundles) or two TSAs of one operator meet a threshold of two only once
+// (sigstore-go compares URIs; protobuf-specs: TSAs of one operator count
+// as one).
+func TestTimestampThresholdCountsAuthorities(t *testing.T) {
+	p, tr := newPKI(t)
+	p2, tr2 := newPKI(t) // another TSA chain
+	s, err := p.Sign(artifact, testpki.SignOptions{Timestamp: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts2, err := p2.Timestamp(s.Bundle.Signature(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tvd := s.Bundle.Proto().GetVerificationMaterial().GetTimestampVerificationData()
+	tvd.Rfc3161Timestamps = append(tvd.Rfc3161Timestamps, &protocommon.RFC3161SignedTimestamp{SignedTimestamp: ts2})
+	b := roundTrip(t, s.Bundle)
+	if len(b.Timestamps) != 2 {
+		t.Fatalf("%d timestamps", len(b.Timestamps))
+	}
+	second := tr2.TSAs[0]
+	tr.TSAs = append(tr.TSAs, second)
+	opts := Options{SignedTimestampThreshold: 2}
+
+	// The same URI: one authority.
+	second.URI = tr.TSAs[0].URI
+	if _, err := New(tr, opts).Verify(b, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp || !strings.Contains(err.Error(), "same authority") {
+		t.Fatalf("same URI: %v", err)
+	}
+	// Two URIs, one operator: one authority.
+	second.URI = "https://tsa2.sigil.test/api/v1/timestamp"
+	tr.TSAs[0].Operator, second.Operator = "sigil.test", "sigil.test"
+	if _, err := New(tr, opts).Verify(b, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp || !strings.Contains(err.Error(), "same authority") {
+		t.Fatalf("same operator: %v", err)
+	}
+	// One operator named, the other not, one URI: still one authority.
+	second.Operator, second.URI = "", tr.TSAs[0].URI
+	if _, err := New(tr, opts).Verify(b, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTimestamp {
+		t.Fatalf("same URI, one operator: %v", err)
+	}
+	// Two authorities.
+	second.URI = "https://tsa2.sigil.test/api/v1/timestamp"
+	second.Operator = "other.test"
+	if _, err := New(tr, opts).Verify(b, fileArtifact(artifact), defaultPolicy()); err != nil {
+		t.Fatalf("two authorities: %v", err)
 	}
 }

@@ -29,7 +29,7 @@ func (v *Verifier) verifyTimes(b *bundle.Bundle, integrated []logTime) ([]Verifi
 	var tsErrs []string
 	signed := 0
 	if len(b.Timestamps) > 0 {
-		seenTSA := map[*trust.CA]bool{}
+		var seen authorities
 		sig := b.Signature()
 		if b.TimestampedData != nil {
 			sig = b.TimestampedData
@@ -40,11 +40,10 @@ func (v *Verifier) verifyTimes(b *bundle.Bundle, integrated []logTime) ([]Verifi
 				tsErrs = append(tsErrs, fmt.Sprintf("timestamp %d: %v", i, err))
 				continue
 			}
-			if seenTSA[ca] {
-				tsErrs = append(tsErrs, fmt.Sprintf("timestamp %d: a second timestamp from the same authority is ignored", i))
+			if !seen.add(ca) {
+				tsErrs = append(tsErrs, fmt.Sprintf("timestamp %d: a second timestamp from the same authority (%s) is ignored", i, tsaName(ca)))
 				continue
 			}
-			seenTSA[ca] = true
 			signed++
 			out = append(out, VerifiedTime{Type: "TimestampAuthority", URI: ca.URI, Timestamp: t})
 		}
@@ -71,6 +70,32 @@ func (v *Verifier) verifyTimes(b *bundle.Bundle, integrated []logTime) ([]Verifi
 		return nil, fail(CheckTimestamp, "%d of %d required verified times: %s", len(out), obs, why)
 	}
 	return out, nil
+}
+
+// authorities records the TSAs that verified timestamps came from. A
+// threshold counts authorities, not trusted-root entries: entries with the
+// same URI are one TSA (a chain rotated under one URI stays listed for
+// older bundles; sigstore-go compares URIs), and entries with the same
+// operator count once (protobuf-specs CertificateAuthority.operator).
+type authorities struct {
+	entries         map[*trust.CA]bool
+	uris, operators map[string]bool
+}
+
+// add records ca and reports whether it is an authority not seen before.
+func (a *authorities) add(ca *trust.CA) bool {
+	if a.entries == nil {
+		a.entries, a.uris, a.operators = map[*trust.CA]bool{}, map[string]bool{}, map[string]bool{}
+	}
+	dup := a.entries[ca] || (ca.URI != "" && a.uris[ca.URI]) || (ca.Operator != "" && a.operators[ca.Operator])
+	a.entries[ca] = true
+	if ca.URI != "" {
+		a.uris[ca.URI] = true
+	}
+	if ca.Operator != "" {
+		a.operators[ca.Operator] = true
+	}
+	return !dup
 }
 
 func joinOr(s []string, empty string) string {

@@ -51,7 +51,8 @@ type Options struct {
 	// embedded in the certificate. Default 1; not applied to keys.
 	SCTThreshold int
 	// SignedTimestampThreshold is how many RFC 3161 timestamps from
-	// distinct TSAs must verify. Default: 1 when the bundle carries
+	// distinct TSAs must verify; trusted-root entries with one URI or one
+	// operator are one TSA. Default: 1 when the bundle carries
 	// timestamps and the trusted root lists TSAs (what sigstore-go's
 	// conformance client does), else none.
 	SignedTimestampThreshold int
