@@ -593,3 +593,50 @@ func TestTimestampThresholdCountsAuthorities(t *testing.T) {
 		t.Fatalf("two authorities: %v", err)
 	}
 }
+
+// Logs of one operator count once toward the transparency-log threshold
+// (protobuf-specs TransparencyLogInstance.operator: "two proofs from log
+// deployments operated by the same operator should count as only one").
+func TestTlogThresholdCountsOperators(t *testing.T) {
+	p, tr := newPKI(t)
+	s, err := p.Sign(artifact, testpki.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := s.Bundle.TlogEntries[0]
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := testpki.NewLog("https://rekor2.sigil.test", key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := other.Append(first.GetCanonicalizedBody())
+	e, err := other.Entry(i, first.GetCanonicalizedBody(), testpki.EntryOptions{Kind: first.GetKindVersion().GetKind(), Version: first.GetKindVersion().GetVersion()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := s.Bundle.Proto().GetVerificationMaterial()
+	vm.TlogEntries = append(vm.TlogEntries, e)
+	b := roundTrip(t, s.Bundle)
+	l, err := trust.NewLog(other.BaseURL, key.Public(), other.ID, trust.Window{Start: p.Start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.TLogs[l.HexID()] = l
+	opts := Options{TlogThreshold: 2}
+	if _, err := New(tr, opts).Verify(b, fileArtifact(artifact), defaultPolicy()); err != nil {
+		t.Fatalf("two logs: %v", err)
+	}
+	for _, x := range tr.TLogs {
+		x.Operator = "sigil.test"
+	}
+	if _, err := New(tr, opts).Verify(b, fileArtifact(artifact), defaultPolicy()); CheckOf(err) != CheckTlog || !strings.Contains(err.Error(), "1 of 2 required") {
+		t.Fatalf("two logs of one operator: %v", err)
+	}
+	l.Operator = "other.test"
+	if _, err := New(tr, opts).Verify(b, fileArtifact(artifact), defaultPolicy()); err != nil {
+		t.Fatalf("two operators: %v", err)
+	}
+}

@@ -68,7 +68,13 @@ func (v *Verifier) verifyTlog(b *bundle.Bundle, key crypto.PublicKey) ([]logTime
 			}
 			return nil, nil, err
 		}
-		verifiedLogs[id] = true
+		// Logs of one operator count once (protobuf-specs
+		// TransparencyLogInstance.operator).
+		if log.Operator != "" {
+			verifiedLogs["operator "+log.Operator] = true
+		} else {
+			verifiedLogs["log "+id] = true
+		}
 		entries = append(entries, VerifiedLogEntry{
 			LogURL: log.BaseURL, LogIndex: e.GetLogIndex(),
 			Kind: e.GetKindVersion().GetKind(), Version: e.GetKindVersion().GetVersion(),
@@ -89,7 +95,7 @@ func (v *Verifier) verifyTlog(b *bundle.Bundle, key crypto.PublicKey) ([]logTime
 		}
 		why := "the bundle has no log entries"
 		if len(b.TlogEntries) > 0 {
-			why = fmt.Sprintf("the bundle's entries are in only %d distinct trusted logs", len(verifiedLogs))
+			why = fmt.Sprintf("the bundle's entries are in only %d distinct trusted logs (logs of one operator count once)", len(verifiedLogs))
 		}
 		check := CheckTlog
 		if len(skipped) > 0 {

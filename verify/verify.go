@@ -42,7 +42,8 @@ import (
 // requirement.
 type Options struct {
 	// TlogThreshold is how many distinct transparency logs must hold a
-	// verified entry. Default 1, also when the trusted root lists no logs
+	// verified entry; logs the trusted root gives one operator count once.
+	// Default 1, also when the trusted root lists no logs
 	// (then nothing verifies: fail closed, as cosign does; sigstore-go's
 	// conformance client instead requires a log only when the root lists
 	// one, and sigil-conformance does the same by passing Off).

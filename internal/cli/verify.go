@@ -78,7 +78,7 @@ func (f *verifyFlags) registerTrust(c *cobra.Command) {
 	fl.StringVar(&f.issuer, "certificate-oidc-issuer", "", "exact OIDC issuer of the certificate")
 	fl.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "regular expression the OIDC issuer must match (unanchored)")
 	f.registerExtensions(fl)
-	fl.IntVar(&f.tlogThreshold, "tlog-threshold", 0, "distinct transparency logs that must hold a verified entry (default 1; -1 disables, for a deployment without logs)")
+	fl.IntVar(&f.tlogThreshold, "tlog-threshold", 0, "distinct transparency logs that must hold a verified entry, logs of one operator counting once (default 1; -1 disables, for a deployment without logs)")
 	fl.IntVar(&f.sctThreshold, "sct-threshold", 0, "distinct CT logs whose embedded SCT must verify (default 1; -1 disables)")
 	fl.IntVar(&f.tsThreshold, "timestamp-threshold", 0, "RFC 3161 timestamps from distinct authorities that must verify (default 1 when the bundle carries any and the trusted root lists TSAs; -1 disables)")
 	fl.BoolVar(&f.ignoreTlog, "insecure-ignore-tlog", false, "key-signed bundles only: accept a bundle without a log entry, verifying at the current time")
