@@ -275,3 +275,36 @@ func TestUnknownSubcommandFails(t *testing.T) {
 		}
 	}
 }
+
+// An error quoting what a bundle says (here its entry's kindVersion) reaches
+// the terminal without the bundle's escapes or bidirectional overrides: a
+// bundle is text another party chose.
+func TestErrorsArePrintable(t *testing.T) {
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
+	f := newFixture(t)
+	raw, err := os.ReadFile(f.bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	e := m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)
+	e["kindVersion"].(map[string]any)["kind"] = "\x1b[2K\x1b]0;x\x07\u009b1A\u202eVerified OK"
+	raw, _ = json.Marshal(m)
+	bad := filepath.Join(f.dir, "escape.sigstore.json")
+	if err := os.WriteFile(bad, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run("verify-blob", f.art, "--bundle", bad, "--certificate-identity", testpki.DefaultIdentity.URI,
+		"--certificate-oidc-issuer", testpki.DefaultIdentity.Issuer, "--trusted-root", f.root)
+	if code != 1 || !strings.Contains(stderr, "kindVersion says ?[2K?]0;x??1A?Verified OK") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	for _, r := range strings.TrimSuffix(stderr, "\n") {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u202e' {
+			t.Fatalf("stderr %q holds %U", stderr, r)
+		}
+	}
+}

@@ -978,7 +978,7 @@ func verifyGitRange(ctx context.Context, cmd *cobra.Command, output, rng string,
 			failed++
 			reports = append(reports, gitReport{Object: o.id, Type: o.kind, Error: err.Error()})
 			if output != "json" {
-				fmt.Fprintf(w, "FAILED %v\n", err)
+				fmt.Fprintf(w, "FAILED %s\n", errorText(err))
 			}
 			continue
 		}

@@ -436,7 +436,7 @@ func (f *imageVerifyFlags) forEachImage(cmd *cobra.Command, c *oci.Client, args 
 		if o.err != nil {
 			failed++
 			if len(args) > 1 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Error: %s: %v\n", args[i], o.err)
+				fmt.Fprintf(cmd.ErrOrStderr(), "Error: %s: %s\n", args[i], errorText(o.err))
 			}
 			continue
 		}

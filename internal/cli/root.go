@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"sigil.dev/sigil/internal/printable"
 )
 
 // Version is set at build time with -ldflags "-X sigil.dev/sigil/internal/cli.Version=…".
@@ -38,8 +40,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "Error: %v\n", err)
+	fmt.Fprintf(stderr, "Error: %s\n", errorText(err))
 	return 1
+}
+
+// errorText is err's message made safe for a terminal: errors quote what
+// a bundle, a log entry, a certificate or a service said, which another
+// party chose, so every line goes through printable.Text; the line breaks
+// sigil's own hints use are kept.
+func errorText(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = printable.Text(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // newRoot builds the whole command tree.
