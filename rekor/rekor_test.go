@@ -197,3 +197,16 @@ func TestIntotoV002RoundTrip(t *testing.T) {
 		t.Fatal("payload written")
 	}
 }
+
+func FuzzParseV1LogEntry(f *testing.F) {
+	f.Add([]byte(`{"abcd":{"body":"e30=","integratedTime":1700000000,"logID":"abcd","logIndex":42,"verification":{"inclusionProof":{"checkpoint":"x","hashes":["00"],"logIndex":1,"rootHash":"00","treeSize":2},"signedEntryTimestamp":"AA=="}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, id, err := ParseV1LogEntry(data)
+		if err != nil {
+			return
+		}
+		if e == nil || e.GetKindVersion() == nil || e.GetLogId() == nil {
+			t.Fatalf("parsed entry %q without kind or log ID", id)
+		}
+	})
+}

@@ -153,3 +153,31 @@ func TestSigningConfig(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseSigningConfig(f *testing.F) {
+	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json","caUrls":[{"url":"https://ca.example","majorApiVersion":1,"validFor":{"start":"2023-01-01T00:00:00Z"}}],"rekorTlogUrls":[{"url":"https://log.example","majorApiVersion":2,"validFor":{"start":"2025-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z"},"operator":"a"}],"rekorTlogConfig":{"selector":"EXACT","count":1},"tsaUrls":[{"url":"https://tsa.example/api/v1/timestamp","majorApiVersion":1,"validFor":{"start":"2023-01-01T00:00:00Z"}}],"tsaConfig":{"selector":"ANY"}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sc, err := ParseSigningConfig(b)
+		if err != nil {
+			return
+		}
+		// What was read is written back in a form that reads the same.
+		out, err := sc.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseSigningConfig(out)
+		if err != nil {
+			t.Fatalf("written config does not parse: %v\n%s", err, out)
+		}
+		if len(again.CAs) != len(sc.CAs) || len(again.Rekors) != len(sc.Rekors) || len(again.TSAs) != len(sc.TSAs) ||
+			len(again.OIDCProviders) != len(sc.OIDCProviders) || again.RekorConfig != sc.RekorConfig || again.TSAConfig != sc.TSAConfig {
+			t.Fatalf("round trip changed the config:\n%+v\n%+v", sc, again)
+		}
+		for _, s := range sc.Rekors {
+			if s.Valid.Start.IsZero() {
+				t.Fatal("service without a validity start")
+			}
+		}
+	})
+}
