@@ -14,12 +14,12 @@ rev=${1:?usage: bench/sign/ab.sh REV [pairs]}
 pairs=${2:-12}
 command -v /usr/bin/time >/dev/null || apt-get install -y time >/dev/null
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+. bench/sign/server.sh
+trap 'stop_sigil; rm -rf "$tmp"' EXIT
 go build -o "$tmp/sigil-new" ./cmd/sigil
 mkdir "$tmp/src"
 git archive "$rev" | tar -x -C "$tmp/src"
 (cd "$tmp/src" && go build -o "$tmp/sigil-old" ./cmd/sigil)
-. bench/sign/server.sh
 cd "$tmp"
 start_sigil ./sigil-new
 head -c 1073741824 /dev/zero > big.bin

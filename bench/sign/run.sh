@@ -23,8 +23,8 @@ command -v /usr/bin/time >/dev/null || apt-get install -y time >/dev/null
 for b in cosign cosign3; do command -v $b >/dev/null || { echo "$b missing: run .ci/install-cosign.sh" >&2; exit 1; }; done
 go build -o "$out/sigil" ./cmd/sigil
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 . bench/sign/server.sh
+trap 'stop_sigil; rm -rf "$tmp"' EXIT
 cd "$tmp"
 start_sigil "$out/sigil"
 echo "benchmark artifact" > a.txt

@@ -7,6 +7,11 @@
 # TUF root (SIGIL_TUF_CACHE=$PWD/sigil-tuf) and writes a dev token valid
 # for the whole run (the dev issuer's maximum is 10 minutes) to ./token.
 # Sets pub (the server's URL) and spid.
+#
+# stop_sigil: stops that server and waits for it to exit. Its graceful
+# shutdown publishes the logs' checkpoints into data/, so the directory
+# must outlive it: removed first, the server spends its whole shutdown
+# budget (over a minute) failing to publish, and outlives the script.
 start_sigil() {
   local bin=$1 port i
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -21,4 +26,11 @@ start_sigil() {
   export SIGIL_TUF_CACHE=$PWD/sigil-tuf
   "$bin" trust init --mirror $pub/tuf --root data/tuf/repository/root.json >/dev/null 2>&1
   "$bin" dev-token --oidc-issuer $pub/oidc --mint | tr -d '\n' > token
+}
+stop_sigil() {
+  if [ -n "${spid:-}" ]; then
+    kill "$spid" 2>/dev/null || true
+    wait "$spid" 2>/dev/null || true
+    spid=
+  fi
 }
