@@ -38,6 +38,19 @@ v2_cosign="env TUF_ROOT=$tmp/cosign3-tuf cosign3 sign-blob --yes --identity-toke
 v2_sigil_tuf="$out/sigil sign-blob a.txt --bundle s3.json --identity-token token --tuf-cache-validity 0"
 start="$out/sigil version"
 for c in "$v1_sigil" "$v1_cosign" "$v2_sigil" "$v2_cosign" "$v2_sigil_tuf"; do $c >/dev/null 2>&1 || { echo "failed: $c" >&2; $c; exit 1; }; done
+# hf ARGS: hyperfine ARGS, its report discarded. A timed command that fails
+# (an expired token, a refused request) stops the script naming the command
+# and its exit status, then shows that command's own output.
+hf() {
+  if ! hyperfine "$@" >hf.out 2>&1; then
+    echo "a timed command failed:" >&2
+    grep -E '^(Benchmark [0-9]+:|Error:)' hf.out | tail -2 >&2
+    local cmd
+    cmd=$(grep -E '^Benchmark [0-9]+:' hf.out | tail -1 | sed -E 's/^Benchmark [0-9]+: //')
+    [ -z "$cmd" ] || $cmd >&2 || true
+    exit 1
+  fi
+}
 # pair NAME A B: RUNS runs of each of A and B, in 5 rounds alternating
 # which goes first; NAME.<round>.json hold hyperfine's samples (A first).
 rounds=5
@@ -45,9 +58,9 @@ per=$(( (runs + rounds - 1) / rounds ))
 pair() {
   for r in $(seq 1 $rounds); do
     if (( r % 2 )); then
-      hyperfine -N --warmup 1 --runs "$per" --export-json "$1.$r.json" "$2" "$3" >/dev/null 2>&1
+      hf -N --warmup 1 --runs "$per" --export-json "$1.$r.json" "$2" "$3"
     else
-      hyperfine -N --warmup 1 --runs "$per" --export-json "$1.$r.swapped.json" "$3" "$2" >/dev/null 2>&1
+      hf -N --warmup 1 --runs "$per" --export-json "$1.$r.swapped.json" "$3" "$2"
     fi
   done
 }
@@ -55,20 +68,21 @@ pair() {
 metrics() { curl -fs $pub/metrics | grep -E '^sigil_(ca_signing_cert|ctlog_add|tlog_add|tsa_sign)_duration_seconds_(sum|count)' || true; }
 pair v1 "$v1_sigil" "$v1_cosign"
 metrics > m0.txt
-hyperfine -N --warmup 0 --runs "$runs" "$v1_sigil" >/dev/null 2>&1
+hf -N --warmup 0 --runs "$runs" "$v1_sigil"
 metrics > m1.txt
 pair v2 "$v2_sigil" "$v2_cosign"
 metrics > m2.txt
-hyperfine -N --warmup 0 --runs "$runs" "$v2_sigil" >/dev/null 2>&1
+hf -N --warmup 0 --runs "$runs" "$v2_sigil"
 metrics > m3.txt
 pair tuf "$v2_sigil" "$v2_sigil_tuf"
-hyperfine -N --warmup 2 --runs "$runs" --export-json start.json "$start" >/dev/null 2>&1
+hf -N --warmup 2 --runs "$runs" --export-json start.json "$start"
 
 head -c 1073741824 /dev/zero > big.bin
 # Five runs (the disk and the machine's other tenants make one run noisy);
 # the table gives the median time and the largest peak RSS.
 for _ in 1 2 3 4 5; do
-  /usr/bin/time -f "%e %M" -a -o big.time "$out/sigil" sign-blob big.bin --bundle big.json --identity-token token >/dev/null 2>&1
+  /usr/bin/time -f "%e %M" -a -o big.time "$out/sigil" sign-blob big.bin --bundle big.json --identity-token token >/dev/null 2>big.err ||
+    { echo "sign-blob of the 1 GiB file failed:" >&2; tail -3 big.err >&2; exit 1; }
 done
 python3 - "$runs" <<'PY'
 import glob, json, re, statistics, sys
