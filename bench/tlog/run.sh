@@ -20,8 +20,8 @@
 # measured window (what the log sustained; an open-loop run the log cannot
 # keep up with shows less than the offered rate), the latencies are of the
 # successful writes due in the window, from their due time to the answer.
-# Failed requests are in the errors column and make the script exit 1 after
-# the table.
+# Failed requests are in the errors column, leave their run out of the
+# ratios, and make the script exit 1 after the table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

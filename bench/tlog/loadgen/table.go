@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -58,35 +59,53 @@ func printTable(path string) error {
 		}
 		byGroup[r.Group] = append(byGroup[r.Group], r)
 	}
-	fmt.Println("| scenario | server | API | clients | offered/s | writes/s | p50 ms | p90 ms | p99 ms | server CPU (cores) | server RSS MB | errors |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	writeTable(os.Stdout, groups, byGroup)
+	return nil
+}
+
+// writeTable writes the table and the ratios. A pair of runs either of
+// which had failed requests (or ran out of requests) gets no ratio: its
+// throughput counts the successes alone, so the ratio would credit the
+// other side with the failures.
+func writeTable(w io.Writer, groups []string, byGroup map[string][]Result) {
+	fmt.Fprintln(w, "| scenario | server | API | clients | offered/s | writes/s | p50 ms | p90 ms | p99 ms | server CPU (cores) | server RSS MB | errors |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, g := range groups {
 		for _, r := range byGroup[g] {
 			offered := "closed loop"
 			if r.Rate > 0 {
 				offered = fmt.Sprintf("%.0f", r.Rate)
 			}
-			fmt.Printf("| %s | %s | %s | %d | %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %s |\n",
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %.0f | %.0f | %.0f | %.0f | %.2f | %.0f | %s |\n",
 				g, r.Label, r.API, r.Concurrency, offered, r.Throughput, r.P50, r.P90, r.P99, r.ServerCPU, r.ServerRSS, errString(r.Errors))
 		}
 	}
-	fmt.Println()
-	fmt.Println("Ratios (sigil ÷ reference, same scenario): throughput, and reference p50 ÷ sigil p50")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Ratios (sigil ÷ reference, same scenario): throughput, and reference p50 ÷ sigil p50")
 	for _, g := range groups {
 		for _, s := range byGroup[g] {
 			if s.Role != "sigil" {
 				continue
 			}
 			for _, ref := range byGroup[g] {
-				if ref.Role != "reference" || ref.Throughput == 0 || s.P50 == 0 {
+				if ref.Role != "reference" {
 					continue
 				}
-				fmt.Printf("  %s: %s %s vs %s: throughput ×%.1f, p50 latency ×%.1f lower\n", g, s.Label, s.API, ref.Label, s.Throughput/ref.Throughput, ref.P50/s.P50)
+				if failed(s) || failed(ref) {
+					fmt.Fprintf(w, "  %s: %s %s vs %s: not compared (a run had failed requests or ran out of requests)\n", g, s.Label, s.API, ref.Label)
+					continue
+				}
+				if ref.Throughput == 0 || s.P50 == 0 {
+					continue
+				}
+				fmt.Fprintf(w, "  %s: %s %s vs %s: throughput ×%.1f, p50 latency ×%.1f lower\n", g, s.Label, s.API, ref.Label, s.Throughput/ref.Throughput, ref.P50/s.P50)
 			}
 		}
 	}
-	return nil
 }
+
+// failed reports whether a run's figures are not those of a clean run.
+func failed(r Result) bool { return len(r.Errors) > 0 || r.Exhausted }
 
 func errString(m map[string]int) string {
 	if len(m) == 0 {
