@@ -16,8 +16,8 @@
 # Columns: throughput (certificates/s), latency p50/p99/max (ms), server CPU
 # per certificate (ms, from /proc/PID/stat), load generator CPU per request,
 # failed requests. Then the ratios sigil/Fulcio. A run with failed requests
-# keeps its row (the figures are of the successes) and makes the script exit
-# 1 at the end.
+# keeps its row (the figures are of the successes), gets no ratio, and makes
+# the script exit 1 at the end.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
@@ -120,12 +120,16 @@ stop "$spid"
 
 if [ -n "$fulcio" ]; then
   echo
+  # A row with failed requests has the figures of its successes alone: no
+  # ratio from it (it would credit one side with the other's failures).
   awk -F'|' '
-    $3 ~ /c='"$conc"' / { gsub(/ /,"",$2); tp[$2]=$4; cpu[$2]=$8 }
+    $3 ~ /c='"$conc"' / { gsub(/ /,"",$2); tp[$2]=$4; cpu[$2]=$8; bad[$2]=($10+0 > 0) }
     END {
       f="fulciov1.8.8(noCT)"
-      for (k in tp) if (k != f && tp[f] > 0)
+      for (k in tp) if (k != f && tp[f] > 0) {
+        if (bad[k] || bad[f]) { printf "%-22s not compared with Fulcio (a run had failed requests)\n", k; continue }
         printf "%-22s throughput %.2fx Fulcio, server CPU per certificate %.2fx\n", k, tp[k]/tp[f], (cpu[k] > 0 ? cpu[k]/cpu[f] : 0)
+      }
     }' "$results" | sort
 fi
 if [ "$failed" -gt 0 ]; then
