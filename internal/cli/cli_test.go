@@ -307,4 +307,22 @@ func TestErrorsArePrintable(t *testing.T) {
 			t.Fatalf("stderr %q holds %U", stderr, r)
 		}
 	}
+
+	// A line break in the quoted text cannot start a line of its own: it
+	// printed a second line reading "Verified OK: …" under the error.
+	e["kindVersion"].(map[string]any)["kind"] = "x\nVerified OK: signed by someone"
+	raw, _ = json.Marshal(m)
+	if err := os.WriteFile(bad, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run("verify-blob", f.art, "--bundle", bad, "--certificate-identity", testpki.DefaultIdentity.URI,
+		"--certificate-oidc-issuer", testpki.DefaultIdentity.Issuer, "--trusted-root", f.root)
+	if code != 1 || !strings.Contains(stderr, "\n  Verified OK") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(line, "Verified OK") {
+			t.Fatalf("a line of its own: stderr %q", stderr)
+		}
+	}
 }

@@ -46,12 +46,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // errorText is err's message made safe for a terminal: errors quote what
 // a bundle, a log entry, a certificate or a service said, which another
-// party chose, so every line goes through printable.Text; the line breaks
-// sigil's own hints use are kept.
+// party chose, so every line goes through printable.Text. The line breaks
+// sigil's own hints use are kept, and every line after the first starts
+// with white space (two spaces are added where it has none), so that a
+// line break inside quoted text cannot print a line of its own
+// ("Verified OK: …") after the error.
 func errorText(err error) string {
 	lines := strings.Split(err.Error(), "\n")
 	for i, l := range lines {
 		lines[i] = printable.Text(l)
+		if i > 0 && !strings.HasPrefix(lines[i], " ") {
+			lines[i] = "  " + lines[i]
+		}
 	}
 	return strings.Join(lines, "\n")
 }
