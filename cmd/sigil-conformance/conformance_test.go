@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"sigil.dev/sigil/internal/cli"
@@ -133,5 +135,63 @@ func TestNoLogsRoot(t *testing.T) {
 	}
 	if code := cli.Main(append([]string{"verify-blob"}, args...), io.Discard, io.Discard); code == 0 {
 		t.Error("sigil verify-blob accepted a bundle without a log entry against a root without logs")
+	}
+}
+
+// TestNoLogsRootLastTrustedRootCounts: given --trusted-root twice,
+// verify-blob (like sigstore-go's client) uses the last one, so the
+// adapter must judge whether logs are required from that one too. A root
+// without logs first and one with logs last used to turn the log
+// requirement off for the root with logs: a bundle without a log entry
+// verified.
+func TestNoLogsRootLastTrustedRootCounts(t *testing.T) {
+	dir := vectors.Require(t)
+	extra := filepath.Join(dir, "extra")
+	p := func(s string) string { return filepath.Join(extra, s) }
+	noLogsRoot, err := os.ReadFile(p("trusted-roots/public-key-validity.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := os.ReadFile(filepath.Join(dir, "production_trusted_root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The TSA of the bundle's root, plus the public-good logs.
+	var root, logs map[string]json.RawMessage
+	if err := json.Unmarshal(noLogsRoot, &root); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(prod, &logs); err != nil {
+		t.Fatal(err)
+	}
+	root["tlogs"] = logs["tlogs"]
+	withLogs, err := json.Marshal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	withLogsFile := filepath.Join(tmp, "with-logs.json")
+	art := filepath.Join(tmp, "a.txt")
+	if err := os.WriteFile(withLogsFile, withLogs, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(art, []byte("test content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"verify-bundle", "--bundle", p("bundles/public-key-validity.sigstore.json"), "--key", p("public-keys/public-key-validity.pem")}
+	for _, roots := range [][]string{
+		{"--trusted-root", withLogsFile},
+		{"--trusted-root", p("trusted-roots/public-key-validity.json"), "--trusted-root", withLogsFile},
+		{"--trusted-root=" + p("trusted-roots/public-key-validity.json"), "--trusted-root=" + withLogsFile},
+	} {
+		args := append(append(slices.Clone(base), roots...), art)
+		if code := run(args); code == 0 {
+			t.Errorf("%v: a bundle without a log entry verified against a root that lists logs", roots)
+		}
+	}
+	// And the other way round: the root without logs last still verifies.
+	args := append(append(slices.Clone(base), "--trusted-root", withLogsFile, "--trusted-root", p("trusted-roots/public-key-validity.json")), art)
+	if code := run(args); code != 0 {
+		t.Errorf("root without logs last: exit %d, want 0", code)
 	}
 }

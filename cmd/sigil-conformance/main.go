@@ -230,23 +230,26 @@ func withDefaultTrust(repo tufRepo, args []string, signing bool) (_ []string, cl
 
 // noLogs reports whether the --trusted-root among args lists no
 // transparency logs (sigstore-go's conformance client then does not
-// require a log entry). A root that does not load is left to verify-blob
-// to report.
+// require a log entry). Given more than once, the last one counts, as it
+// does for verify-blob (and sigstore-go's client). A root that does not
+// load is left to verify-blob to report.
 func noLogs(args []string) bool {
-	for i, a := range args {
-		path, ok := strings.CutPrefix(a, "--trusted-root=")
-		if !ok && a == "--trusted-root" && i+1 < len(args) {
-			path, ok = args[i+1], true
+	path, found := "", false
+	for i := 0; i < len(args); i++ {
+		if p, ok := strings.CutPrefix(args[i], "--trusted-root="); ok {
+			path, found = p, true
+		} else if args[i] == "--trusted-root" && i+1 < len(args) {
+			path, found = args[i+1], true
+			i++
 		}
-		if !ok {
-			continue
-		}
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return false
-		}
-		tr, err := trust.ParseTrustedRoot(raw)
-		return err == nil && len(tr.TLogs) == 0
 	}
-	return false
+	if !found {
+		return false
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	tr, err := trust.ParseTrustedRoot(raw)
+	return err == nil && len(tr.TLogs) == 0
 }
