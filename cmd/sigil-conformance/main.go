@@ -110,6 +110,10 @@ func run(args []string) int {
 				out = append(out, rest[i])
 			}
 		}
+		if err := checkTrustFlags(out); err != nil {
+			fmt.Fprintf(os.Stderr, "sigil-conformance: %v\n", err)
+			return 2
+		}
 		out, cleanup, err := withDefaultTrust(repo, out, false)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "sigil-conformance: %v\n", err)
@@ -140,6 +144,10 @@ func run(args []string) int {
 			return 2
 		}
 		file, flags := out[len(out)-1], out[:len(out)-1]
+		if err := checkTrustFlags(flags); err != nil {
+			fmt.Fprintf(os.Stderr, "sigil-conformance: %v\n", err)
+			return 2
+		}
 		flags, cleanup, err := withDefaultTrust(repo, flags, true)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "sigil-conformance: %v\n", err)
@@ -164,6 +172,21 @@ func hasFlag(args []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// checkTrustFlags refuses an empty --trusted-root or --signing-config (an
+// unset shell variable): sign-blob and verify-blob read an empty one as
+// absent and fall back to the mirror set up with `sigil trust init`, which
+// the adapter must never use.
+func checkTrustFlags(args []string) error {
+	for i, a := range args {
+		for _, name := range []string{"--trusted-root", "--signing-config"} {
+			if a == name+"=" || (a == name && i+1 < len(args) && args[i+1] == "") {
+				return fmt.Errorf("%s is empty: give a file", name)
+			}
+		}
+	}
+	return nil
 }
 
 // withDefaultTrust returns args with --trusted-root (and, when signing,

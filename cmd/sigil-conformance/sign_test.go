@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"sigil.dev/sigil/internal/cli"
 	"sigil.dev/sigil/internal/vectors"
 	"sigil.dev/sigil/server/servertest"
 )
@@ -137,5 +139,46 @@ func TestSignBundleStaging(t *testing.T) {
 	}
 	if code := verify(); code == 0 {
 		t.Fatal("a staging bundle verified against the public-good stand-in")
+	}
+}
+
+// TestEmptyTrustFlags: an empty --trusted-root or --signing-config (an
+// unset shell variable) is refused. sign-blob and verify-blob read an empty
+// one as absent and fell back to the mirror set up with `sigil trust
+// init`, so the adapter signed to and verified against that instance,
+// which it must never use (sigstore-go's client fails: open "").
+func TestEmptyTrustFlags(t *testing.T) {
+	dir := vectors.Require(t)
+	srv := servertest.Start(t, "", "")
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	if code := cli.Main([]string{"trust", "init", "--mirror", srv.PublicURL() + "/tuf", "--root", srv.TUFRootPath()}, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("sigil trust init: exit %d", code)
+	}
+	art := filepath.Join(dir, "a.txt")
+	b := filepath.Join(t.TempDir(), "a.sigstore.json")
+	tok := srv.Token(t)
+	for _, args := range [][]string{
+		{"sign-bundle", "--identity-token", tok, "--bundle", b, "--trusted-root", "", "--signing-config", "", art},
+		{"sign-bundle", "--identity-token", tok, "--bundle", b, "--trusted-root=", "--signing-config=", art},
+		{"sign-bundle", "--identity-token", tok, "--bundle", b, "--trusted-root", srv.TrustedRootFile, "--signing-config", "", art},
+	} {
+		if code := run(args); code == 0 {
+			t.Errorf("%q: signed with the sigil trust init instance", args[5:len(args)-1])
+		}
+	}
+	if _, err := os.Stat(b); err == nil {
+		t.Fatal("a bundle was written")
+	}
+	if code := run([]string{"sign-bundle", "--identity-token", tok, "--bundle", b, "--trusted-root", srv.TrustedRootFile, "--signing-config", srv.SigningConfigFile, art}); code != 0 {
+		t.Fatalf("sign-bundle: exit %d", code)
+	}
+	id := []string{"--certificate-identity", "dev@sigil.test", "--certificate-oidc-issuer", srv.DevIssuerURL()}
+	for _, root := range [][]string{{"--trusted-root", ""}, {"--trusted-root="}} {
+		args := append(append(append([]string{"verify-bundle", "--bundle", b}, id...), root...), art)
+		if code := run(args); code == 0 {
+			t.Errorf("%q: verified against the sigil trust init instance", args)
+		}
 	}
 }
