@@ -66,8 +66,8 @@ var (
 )
 
 // where returns the repository's mirror and, for a first use, its
-// initial root.json.
-func (r tufRepo) where() (mirror string, root func() ([]byte, error)) {
+// initial root.json; missing names the flags the documents stand in for.
+func (r tufRepo) where(missing string) (mirror string, root func() ([]byte, error)) {
 	mirror = r.mirror
 	if m := os.Getenv(r.envMirror); m != "" {
 		mirror = m
@@ -78,7 +78,7 @@ func (r tufRepo) where() (mirror string, root func() ([]byte, error)) {
 		}
 		p := os.Getenv(r.envRoot)
 		if p == "" {
-			return nil, fmt.Errorf("no --trusted-root given, and the %s TUF repository %s is not set up: set %s to its root.json (from sigstore/root-signing, obtained out of band), or pass --trusted-root and --signing-config", r.name, mirror, r.envRoot)
+			return nil, fmt.Errorf("no %s given, and the %s TUF repository %s is not set up: set %s to its root.json (from sigstore/root-signing, obtained out of band), or pass --trusted-root and --signing-config", missing, r.name, mirror, r.envRoot)
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -204,7 +204,14 @@ func withDefaultTrust(repo tufRepo, args []string, signing bool) (_ []string, cl
 	if err != nil {
 		return nil, cleanup, fmt.Errorf("couldn't find a cache directory for the public-good TUF metadata: %w", err)
 	}
-	mirror, initialRoot := repo.where()
+	missing := "--trusted-root"
+	switch {
+	case needRoot && needSC:
+		missing = "--trusted-root or --signing-config"
+	case needSC:
+		missing = "--signing-config"
+	}
+	mirror, initialRoot := repo.where(missing)
 	opts := client.Options{
 		CacheDir:      filepath.Join(base, "sigil", "conformance", client.URLToPath(mirror)),
 		CacheValidity: client.DefaultCacheValidity,

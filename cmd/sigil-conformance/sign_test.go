@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"sigil.dev/sigil/internal/cli"
@@ -181,4 +182,59 @@ func TestEmptyTrustFlags(t *testing.T) {
 			t.Errorf("%q: verified against the sigil trust init instance", args)
 		}
 	}
+}
+
+// TestDefaultTrustNotSetUpNamesTheMissingFlag: when the public-good TUF
+// repository is not set up, the error names the flag that is actually
+// missing. sign-bundle with --trusted-root but without --signing-config
+// said "no --trusted-root given".
+func TestDefaultTrustNotSetUpNamesTheMissingFlag(t *testing.T) {
+	dir := vectors.Require(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv(publicGood.envRoot, "")
+	old := publicGood
+	publicGood.mirror, publicGood.root = "http://127.0.0.1:1/tuf", nil
+	t.Cleanup(func() { publicGood = old })
+	art := filepath.Join(dir, "a.txt")
+	root := filepath.Join(dir, "production_trusted_root.json")
+	b := filepath.Join(t.TempDir(), "a.sigstore.json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sign-bundle", "--identity-token", "x", "--bundle", b, "--trusted-root", root, art}, "no --signing-config given"},
+		{[]string{"sign-bundle", "--identity-token", "x", "--bundle", b, art}, "no --trusted-root or --signing-config given"},
+		{[]string{"verify-bundle", "--bundle", b, "--key", root, art}, "no --trusted-root given"},
+	} {
+		stderr := captureStderr(t, func() {
+			if code := run(tc.args); code == 0 {
+				t.Errorf("%q: exit 0", tc.args)
+			}
+		})
+		if !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: %q does not say %q", tc.args, stderr, tc.want)
+		}
+	}
+}
+
+// captureStderr returns what f writes to os.Stderr.
+func captureStderr(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = w
+	done := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- b
+	}()
+	defer func() { os.Stderr = old }()
+	f()
+	w.Close()
+	os.Stderr = old
+	return string(<-done)
 }
