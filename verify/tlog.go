@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -166,6 +167,16 @@ func (v *Verifier) verifyEntry(b *bundle.Bundle, key crypto.PublicKey, e *protor
 		if !isCanonicalHashedRekord(b, kv, e.GetCanonicalizedBody()) {
 			body, err := rekor.ParseV1Body(e.GetCanonicalizedBody())
 			if err != nil {
+				// A body of another kind or version than kindVersion
+				// names (a Rekor v2 body under a v1 kindVersion) is
+				// reported as the contradiction it is.
+				var kv2 struct {
+					Kind       string `json:"kind"`
+					APIVersion string `json:"apiVersion"`
+				}
+				if json.Unmarshal(e.GetCanonicalizedBody(), &kv2) == nil && kv2.Kind != "" && (kv2.Kind != kv.GetKind() || kv2.APIVersion != kv.GetVersion()) {
+					return false, fail(CheckEntry, "body is %s %s but kindVersion says %s %s", kv2.Kind, kv2.APIVersion, kv.GetKind(), kv.GetVersion())
+				}
 				return false, &Error{Check: CheckEntry, Err: err}
 			}
 			if body.Kind != kv.GetKind() || body.APIVersion != kv.GetVersion() {

@@ -197,3 +197,38 @@ func TestVectorReasons(t *testing.T) {
 		}
 	}
 }
+
+// TestV2BodyUnderV1KindVersion: a Rekor v2 body whose kindVersion names
+// the v1 version is reported as that contradiction; it failed as
+// "unsupported log entry kind: hashedrekord 0.0.2", which named no defect.
+func TestV2BodyUnderV1KindVersion(t *testing.T) {
+	dir := vectors.Require(t)
+	cases, err := vectors.Cases(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		if c.Name != "rekor2-happy-path" {
+			continue
+		}
+		r, stage, err := load(t, c, true, func(t *testing.T, raw []byte) []byte {
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			e := m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)
+			e["kindVersion"].(map[string]any)["version"] = "0.0.1"
+			out, _ := json.Marshal(m)
+			return out
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", stage, err)
+		}
+		_, err = New(r.root, Options{}).Verify(r.b, r.art, r.pol)
+		if err == nil || !strings.Contains(err.Error(), "body is hashedrekord 0.0.2 but kindVersion says hashedrekord 0.0.1") {
+			t.Fatalf("got %v", err)
+		}
+		return
+	}
+	t.Fatal("no rekor2-happy-path vector")
+}
