@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -204,13 +205,34 @@ func readyz(checks ...func() error) http.HandlerFunc {
 // a graceful shutdown; from then on the signals have their default action
 // again, so a second Ctrl-C ends the process at once (anything
 // acknowledged is durable already).
+//
+// Only a signal logs "shutting down": calling the returned stop (a start
+// that failed, a normal return) ends the watch silently. It used to log
+// then too, a spurious line written while the caller printed its error.
 func shutdownContext(parent context.Context, log *slog.Logger) (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	stopped := make(chan struct{})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(stopped)
+			cancel()
+		})
+	}
 	go func() {
-		<-ctx.Done()
-		stop()
-		if parent.Err() == nil && log != nil {
-			log.Info("shutting down gracefully (interrupt again to stop at once)")
+		select {
+		case <-sigs:
+			signal.Stop(sigs) // the next one has its default action
+			if log != nil {
+				log.Info("shutting down gracefully (interrupt again to stop at once)")
+			}
+			cancel()
+		case <-stopped:
+		case <-ctx.Done():
+			signal.Stop(sigs)
 		}
 	}()
 	return ctx, stop

@@ -101,5 +101,10 @@ func TestServerWarnsOfAReadablePIN(t *testing.T) {
 		if strings.Contains(errOut, "1234") {
 			t.Errorf("mode %04o: the PIN is printed: %s", tc.mode, errOut)
 		}
+		// A start that failed is no shutdown (the line was logged when
+		// the start returned, racing with the error's output).
+		if strings.Contains(errOut, "shutting down") {
+			t.Errorf("mode %04o: a failed start says it is shutting down: %s", tc.mode, errOut)
+		}
 	}
 }
