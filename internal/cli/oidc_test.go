@@ -19,14 +19,18 @@ import (
 // devIssuerURL serves sigil's dev issuer on a loopback test server.
 func devIssuerURL(t *testing.T) (*dev.Issuer, string) {
 	t.Helper()
-	var h http.Handler = http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	iss, err := dev.New(dev.Config{PublicURL: srv.URL + "/oidc"})
+	// The issuer needs the server's URL, and the server its handler: the
+	// listener comes first, the server starts serving once the handler
+	// is in place (setting it afterwards races with the first request).
+	srv := httptest.NewUnstartedServer(nil)
+	iss, err := dev.New(dev.Config{PublicURL: "http://" + srv.Listener.Addr().String() + "/oidc"})
 	if err != nil {
+		srv.Close()
 		t.Fatal(err)
 	}
-	h = iss.Handler()
+	srv.Config.Handler = iss.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
 	return iss, iss.URL()
 }
 
