@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -132,6 +133,10 @@ func LoadConfig(path string) (*Config, error) {
 	d := yaml.NewDecoder(f)
 	d.KnownFields(true)
 	if err := d.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			// yaml.v3 answers a file with no document with a bare EOF.
+			return nil, fmt.Errorf("couldn't parse configuration %s: it is empty (no YAML document)", path)
+		}
 		return nil, fmt.Errorf("couldn't parse configuration %s: %w", path, err)
 	}
 	return &c, nil

@@ -774,3 +774,17 @@ func TestUnreadablePublishedTrustedRootFailsStart(t *testing.T) {
 		t.Fatalf("start over a tampered published trusted root: %v", err)
 	}
 }
+
+// TestLoadConfigEmpty: an empty configuration file (or one of comments
+// only) says so; it failed with a bare "EOF".
+func TestLoadConfigEmpty(t *testing.T) {
+	for _, body := range []string{"", "# nothing yet\n"} {
+		p := filepath.Join(t.TempDir(), "server.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := server.LoadConfig(p); err == nil || !strings.Contains(err.Error(), "it is empty") {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}
