@@ -122,7 +122,7 @@ sigil.dev/sigil/server). --services runs a subset on this host.`,
 	fl.StringVar(&cfgFile, "config", "", "YAML configuration file (production)")
 	fl.StringVar(&data, "data", "sigil-data", "data directory (created on first start)")
 	fl.StringVar(&listen, "listen", "", "address to listen on (default 127.0.0.1:8080)")
-	fl.StringVar(&publicURL, "public-url", "", "base URL clients use (default http://<listen>)")
+	fl.StringVar(&publicURL, "public-url", "", "base URL clients use (default http://<listen>, https:// with a TLS certificate)")
 	fl.StringSliceVar(&services, "services", nil, "run only these services here: ca, ct, tlog, tsa, tuf, oidc")
 	fl.BoolVar(&prod, "production", false, "production mode even without --config: no dev issuer, TUF root and targets from a ceremony")
 	fl.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
