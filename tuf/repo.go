@@ -630,6 +630,10 @@ func (r *Repo) Sign(keys []*Key) (*SignResult, error) {
 				}
 			}
 			if !did {
+				if root := st.effectiveRoot(); st.stagedTargets == nil && root != nil && slices.Contains(roleKeyIDs(&root.Signed, RoleTargets), k.ID()) {
+					// The key is right, the staging area lacks what it signs.
+					return fmt.Errorf("couldn't sign with key %s: it is a targets key, and no targets are staged (only a root): stage targets with add-target or remove-target, or sign the staged root with root keys", short(k.ID()))
+				}
 				return fmt.Errorf("couldn't sign with key %s: it is not a root or targets key of the staged metadata", short(k.ID()))
 			}
 		}

@@ -745,3 +745,21 @@ func TestStagedTargetsAlreadyCommitted(t *testing.T) {
 		t.Fatalf("client: %q, %v", b, err)
 	}
 }
+
+// TestSignTargetsKeyWithOnlyARootStaged: a targets key given while only a
+// root is staged is told what is missing; the error said it was "not a
+// root or targets key", which sent the operator after the wrong key.
+func TestSignTargetsKeyWithOnlyARootStaged(t *testing.T) {
+	c := newCeremony(t)
+	if err := c.repo.RotateRoot(RootChange{Expires: c.now.Add(200 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.repo.Sign([]*Key{c.targets[0]})
+	if err == nil || !strings.Contains(err.Error(), "it is a targets key, and no targets are staged") {
+		t.Fatalf("got %v", err)
+	}
+	other := mustKey(t)
+	if _, err := c.repo.Sign([]*Key{other}); err == nil || !strings.Contains(err.Error(), "not a root or targets key") {
+		t.Fatalf("a stranger's key: %v", err)
+	}
+}
