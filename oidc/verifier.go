@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -21,6 +20,8 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"sigil.dev/sigil/internal/httpx"
 )
 
 // Errors callers branch on. Every error Verify returns wraps one of them.
@@ -400,8 +401,10 @@ func (v *Verifier) newState(url string, iss Issuer) (*issuerState, error) {
 		tr.TLSClientConfig.RootCAs = pool
 	}
 	client := &http.Client{
-		Transport: limitedTransport{tr},
-		Timeout:   v.opts.Timeout,
+		Transport: httpx.LimitBodies(tr, maxResponseSize, func(*http.Request) error {
+			return fmt.Errorf("response larger than %d bytes", maxResponseSize)
+		}),
+		Timeout: v.opts.Timeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 5 {
 				return errors.New("too many redirects")
@@ -486,34 +489,3 @@ func (st *issuerState) discover(ctx context.Context) (*gooidc.IDTokenVerifier, e
 	ks := &keySet{url: meta.JWKSURL, client: st.client, algs: algs, minRefresh: st.v.opts.JWKSRefresh, maxAge: st.v.opts.JWKSMaxAge, now: st.v.opts.Now, log: st.v.log}
 	return gooidc.NewVerifier(st.url, ks, &gooidc.Config{ClientID: st.conf.ClientID, SupportedSigningAlgs: algs, Now: st.v.opts.Now}), nil
 }
-
-// limitedTransport refuses response bodies larger than maxResponseSize.
-type limitedTransport struct{ rt http.RoundTripper }
-
-func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.rt.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = &limitedBody{rc: resp.Body, n: maxResponseSize}
-	return resp, nil
-}
-
-type limitedBody struct {
-	rc io.ReadCloser
-	n  int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.n <= 0 {
-		return 0, fmt.Errorf("response larger than %d bytes", maxResponseSize)
-	}
-	if int64(len(p)) > b.n {
-		p = p[:b.n]
-	}
-	n, err := b.rc.Read(p)
-	b.n -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.rc.Close() }

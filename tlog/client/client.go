@@ -31,6 +31,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"sigil.dev/sigil/checkpoint"
+	"sigil.dev/sigil/internal/httpx"
 	"sigil.dev/sigil/internal/printable"
 	"sigil.dev/sigil/rekor"
 	"sigil.dev/sigil/trust"
@@ -220,46 +221,10 @@ func (c *Client) Tiles() (*client.HTTPFetcher, error) {
 	if c.HTTP != nil {
 		hc = *c.HTTP
 	}
-	hc.Transport = boundedTransport{hc.Transport}
+	hc.Transport = httpx.LimitBodies(hc.Transport, maxAnswer, func(req *http.Request) error {
+		return fmt.Errorf("couldn't read the log's answer to %s %s: it is larger than %d MiB", req.Method, req.URL.Path, maxAnswer>>20)
+	})
 	return client.NewHTTPFetcher(u, &hc)
-}
-
-// boundedTransport fails the reading of an answer body past maxAnswer
-// bytes.
-type boundedTransport struct{ base http.RoundTripper }
-
-func (t boundedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := t.base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	resp, err := base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = &boundedBody{ReadCloser: resp.Body, left: maxAnswer, what: req.Method + " " + req.URL.Path}
-	return resp, nil
-}
-
-type boundedBody struct {
-	io.ReadCloser
-	left int64
-	what string
-}
-
-func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left < 0 {
-		return 0, fmt.Errorf("couldn't read the log's answer to %s: it is larger than %d MiB", b.what, maxAnswer>>20)
-	}
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.ReadCloser.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		return n, fmt.Errorf("couldn't read the log's answer to %s: it is larger than %d MiB", b.what, maxAnswer>>20)
-	}
-	return n, err
 }
 
 // V1ConsistencyProof returns the consistency proof between two sizes
