@@ -858,7 +858,7 @@ func printEntry(w io.Writer, output string, e *protorekor.TransparencyLogEntry, 
 	return nil
 }
 
-// escapeJSONText escapes, as \uXXXX, what encoding/json leaves raw in
+// escapeJSONText escapes, as \u and four hex digits, what encoding/json leaves raw in
 // strings but a terminal would act on: DEL, C1 controls, bidirectional
 // formatting characters. Anyone can log an entry with such text (an
 // intoto payload type); the JSON stays the same value.
