@@ -538,12 +538,25 @@ Earlier signatures of the staged targets are dropped: sign again afterwards.`,
 
 func newTUFRemoveTarget() *cobra.Command {
 	var repoDir, exp string
+	var force bool
 	c := &cobra.Command{
-		Use:     "remove-target --repo DIR NAME...",
-		Short:   "Stage targets to remove from the next targets version",
+		Use:   "remove-target --repo DIR NAME...",
+		Short: "Stage targets to remove from the next targets version",
+		Long: `Stage the next targets version without these targets. Removing trusted_root.json
+is refused without --force: every client (sigil, cosign, sigstore-go) reads its
+trust from it, so once published no one could verify or sign through this
+repository; replace it with add-target instead.`,
 		Example: `  sigil tuf remove-target --repo ceremony old_key.pub`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, name := range args {
+				switch {
+				case name == tuf.TargetTrustedRoot && !force:
+					return fmt.Errorf("refusing to remove %s: every client reads its trust from it, so no one could verify or sign through this repository once it is published; to change it, stage a new one with add-target (or pass --force to remove it anyway)", name)
+				case strings.HasPrefix(name, "signing_config"):
+					fmt.Fprintf(cmd.ErrOrStderr(), "Warning: without %s, cosign v3 and sigil find no services to sign with through this repository (verification still works)\n", name)
+				}
+			}
 			repo, err := openRepo(repoDir)
 			if err != nil {
 				return err
@@ -560,6 +573,7 @@ func newTUFRemoveTarget() *cobra.Command {
 	}
 	c.Flags().StringVar(&repoDir, "repo", "", "repository directory")
 	c.Flags().StringVar(&exp, "expires", "180d", "targets lifetime or expiry (RFC 3339)")
+	c.Flags().BoolVar(&force, "force", false, "remove trusted_root.json too")
 	return c
 }
 

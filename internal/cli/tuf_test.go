@@ -179,6 +179,16 @@ func TestTUFCeremonyAndTrust(t *testing.T) {
 	if e := sigilFails(t, "tuf", "remove-target", "--repo", repo, "nope.json"); !strings.Contains(e, "no such target") {
 		t.Errorf("removing a missing target: %s", e)
 	}
+	if !strings.Contains(e, "Warning: without signing_config.v0.2.json") {
+		t.Errorf("removing the signing config gave no warning:\n%s", e)
+	}
+	// The trusted root only with --force: no client could use the repository.
+	if e := sigilFails(t, "tuf", "remove-target", "--repo", repo, "trusted_root.json"); !strings.Contains(e, "refusing to remove trusted_root.json") {
+		t.Errorf("removing the trusted root: %s", e)
+	}
+	if _, e := sigil(t, "tuf", "remove-target", "--repo", repo, "--force", "trusted_root.json"); strings.Contains(e, "target trusted_root.json") {
+		t.Errorf("remove-target --force output:\n%s", e)
+	}
 }
 
 // TestTrustNotInitialized: commands explain how to set trust up.
