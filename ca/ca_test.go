@@ -614,6 +614,24 @@ func TestCTFailure(t *testing.T) {
 	}
 }
 
+// TestCTWrongLogID: an SCT whose signature verifies with the configured
+// CT key but that names another log ID is refused (verifiers look the log
+// up by that ID in the trusted root and would refuse every certificate).
+func TestCTWrongLogID(t *testing.T) {
+	for _, detached := range []bool{false, true} {
+		e := newEnv(t, envOptions{detached: detached, ctKey: true})
+		e.ct.id[0] ^= 1
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		r := e.post("/api/v2/signingCert", e.emailToken(), v2Body(key.Public(), prove(t, key, "alice@example.com"), ""))
+		if code, msg := r.apiError(); r.status != 500 || code != 13 || msg != "Error entering certificate in CTL" {
+			t.Fatalf("detached=%v: %d %d %q", detached, r.status, code, msg)
+		}
+		if bytes.Contains(r.body, []byte("CERTIFICATE")) {
+			t.Fatal("a certificate was returned with an SCT of another log")
+		}
+	}
+}
+
 // TestIssuerValidity: a leaf never outlives its issuer, and an expired
 // issuer issues nothing.
 func TestIssuerValidity(t *testing.T) {

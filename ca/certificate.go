@@ -8,6 +8,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -423,7 +425,19 @@ func VerifyDetachedSCT(s *sct.SCT, pub crypto.PublicKey, certDER []byte) error {
 	return nil
 }
 
+// verifySCTData checks that sc names the log of pub (its log ID,
+// SHA-256 of the key's DER SubjectPublicKeyInfo, RFC 6962 §3.2, is what
+// verifiers look the log up by in the trusted root: an SCT whose
+// signature verifies under another ID fails every verification later)
+// and that its signature over data verifies with pub.
 func verifySCTData(sc *sct.SCT, pub crypto.PublicKey, data []byte) error {
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return fmt.Errorf("couldn't encode the CT log key: %w", err)
+	}
+	if id := sha256.Sum256(spki); sc.LogID != id {
+		return fmt.Errorf("the SCT names log ID %x, not the configured CT log key's %x", sc.LogID, id)
+	}
 	var h crypto.Hash
 	switch sc.HashAlg {
 	case 4:
