@@ -599,35 +599,30 @@ func TestNewRefusesBadChains(t *testing.T) {
 	}
 }
 
+// TestCTFailure: nothing is issued when the CT log fails, or when it
+// returns an SCT whose signature verifies with the configured CT key but
+// that names another log ID (verifiers look the log up by that ID in the
+// trusted root and would refuse every certificate).
 func TestCTFailure(t *testing.T) {
-	for _, detached := range []bool{false, true} {
-		e := newEnv(t, envOptions{detached: detached})
-		e.ct.fail = errCTDown
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		r := e.post("/api/v2/signingCert", e.emailToken(), v2Body(key.Public(), prove(t, key, "alice@example.com"), ""))
-		if code, msg := r.apiError(); r.status != 500 || code != 13 || msg != "Error entering certificate in CTL" {
-			t.Fatalf("detached=%v: %d %d %q", detached, r.status, code, msg)
-		}
-		if bytes.Contains(r.body, []byte("CERTIFICATE")) {
-			t.Fatal("a certificate was returned without its SCT")
-		}
-	}
-}
-
-// TestCTWrongLogID: an SCT whose signature verifies with the configured
-// CT key but that names another log ID is refused (verifiers look the log
-// up by that ID in the trusted root and would refuse every certificate).
-func TestCTWrongLogID(t *testing.T) {
-	for _, detached := range []bool{false, true} {
-		e := newEnv(t, envOptions{detached: detached, ctKey: true})
-		e.ct.id[0] ^= 1
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		r := e.post("/api/v2/signingCert", e.emailToken(), v2Body(key.Public(), prove(t, key, "alice@example.com"), ""))
-		if code, msg := r.apiError(); r.status != 500 || code != 13 || msg != "Error entering certificate in CTL" {
-			t.Fatalf("detached=%v: %d %d %q", detached, r.status, code, msg)
-		}
-		if bytes.Contains(r.body, []byte("CERTIFICATE")) {
-			t.Fatal("a certificate was returned with an SCT of another log")
+	for _, tc := range []struct {
+		name   string
+		ctKey  bool
+		break_ func(*fakeCT)
+	}{
+		{"log down", false, func(f *fakeCT) { f.fail = errCTDown }},
+		{"SCT of another log", true, func(f *fakeCT) { f.id[0] ^= 1 }},
+	} {
+		for _, detached := range []bool{false, true} {
+			e := newEnv(t, envOptions{detached: detached, ctKey: tc.ctKey})
+			tc.break_(e.ct)
+			key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			r := e.post("/api/v2/signingCert", e.emailToken(), v2Body(key.Public(), prove(t, key, "alice@example.com"), ""))
+			if code, msg := r.apiError(); r.status != 500 || code != 13 || msg != "Error entering certificate in CTL" {
+				t.Fatalf("%s, detached=%v: %d %d %q", tc.name, detached, r.status, code, msg)
+			}
+			if bytes.Contains(r.body, []byte("CERTIFICATE")) {
+				t.Fatalf("%s, detached=%v: a certificate was returned", tc.name, detached)
+			}
 		}
 	}
 }
