@@ -130,20 +130,144 @@ func Init(o InitOptions) (*CA, error) {
 	if ca.Intermediate, err = NewIntermediate(root, rootKey, ca.Signer.Public(), o.Chain); err != nil {
 		return fail(err)
 	}
-	if err := writeKey(f.RootKey, rootKey, o.Password, o.Force); err != nil {
-		return fail(err)
-	}
-	if f.IntermediateKey != "" {
-		if err := writeKey(f.IntermediateKey, ca.Signer, o.Password, o.Force); err != nil {
+	// Every file is written and synced beside its destination first, then
+	// put in place, chain.pem last (a server takes its presence for a
+	// CA). A failure on the way (disk full, an I/O error) removes what
+	// this call wrote: a half-written CA (a root key and no chain) would
+	// make every later Init without force refuse "exists", a server's
+	// first start included.
+	var outs []output
+	add := func(path string, b []byte, perm os.FileMode) { outs = append(outs, output{path, b, perm}) }
+	for _, k := range []struct {
+		path string
+		key  crypto.Signer
+	}{{f.RootKey, rootKey}, {f.IntermediateKey, ca.Signer}} {
+		if k.path == "" {
+			continue
+		}
+		b, err := MarshalEncryptedPKCS8(k.key, o.Password)
+		if err != nil {
 			return fail(err)
 		}
+		add(k.path, b, 0o600)
 	}
-	for path, certs := range map[string][]*x509.Certificate{f.Root: {root}, f.Intermediate: {ca.Intermediate}, f.Chain: {ca.Intermediate, root}} {
-		if err := WriteCertificates(path, certs...); err != nil {
-			return fail(err)
-		}
+	add(f.Root, certificatesPEM(root), 0o644)
+	add(f.Intermediate, certificatesPEM(ca.Intermediate), 0o644)
+	add(f.Chain, certificatesPEM(ca.Intermediate, root), 0o644)
+	if err := writeAll(outs, o.Force); err != nil {
+		return fail(fmt.Errorf("couldn't create CA: %w", err))
 	}
 	return ca, nil
+}
+
+// output is a file for writeAll.
+type output struct {
+	path string
+	data []byte
+	perm os.FileMode
+}
+
+// writeAll writes each output to a synced temporary file in its
+// destination's directory, then puts them in place in order: with
+// replace, renamed over what is there (through a symbolic link at the
+// path, to its target); without, linked so that an existing file fails
+// it. On an error it removes its temporary files and, without replace,
+// the files it had already put in place, so that nothing it wrote stays.
+// (With replace, files already replaced stay replaced: only a rename can
+// fail then, after everything was written.)
+func writeAll(outs []output, replace bool) (err error) {
+	var tmps, placed []string
+	defer func() {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+		if err != nil && !replace {
+			for _, p := range placed {
+				os.Remove(p)
+			}
+		}
+	}()
+	paths := make([]string, len(outs))
+	for i, o := range outs {
+		paths[i] = o.path
+		if replace {
+			if real, err := filepath.EvalSymlinks(o.path); err == nil {
+				paths[i] = real
+			}
+		}
+		t, err := writeTemp(paths[i], o.data, o.perm)
+		if err != nil {
+			return err
+		}
+		tmps = append(tmps, t)
+	}
+	dirs := map[string]bool{}
+	for i, t := range tmps {
+		p := paths[i]
+		if err := place(t, p, replace); err != nil {
+			return fmt.Errorf("couldn't write %s: %w", p, err)
+		}
+		placed = append(placed, p)
+		dirs[filepath.Dir(p)] = true
+	}
+	for d := range dirs {
+		if f, err := os.Open(d); err == nil {
+			_ = f.Sync()
+			f.Close()
+		}
+	}
+	return nil
+}
+
+// place moves the temporary file tmp to path: a rename with replace;
+// otherwise a hard link, which fails if path exists (even as a dangling
+// symbolic link), falling back to a rename after a check where the file
+// system has no hard links (FAT on removable media for the root key).
+func place(tmp, path string, replace bool) error {
+	if replace {
+		return os.Rename(tmp, path)
+	}
+	err := os.Link(tmp, path)
+	if err == nil || errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if _, lerr := os.Lstat(path); lerr == nil {
+		return fmt.Errorf("%w (use force to replace it)", ErrExists)
+	}
+	return os.Rename(tmp, path)
+}
+
+// writeTemp writes data to a new synced temporary file beside path and
+// returns its name.
+func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*") // mode 0600
+	if err != nil {
+		return "", fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	name := f.Name()
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	return name, nil
+}
+
+func certificatesPEM(certs ...*x509.Certificate) []byte {
+	var b []byte
+	for _, c := range certs {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return b
 }
 
 // Open loads a CA made by Init: the chain from Dir/chain.pem, and the
@@ -167,78 +291,24 @@ func Open(dir string, src Source) (*CA, error) {
 	return &CA{Files: f, Intermediate: chain[0], Root: chain[1], Signer: s, closer: closer}, nil
 }
 
-// WriteKey writes key encrypted with password (mode 0600), replacing path
-// atomically if it exists.
+// WriteKey writes key encrypted with password (mode 0600 whatever the
+// umask) to a synced file beside path, renamed over path (over the file a
+// symbolic link at path names): readers see the old key or the new one.
 func WriteKey(path string, key crypto.Signer, password []byte) error {
-	return writeKey(path, key, password, true)
-}
-
-// writeKey writes key encrypted with password to a file created 0600
-// whatever the umask. Without replace it fails if path exists (also as a
-// symbolic link, which it does not follow). With replace it writes a new
-// file beside path and renames it over path (over the file a symbolic link
-// names): an existing file, whatever its mode, is never written in place,
-// so a key never lands in a file others can read, and a failure leaves
-// the old key whole. No chmod is made: a FAT-formatted stick refuses one,
-// and a file created 0600 needs none.
-func writeKey(path string, key crypto.Signer, password []byte, replace bool) error {
 	b, err := MarshalEncryptedPKCS8(key, password)
 	if err != nil {
 		return err
 	}
-	if !replace {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return fmt.Errorf("couldn't write key: %w", err)
-		}
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			os.Remove(path)
-			return fmt.Errorf("couldn't write key: %w", err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			os.Remove(path)
-			return fmt.Errorf("couldn't write key: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			os.Remove(path)
-			return fmt.Errorf("couldn't write key: %w", err)
-		}
-		return nil
-	}
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*") // mode 0600
-	if err != nil {
-		return fmt.Errorf("couldn't write key: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("couldn't write key: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := writeAll([]output{{path, b, 0o600}}, true); err != nil {
 		return fmt.Errorf("couldn't write key: %w", err)
 	}
 	return nil
 }
 
-// WriteCertificates writes certificates as PEM (mode 0644).
+// WriteCertificates writes certificates as PEM (mode 0644), replacing
+// path atomically as WriteKey does.
 func WriteCertificates(path string, certs ...*x509.Certificate) error {
-	var b []byte
-	for _, c := range certs {
-		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := writeAll([]output{{path, certificatesPEM(certs...), 0o644}}, true); err != nil {
 		return fmt.Errorf("couldn't write certificate: %w", err)
 	}
 	return nil

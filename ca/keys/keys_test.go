@@ -407,6 +407,46 @@ func TestInitKeyFileModes(t *testing.T) {
 	}
 }
 
+// TestFailedInitLeavesNothing: an Init that fails after writing some
+// files (here a dangling symbolic link at intermediate.pem, met once both
+// keys are in place) removes what it wrote, so the next Init succeeds once
+// the cause is fixed. It used to leave root-key.pem and
+// intermediate-key.pem behind: every later Init without force, a server's
+// first start included, refused "a CA already exists there".
+func TestFailedInitLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	f := keys.DirFiles(dir)
+	if err := os.Symlink(filepath.Join(t.TempDir(), "gone"), f.Intermediate); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := keys.Init(keys.InitOptions{Dir: dir, Password: []byte("pw")}); err == nil {
+		c.Close()
+		t.Fatal("Init wrote through a symbolic link")
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != 1 || ents[0].Name() != "intermediate.pem" {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("the failed Init left %v", names)
+	}
+	if err := os.Remove(f.Intermediate); err != nil {
+		t.Fatal(err)
+	}
+	c, err := keys.Init(keys.InitOptions{Dir: dir, Password: []byte("pw")})
+	if err != nil {
+		t.Fatalf("Init after the cause was removed: %v", err)
+	}
+	c.Close()
+	if _, err := keys.ReadCertificates(f.Chain); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPKCS11URIErrorsHidePIN: a URI that did not start with "pkcs11:" (a
 // typo, a leading space, "PKCS11:") was quoted whole in the error, its
 // pin-value with it, onto the terminal of "sigil ca init --pkcs11-uri" or

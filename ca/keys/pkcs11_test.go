@@ -147,7 +147,7 @@ func TestPKCS11FailedInitLeavesNoKey(t *testing.T) {
 	uri := "pkcs11:token=sigil;object=ca-intermediate?module-path=" + module + "&pin-value=1234"
 	dir := t.TempDir()
 	o := keys.InitOptions{Dir: dir, Password: []byte("pw"), PKCS11: uri, RootKey: filepath.Join(dir, "not-mounted", "root-key.pem")}
-	if _, err := keys.Init(o); err == nil || !strings.Contains(err.Error(), "couldn't write key") {
+	if _, err := keys.Init(o); err == nil || !strings.Contains(err.Error(), "couldn't write "+o.RootKey) {
 		t.Fatalf("Init with an unwritable root key path: %v", err)
 	}
 	if s, closer, err := keys.LoadPKCS11(uri); err == nil {
