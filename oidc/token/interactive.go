@@ -247,7 +247,7 @@ func (s *interactive) device(ctx context.Context, p *oidc.Provider, cfg oauth2.C
 		fmt.Fprintf(o.Output, " (sign in within %s)", time.Until(deadline).Round(time.Second))
 	}
 	fmt.Fprintln(o.Output)
-	tok, err := cfg.DeviceAccessToken(ctx, da, tokOpts...)
+	tok, err := pollDevice(ctx, cfg, da, o.Output, tokOpts)
 	if err != nil {
 		var re *oauth2.RetrieveError
 		switch {
@@ -264,6 +264,41 @@ func (s *interactive) device(ctx context.Context, p *oidc.Provider, cfg oauth2.C
 	}
 	fmt.Fprintf(o.Output, "Signed in at %s.\n", o.Issuer)
 	return raw, idt, nil
+}
+
+// Polling the token endpoint goes on through this many network errors in
+// a row, the wait between polls doubled after each (up to
+// maxDevicePollInterval).
+const (
+	devicePollRetries     = 5
+	maxDevicePollInterval = 30 // seconds
+)
+
+// pollDevice waits for the device sign-in to complete (RFC 8628 §3.4),
+// going on through network errors of the token endpoint: the user may be
+// minutes into signing in on another device, and a dropped connection
+// (Wi-Fi roaming, a VPN reconnecting) must not throw that away. After
+// each such error the polling interval doubles, as RFC 8628 §3.5 asks of
+// clients on connection timeouts; the first one is reported on out.
+// Answers of the issuer (denied, expired, errors with an HTTP status) end
+// the wait as they did, and so do the code's expiry and ctx.
+func pollDevice(ctx context.Context, cfg oauth2.Config, da *oauth2.DeviceAuthResponse, out io.Writer, opts []oauth2.AuthCodeOption) (*oauth2.Token, error) {
+	poll := *da
+	for failures := 0; ; failures++ {
+		tok, err := cfg.DeviceAccessToken(ctx, &poll, opts...)
+		var re *oauth2.RetrieveError
+		if err == nil || errors.As(err, &re) || ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+			failures == devicePollRetries || (!da.Expiry.IsZero() && !time.Now().Before(da.Expiry)) {
+			return tok, err
+		}
+		if failures == 0 {
+			fmt.Fprintf(out, "Lost contact with the issuer while waiting (%s); still waiting for the sign-in.\n", printable.Cut(err.Error(), 200))
+		}
+		if poll.Interval <= 0 {
+			poll.Interval = 5 // RFC 8628 §3.2's default
+		}
+		poll.Interval = min(2*poll.Interval, maxDevicePollInterval)
+	}
 }
 
 // listenLoopback listens where the redirect URL says: an http URL on a

@@ -197,6 +197,44 @@ func TestDeviceFlowHeadless(t *testing.T) {
 	}
 }
 
+// TestDeviceFlowSurvivesANetworkError: a dropped connection while polling
+// the token endpoint does not end a device sign-in (the user may be
+// minutes into it on another device); it ended at the first one.
+func TestDeviceFlowSurvivesANetworkError(t *testing.T) {
+	var h http.Handler = http.NotFoundHandler()
+	var dropped atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/token") && dropped.Add(1) == 1 {
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				c.Close()
+			}
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	iss, err := dev.New(dev.Config{PublicURL: srv.URL + "/oidc", Identity: dev.Identity{Subject: "roaming"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = iss.Handler()
+	out := &terminal{t: t, re: regexp.MustCompile(`http://\S+/oidc/device\?user_code=[A-Z]{4}-[A-Z]{4}`)}
+	tok, err := Interactive(Options{Issuer: iss.URL(), Flow: FlowDevice, Output: out}).Token(context.Background())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if c, err := Check(tok, "sigstore", time.Now()); err != nil || c.Subject != "roaming" {
+		t.Fatalf("claims %+v, %v", c, err)
+	}
+	if dropped.Load() < 2 {
+		t.Fatalf("the token endpoint was polled %d times", dropped.Load())
+	}
+	if s := out.String(); !strings.Contains(s, "Lost contact with the issuer while waiting") {
+		t.Errorf("no word of the lost connection:\n%s", s)
+	}
+}
+
 func TestDeviceFlowDenied(t *testing.T) {
 	iss := devIssuer(t, dev.Identity{})
 	out := &terminal{t: t, re: regexp.MustCompile(`http://\S+/device\?user_code=\S+`)}
