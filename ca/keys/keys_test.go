@@ -233,6 +233,7 @@ func TestPassword(t *testing.T) {
 		{keys.Password{Env: "SIGIL_TEST_UNSET", File: f}, "from-file", false},
 		{keys.Password{Env: "SIGIL_TEST_UNSET"}, "", true},
 		{keys.Password{File: filepath.Join(dir, "missing")}, "", true},
+		{keys.Password{File: "/dev/zero"}, "", true}, // read whole before
 		{keys.Password{}, "", false},
 	} {
 		got, err := tc.p.Read()
@@ -290,6 +291,7 @@ func TestParsePKCS11URI(t *testing.T) {
 		{uri: "pkcs11:token=a?module-path=/x", err: "object (label) or id"},
 		{uri: "pkcs11:token=a;bogus=1;object=x?module-path=/x", err: "unknown attribute"},
 		{uri: "pkcs11:token=a;object=x?module-path=/x&pin-source=/nonexistent", err: "couldn't read PKCS#11 PIN"},
+		{uri: "pkcs11:token=a;object=x?module-path=/x&pin-source=/dev/zero", err: "larger than 1048576 bytes"},
 		// RFC 7512 §2.3: no attribute twice, not both PIN attributes
 		// (the last one silently won).
 		{uri: "pkcs11:token=a;object=x;object=y?module-path=/x", err: `attribute "object" given twice`},

@@ -49,7 +49,7 @@ func (p Password) Read() ([]byte, error) {
 		}
 	}
 	if p.File != "" {
-		b, err := os.ReadFile(p.File)
+		b, err := readSmall(p.File)
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read password: %w", err)
 		}
@@ -80,7 +80,7 @@ func Load(src Source) (crypto.Signer, io.Closer, error) {
 	case src.PKCS11 != "":
 		return LoadPKCS11(src.PKCS11)
 	case src.File != "":
-		b, err := os.ReadFile(src.File)
+		b, err := readSmall(src.File)
 		if err != nil {
 			return nil, nil, fmt.Errorf("couldn't load CA key: %w", err)
 		}
@@ -205,7 +205,7 @@ func ParsePKCS11URI(s string) (*PKCS11URI, error) {
 			case "pin-value":
 				u.PIN = val
 			case "pin-source":
-				b, err := os.ReadFile(strings.TrimPrefix(val, "file:"))
+				b, err := readSmall(strings.TrimPrefix(val, "file:"))
 				if err != nil {
 					return nil, fmt.Errorf("couldn't read PKCS#11 PIN: %w", err)
 				}
@@ -352,4 +352,26 @@ func GeneratePKCS11(uri string, t KeyType) (crypto.Signer, io.Closer, error) {
 		return nil, nil, fmt.Errorf("couldn't generate PKCS#11 key: %w", err)
 	}
 	return s, ctx, nil
+}
+
+// maxSmallFile bounds what readSmall reads: a key, a password or a PIN is
+// a few kilobytes at most.
+const maxSmallFile = 1 << 20
+
+// readSmall reads a file of at most maxSmallFile bytes, so that a wrong
+// path (/dev/zero, a disk image) fails instead of exhausting memory.
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSmallFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSmallFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes: not a key, password or PIN file", path, maxSmallFile)
+	}
+	return b, nil
 }

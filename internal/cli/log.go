@@ -585,9 +585,9 @@ older ones. Rekor v2 logs have no index.`,
 				q.Hash = "sha256:" + d
 			}
 			if key != "" {
-				raw, err := os.ReadFile(key)
+				raw, err := readFile("--key", key)
 				if err != nil {
-					return fmt.Errorf("couldn't read --key: %w", err)
+					return err
 				}
 				q.PEM = raw
 			}
@@ -1031,7 +1031,7 @@ func loadEntries(bundlePath, entryPath string) ([]*protorekor.TransparencyLogEnt
 	case (bundlePath == "") == (entryPath == ""):
 		return nil, errors.New("pass exactly one of --bundle FILE and --entry FILE")
 	case bundlePath != "":
-		raw, err := readFile("bundle", bundlePath)
+		raw, err := readSmallFile("bundle", bundlePath, maxBundleFile)
 		if err != nil {
 			return nil, err
 		}
@@ -1044,7 +1044,7 @@ func loadEntries(bundlePath, entryPath string) ([]*protorekor.TransparencyLogEnt
 		}
 		return b.TlogEntries, nil
 	}
-	raw, err := readFile("entry", entryPath)
+	raw, err := readSmallFile("entry", entryPath, maxBundleFile)
 	if err != nil {
 		return nil, err
 	}

@@ -308,7 +308,7 @@ wrapped as cosign wraps it: {"Data": "<file content>", "Timestamp":
 			if err != nil {
 				return err
 			}
-			raw, err := readFile("predicate", predicate)
+			raw, err := readSmallFile("predicate", predicate, maxPredicate)
 			if err != nil {
 				return err
 			}

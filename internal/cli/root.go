@@ -198,13 +198,17 @@ func readSmallFile(what, path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
+// readFile reads a file that is small by nature (a key, a certificate, a
+// TUF root, a checkpoint): at most maxSmallFile bytes.
 func readFile(what, path string) ([]byte, error) {
-	if path == "" {
-		return nil, fmt.Errorf("no %s given", what)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read %s: %w", what, err)
-	}
-	return b, nil
+	return readSmallFile(what, path, maxSmallFile)
 }
+
+const (
+	// maxSmallFile bounds keys, certificates, roots and other
+	// documents that are a few kilobytes by nature.
+	maxSmallFile = 1 << 20
+	// maxBundleFile bounds a bundle read for verification: its DSSE
+	// payload is at most a statement (maxPredicate), base64-encoded.
+	maxBundleFile = 128 << 20
+)

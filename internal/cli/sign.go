@@ -141,7 +141,7 @@ in-toto statement is signed as given (no FILE).`,
 					if len(raw) > maxPredicate {
 						return fmt.Errorf("the statement on standard input is larger than %d MiB", maxPredicate>>20)
 					}
-				} else if raw, err = readFile("statement", stmt); err != nil {
+				} else if raw, err = readSmallFile("statement", stmt, maxPredicate); err != nil {
 					return err
 				}
 				if _, err := intoto.Parse(raw); err != nil {
@@ -168,7 +168,7 @@ in-toto statement is signed as given (no FILE).`,
 					if len(pred) > maxPredicate {
 						return fmt.Errorf("the predicate on standard input is larger than %d MiB", maxPredicate>>20)
 					}
-				} else if pred, err = readFile("predicate", predicate); err != nil {
+				} else if pred, err = readSmallFile("predicate", predicate, maxPredicate); err != nil {
 					return err
 				}
 				if st, err = statement(args[0], pt, pred); err != nil {

@@ -331,6 +331,11 @@ func TestSignErrors(t *testing.T) {
 		{"CA down", []string{"sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc, "--fulcio-url", "http://127.0.0.1:1", "--timeout", "2s"}, "couldn't reach the CA"},
 		{"missing artifact", []string{"sign-blob", filepath.Join(dir, "nope"), "--bundle", b, "--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}, "couldn't open artifact"},
 		{"trusted root file is not one", []string{"sign-blob", art, "--bundle", b, "--identity-token", testToken(), "--trusted-root", sc, "--signing-config", sc}, "couldn't load trusted root"},
+		// A wrong path to an endless or huge file fails at once; it was
+		// read whole (/dev/zero: until memory ran out).
+		{"endless key file", []string{"sign-blob", art, "--bundle", b, "--key", "/dev/zero", "--trusted-root", root, "--signing-config", sc}, "larger than 1048576 bytes"},
+		{"endless public key", []string{"verify-blob", art, "--bundle", b, "--key", "/dev/zero", "--trusted-root", root}, "larger than 1048576 bytes"},
+		{"endless bundle", []string{"verify-blob", art, "--bundle", "/dev/zero", "--key", "/dev/zero", "--trusted-root", root}, "larger than"},
 	} {
 		code, _, stderr := run(tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.msg) {

@@ -444,7 +444,7 @@ func readCertificate(path string) ([]byte, error) {
 }
 
 func (f *verifyFlags) loadBundle() (*bundle.Bundle, error) {
-	raw, err := readFile("bundle", f.bundle)
+	raw, err := readSmallFile("bundle", f.bundle, maxBundleFile)
 	if err != nil {
 		if f.bundle == "" && f.registeredDetached {
 			return nil, fmt.Errorf("%w (pass --bundle FILE, or --signature FILE for a detached signature)", err)
