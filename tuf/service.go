@@ -648,22 +648,23 @@ func (s *Service) Handler() http.Handler {
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if !servable().MatchString(name) {
-			http.NotFound(w, r)
+			notFound(w, r)
 			return
 		}
 		f, err := os.Open(filepath.Join(s.repo.PublishedPath(), filepath.FromSlash(name)))
 		if err != nil {
 			if _, rerr := os.Stat(s.RootPath()); rerr != nil {
+				w.Header().Set("Cache-Control", "no-store")
 				http.Error(w, "TUF repository not initialized", http.StatusServiceUnavailable)
 				return
 			}
-			http.NotFound(w, r)
+			notFound(w, r)
 			return
 		}
 		defer f.Close()
 		fi, err := f.Stat()
 		if err != nil || !fi.Mode().IsRegular() {
-			http.NotFound(w, r)
+			notFound(w, r)
 			return
 		}
 		if strings.HasSuffix(name, ".json") {
@@ -678,6 +679,15 @@ func (s *Service) Handler() http.Handler {
 		}
 		http.ServeContent(w, r, "", fi.ModTime(), f)
 	})
+}
+
+// notFound answers 404 that caches must not keep: clients probe the next
+// root version (<N+1>.root.json) on every update, and a cache holding its
+// 404 (RFC 9111 §4.2.2 lets caches keep a 404 heuristically) would hide a
+// root rotation from every client behind it.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.NotFound(w, r)
 }
 
 // serviceMetrics are the service's Prometheus metrics:

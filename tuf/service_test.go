@@ -153,9 +153,11 @@ func TestHandler(t *testing.T) {
 		{"GET", "/tuf/timestamp.json", 200, "no-cache"},
 		{"GET", "/tuf/2.targets.json", 200, "public, max-age=31536000, immutable"},
 		{"GET", "/tuf/targets/" + st.TargetFiles[TargetTrustedRoot] + "." + TargetTrustedRoot, 200, "public, max-age=31536000, immutable"},
-		{"GET", "/tuf/2.root.json", 404, ""},
-		{"GET", "/tuf/targets/" + strings.Repeat("0", 64) + ".trusted_root.json", 404, ""},
-		{"GET", "/tuf/.lock", 404, ""},
+		// The next root's 404 must not be cached: it would hide a
+		// rotation from clients behind the cache.
+		{"GET", "/tuf/2.root.json", 404, "no-store"},
+		{"GET", "/tuf/targets/" + strings.Repeat("0", 64) + ".trusted_root.json", 404, "no-store"},
+		{"GET", "/tuf/.lock", 404, "no-store"},
 		{"GET", "/tuf/../keys/root.pem", 404, ""},
 		{"GET", "/tuf/targets/../../keys/root.pem", 404, ""},
 		{"GET", "/tuf/", 404, ""},
@@ -173,7 +175,7 @@ func TestHandler(t *testing.T) {
 			if resp.StatusCode != tt.code {
 				t.Fatalf("status %d, want %d", resp.StatusCode, tt.code)
 			}
-			if tt.code == 200 && resp.Header.Get("Cache-Control") != tt.cache {
+			if tt.cache != "" && resp.Header.Get("Cache-Control") != tt.cache {
 				t.Errorf("Cache-Control %q, want %q", resp.Header.Get("Cache-Control"), tt.cache)
 			}
 			if strings.Contains(string(body), "PRIVATE KEY") {
