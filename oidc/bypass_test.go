@@ -200,3 +200,23 @@ func TestFailedMetaIssuerRetriesBounded(t *testing.T) {
 		t.Fatalf("%d discovery requests in a minute for 2 made-up issuers, bound 2 a minute", n)
 	}
 }
+
+// Trusts answers without discovery: configured issuers and URLs a
+// meta-issuer pattern matches (anchored), nothing else.
+func TestTrusts(t *testing.T) {
+	v, err := oidc.NewVerifier(&oidc.Config{
+		OIDCIssuers: map[string]oidc.Issuer{"https://issuer.example": {IssuerURL: "https://issuer.example", Type: oidc.TypeEmail}},
+		MetaIssuers: map[string]oidc.Issuer{"https://*.ci.example": {Type: oidc.TypeEmail}},
+	}, oidc.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for iss, want := range map[string]bool{
+		"https://issuer.example": true, "https://a.ci.example": true,
+		"https://issuer.example/x": false, "https://a.ci.example.evil": false, "https://other.example": false,
+	} {
+		if got := v.Trusts(iss); got != want {
+			t.Errorf("Trusts(%q) = %t, want %t", iss, got, want)
+		}
+	}
+}

@@ -208,6 +208,22 @@ func NewVerifier(cfg *Config, opts Options) (*Verifier, error) {
 // Config returns the verifier's configuration (read only).
 func (v *Verifier) Config() *Config { return v.cfg }
 
+// Trusts reports whether tokens of issuer iss are taken up at all: iss is
+// a configured issuer or matches a meta-issuer pattern (without
+// discovering it). A server checks with it that the issuer it sends
+// clients to sign in at is one its CA accepts.
+func (v *Verifier) Trusts(iss string) bool {
+	if _, ok := v.exact[iss]; ok {
+		return true
+	}
+	for _, m := range v.meta {
+		if m.re.MatchString(iss) {
+			return true
+		}
+	}
+	return false
+}
+
 // Issuers describes the configured issuers for /api/v2/configuration.
 func (v *Verifier) Issuers() []IssuerInfo { return v.cfg.Issuers() }
 

@@ -414,6 +414,11 @@ func (s *Server) startCA() error {
 	if err != nil {
 		return fmt.Errorf("couldn't set up token verification: %w", err)
 	}
+	if r := s.cfg.Remote.OIDC; r != "" && s.dev == nil && !id.Trusts(r) {
+		// The signing config sends clients to sign in there: every
+		// certificate request would be refused.
+		s.log.Warn("remote.oidc is not an issuer the CA trusts: clients sign in there (the signing config names it) and the CA refuses their tokens; add it to the ca.issuers file", "issuer", r)
+	}
 	c := ca.Config{
 		Signer: s.caKeys.Signer, Chain: s.caKeys.Chain(), Identity: id,
 		DetachedSCT: s.cfg.CA.DetachedSCT, Lifetime: s.cfg.CA.Lifetime, URL: s.cfg.PublicURL,

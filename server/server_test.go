@@ -370,6 +370,14 @@ func TestStartWarnings(t *testing.T) {
 	if l := start(server.Config{DataDir: filepath.Join(dir, "data"), CA: server.CAConfig{Issuers: issuers, PasswordFile: pw}}); strings.Contains(l, "password file") {
 		t.Errorf("a private password file warned:\n%s", l)
 	}
+	// The issuer the signing config sends clients to must be one the CA
+	// trusts, or every certificate request is refused.
+	if l := start(server.Config{DataDir: filepath.Join(dir, "data"), CA: server.CAConfig{Issuers: issuers, PasswordFile: pw}, Remote: server.RemoteURLs{OIDC: "https://other.example"}}); !strings.Contains(l, "remote.oidc is not an issuer the CA trusts") {
+		t.Errorf("remote.oidc outside ca.issuers: no warning in\n%s", l)
+	}
+	if l := start(server.Config{DataDir: filepath.Join(dir, "data"), CA: server.CAConfig{Issuers: issuers, PasswordFile: pw}, Remote: server.RemoteURLs{OIDC: "https://issuer.example"}}); strings.Contains(l, "remote.oidc") {
+		t.Errorf("remote.oidc in ca.issuers warned:\n%s", l)
+	}
 }
 
 // Libraries that log through slog's default logger (Tessera warns so when
