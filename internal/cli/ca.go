@@ -401,6 +401,9 @@ same process, under /ct. Without either it issues without SCTs.`,
 			if publicURL == "" {
 				publicURL = "http://" + l.Addr().String()
 			}
+			if !onLoopback(l.Addr()) {
+				log.Warn("serving plain HTTP on a non-loopback address: identity tokens cross the network in clear; put a TLS proxy in front (sigil server serves TLS itself with tlsCert and tlsKey)", "listen", l.Addr().String())
+			}
 			// The CA serves /api/ and its CT log /ct/ at the root of the
 			// listener: the CT log's URL is the public URL plus /ct.
 			publicURL = strings.TrimRight(publicURL, "/")

@@ -350,3 +350,17 @@ func TestRedactPIN(t *testing.T) {
 		}
 	}
 }
+
+// The standalone CA warns when it serves plain HTTP beyond loopback (it
+// has no TLS of its own, and tokens would cross the network in clear).
+func TestOnLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:1": true, "[::1]:1": true, "192.0.2.1:1": false, "[2001:db8::1]:1": false, "0.0.0.0:1": false} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := onLoopback(a); got != want {
+			t.Errorf("onLoopback(%s) = %t, want %t", addr, got, want)
+		}
+	}
+}

@@ -187,6 +187,13 @@ func mustGetwd() string {
 	return d
 }
 
+// onLoopback reports whether a listener's address is a loopback one, where
+// plain HTTP crosses no network.
+func onLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return !ok || t.IP.IsLoopback()
+}
+
 // readyz answers a readiness check: 503 with the first check's error, or
 // "ready".
 func readyz(checks ...func() error) http.HandlerFunc {
