@@ -62,7 +62,7 @@ Encrypted keys (PKCS #8, as OpenSSL writes them) take their password from
     --timestamp-expires 30d /srv/www/tuf`,
 	}
 	c.AddCommand(newTUFKeygen(), newTUFInit(), newTUFMerge(), newTUFAddTarget(), newTUFRemoveTarget(), newTUFRotateRoot(),
-		newTUFSign(), newTUFStatus(), newTUFPublish())
+		newTUFSign(), newTUFStatus(), newTUFDiscard(), newTUFPublish())
 	return c
 }
 
@@ -760,6 +760,40 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func newTUFDiscard() *cobra.Command {
+	var repoDir string
+	c := &cobra.Command{
+		Use:   "discard --repo DIR",
+		Short: "Drop everything staged (root, targets, their signatures); the published tree stays",
+		Long: `Drop the staged root and targets with the signatures collected for them, to
+start a change over (a mistake in add-target or rotate-root, a ceremony
+abandoned). Nothing published changes; clients see no difference.`,
+		Example: `  sigil tuf discard --repo ceremony`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			repo, err := openRepo(repoDir)
+			if err != nil {
+				return err
+			}
+			st, err := repo.Status()
+			if err != nil {
+				return err
+			}
+			if st.StagedRoot == nil && st.StagedTargets == nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "Nothing was staged.")
+				return nil
+			}
+			if err := repo.DiscardStaged(); err != nil {
+				return fmt.Errorf("couldn't discard the staged changes: %w", err)
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "Discarded the staged changes; the published metadata is unchanged.")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&repoDir, "repo", "", "repository directory")
+	return c
 }
 
 func newTUFStatus() *cobra.Command {

@@ -189,6 +189,16 @@ func TestTUFCeremonyAndTrust(t *testing.T) {
 	if _, e := sigil(t, "tuf", "remove-target", "--repo", repo, "--force", "trusted_root.json"); strings.Contains(e, "target trusted_root.json") {
 		t.Errorf("remove-target --force output:\n%s", e)
 	}
+	// discard drops the staged targets; the published ones stay.
+	if _, e := sigil(t, "tuf", "discard", "--repo", repo); !strings.Contains(e, "Discarded the staged changes") {
+		t.Errorf("discard: %s", e)
+	}
+	if out, _ := sigil(t, "tuf", "status", "--repo", repo, "--output", "json"); strings.Contains(out, "stagedTargets") || !strings.Contains(out, "trusted_root.json") {
+		t.Errorf("status after discard:\n%s", out)
+	}
+	if _, e := sigil(t, "tuf", "discard", "--repo", repo); !strings.Contains(e, "Nothing was staged") {
+		t.Errorf("second discard: %s", e)
+	}
 }
 
 // TestTrustNotInitialized: commands explain how to set trust up.
