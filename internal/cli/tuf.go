@@ -762,6 +762,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// repoStatus opens the repository in dir and reads its status.
+func repoStatus(dir string) (*tuf.Repo, *tuf.Status, error) {
+	repo, err := openRepo(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := repo.Status()
+	if err != nil {
+		return nil, nil, err
+	}
+	return repo, st, nil
+}
+
 func newTUFDiscard() *cobra.Command {
 	var repoDir string
 	c := &cobra.Command{
@@ -773,11 +786,7 @@ abandoned). Nothing published changes; clients see no difference.`,
 		Example: `  sigil tuf discard --repo ceremony`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			repo, err := openRepo(repoDir)
-			if err != nil {
-				return err
-			}
-			st, err := repo.Status()
+			repo, st, err := repoStatus(repoDir)
 			if err != nil {
 				return err
 			}
@@ -804,11 +813,7 @@ func newTUFStatus() *cobra.Command {
 		Example: `  sigil tuf status --repo /var/lib/sigil/tuf --output json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			repo, err := openRepo(repoDir)
-			if err != nil {
-				return err
-			}
-			st, err := repo.Status()
+			repo, st, err := repoStatus(repoDir)
 			if err != nil {
 				return err
 			}
