@@ -228,10 +228,10 @@ func place(tmp, path string, replace bool) error {
 		return os.Rename(tmp, path)
 	}
 	err := os.Link(tmp, path)
-	if err == nil || errors.Is(err, os.ErrExist) {
-		return err
+	if err == nil {
+		return nil
 	}
-	if _, lerr := os.Lstat(path); lerr == nil {
+	if _, lerr := os.Lstat(path); lerr == nil || errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("%w (use force to replace it)", ErrExists)
 	}
 	return os.Rename(tmp, path)
