@@ -37,6 +37,7 @@ import (
 	"sigil.dev/sigil/tlog"
 	logclient "sigil.dev/sigil/tlog/client"
 	"sigil.dev/sigil/trust"
+	"sigil.dev/sigil/tuf/client"
 	"sigil.dev/sigil/verify"
 )
 
@@ -324,6 +325,10 @@ func (f *logFlags) keyFor(t *target, signedNote []byte) (*logclient.Key, error) 
 	}
 	if t.tr == nil {
 		tr, err := f.trust.loadTrustedRoot()
+		if errors.Is(err, client.ErrNotInitialized) {
+			// It says already to pass --trusted-root or set up TUF.
+			return nil, fmt.Errorf("%w, or pass the log's --public-key", err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w; pass --trusted-root FILE or the log's --public-key", err)
 		}
@@ -1068,6 +1073,9 @@ func verifyInclusionOnline(ctx context.Context, f *logFlags, e *protorekor.Trans
 			return nil, errors.New("with --public-key, pass the log's --rekor-url")
 		}
 		tr, err := g.trust.loadTrustedRoot()
+		if errors.Is(err, client.ErrNotInitialized) {
+			return nil, err // it says already to pass --trusted-root or set up TUF
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w; pass --trusted-root FILE", err)
 		}

@@ -200,6 +200,13 @@ func TestLogInfo(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "--api must be 1 or 2") {
 		t.Errorf("bad --api: exit %d: %s", code, errOut)
 	}
+	// Without a trusted root, a log key or sigil trust init, the error
+	// says once what to pass.
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
+	code, _, errOut = run("log", "info", "--rekor-url", f.url, "--api", "1")
+	if code == 0 || strings.Count(errOut, "--trusted-root") != 1 || !strings.Contains(errOut, "--public-key") || !strings.Contains(errOut, "sigil trust init") {
+		t.Errorf("no trust: exit %d: %s", code, errOut)
+	}
 	code, out, _ := run("log", "info", "--rekor-url", f.url, "--api", "1", "--trusted-root", f.root, "-o", "json")
 	var info map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || info["treeSize"] != float64(3) || info["treeID"] == nil {
@@ -299,6 +306,13 @@ func TestLogVerifyInclusion(t *testing.T) {
 	code, out, errOut = run("log", "verify-inclusion", "--bundle", bpath, "--trusted-root", f.root)
 	if code != 0 || strings.Count(out, "is included in the tree of size 4, consistent with the log's newest checkpoint (size 5)") != 2 {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+	// Without a trusted root or sigil trust init, the error says once
+	// what to pass.
+	t.Setenv("SIGIL_TUF_CACHE", t.TempDir())
+	code, _, errOut = run("log", "verify-inclusion", "--bundle", bpath)
+	if code == 0 || strings.Count(errOut, "--trusted-root") != 1 || !strings.Contains(errOut, "sigil trust init") {
+		t.Errorf("no trust: exit %d: %s", code, errOut)
 	}
 	epath := filepath.Join(f.dir, "e.json")
 	os.WriteFile(epath, v2, 0o644) //nolint:errcheck
