@@ -69,7 +69,8 @@ type Config struct {
 // /trusted_root.json into the ceremony; so does a host with a remote tsa
 // until a published trusted root lists that TSA. tsa is the timestamp
 // endpoint; a URL without a path is taken as a sigil server's base URL,
-// whose endpoint is /api/v1/timestamp.
+// whose endpoint is /api/v1/timestamp (name a TSA served at the root of
+// its host with a "/" path: https://tsa.example/).
 type RemoteURLs struct {
 	CA   string `yaml:"ca"`
 	TLog string `yaml:"tlog"`

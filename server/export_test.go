@@ -38,3 +38,6 @@ func ServeReadyFailing(s *Server, name string, err error, w http.ResponseWriter)
 	}
 	serveReady(w, checks)
 }
+
+// TSAEndpoint is tsaEndpoint.
+func TSAEndpoint(u string) string { return tsaEndpoint(u) }

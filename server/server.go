@@ -453,7 +453,9 @@ func (s *Server) startCA() error {
 // beside the TSA host's entry when the ceremony merges them.
 func tsaEndpoint(u string) string {
 	p, err := url.Parse(u)
-	if err != nil || strings.Trim(p.Path, "/") != "" || p.RawQuery != "" {
+	if err != nil || p.Path != "" || p.RawQuery != "" {
+		// A path, even "/", is the endpoint: a TSA served at the root
+		// of its host (as many public ones are) is named with a "/".
 		return u
 	}
 	p.Path = "/api/v1/timestamp"

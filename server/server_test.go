@@ -796,3 +796,21 @@ func TestLoadConfigEmpty(t *testing.T) {
 		}
 	}
 }
+
+// remote.tsa: a base URL (no path) names a sigil server's endpoint; any
+// path, "/" included, is the endpoint itself, so that a TSA served at the
+// root of its host can be named (a "/" was rewritten too, leaving no way).
+func TestTSAEndpoint(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://tsa.example":                  "http://tsa.example/api/v1/timestamp",
+		"http://tsa.example:8080":             "http://tsa.example:8080/api/v1/timestamp",
+		"http://timestamp.example/":           "http://timestamp.example/",
+		"http://tsa.example/api/v1/timestamp": "http://tsa.example/api/v1/timestamp",
+		"http://tsa.example/tsr":              "http://tsa.example/tsr",
+		"http://tsa.example?profile=sigstore": "http://tsa.example?profile=sigstore",
+	} {
+		if got := server.TSAEndpoint(in); got != want {
+			t.Errorf("tsaEndpoint(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
