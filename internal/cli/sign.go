@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -270,8 +273,8 @@ func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
 			return fmt.Errorf("couldn't write bundle: %w", err)
 		}
 		path = "standard output"
-	} else if err := os.WriteFile(path, append(raw, '\n'), 0o644); err != nil {
-		return fmt.Errorf("couldn't write bundle: %w", err)
+	} else if err := writeOutput(path, append(raw, '\n'), 0o644); err != nil {
+		return fmt.Errorf("couldn't write bundle: %w; the signature was made (and logged, if a log was used) but its bundle is lost: sign again once the bundle can be written (free space, permissions) or with another --bundle", err)
 	}
 	who := "key " + res.Verified.Signature.PublicKeyID
 	if res.Identity != nil {
@@ -288,6 +291,68 @@ func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
 	}
 	fmt.Fprintln(cmd.ErrOrStderr())
 	return nil
+}
+
+// writeOutput writes data to path whole: into a temporary file beside it,
+// renamed over path. A reader (make, a verify) and another process writing
+// the same path at the same time (make -j, CI jobs sharing a directory) see
+// the old file or a whole new one, never a mix of two; a write that fails
+// (a full disk) or is killed leaves no truncated file at path, and an
+// earlier file there intact. A symbolic link is followed; what is not a
+// regular file (/dev/stdout, a pipe) is written directly, and so is a file
+// in a directory where no temporary file can be created. A new file gets
+// perm less the umask, a replaced one keeps its mode.
+func writeOutput(path string, data []byte, perm os.FileMode) error {
+	target := path
+	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		if target, err = filepath.EvalSymlinks(path); err != nil {
+			return os.WriteFile(path, data, perm) // a dangling link: create what it names
+		}
+	}
+	fi, err := os.Stat(target)
+	switch {
+	case err == nil && !fi.Mode().IsRegular():
+		return os.WriteFile(path, data, perm)
+	case err == nil:
+		perm = fi.Mode().Perm()
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	dir, base := filepath.Split(target)
+	var f *os.File
+	for range 100 {
+		f, err = os.OpenFile(filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if errors.Is(err, fs.ErrPermission) && fi != nil {
+		return os.WriteFile(path, data, perm) // a writable file in a read-only directory
+	}
+	if err != nil {
+		return &fs.PathError{Op: "create", Path: path, Err: errors.Unwrap(err)}
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if fi != nil {
+		err = f.Chmod(perm) // the replaced file's mode, not less the umask
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		pe.Path = path // not the temporary file's name
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp, target)
 }
 
 // writeNewFile creates path with data, failing if anything (a symbolic
