@@ -479,6 +479,14 @@ func (c *Client) Update() error {
 		return err
 	}
 	defer unlock()
+	return c.updateLocked()
+}
+
+// updateLocked is Update with the cache lock held.
+func (c *Client) updateLocked() error {
+	if c.up != nil {
+		return nil
+	}
 	root, err := os.ReadFile(filepath.Join(c.dir, "root.json"))
 	if err != nil {
 		return fmt.Errorf("couldn't read cached TUF root (run sigil trust init again): %w", err)
@@ -498,12 +506,18 @@ func (c *Client) Update() error {
 // opened with: a trust init to another mirror since Open must not be
 // overwritten by this client's record. Called with the lock held.
 func (c *Client) sameMirror() bool {
+	_, ok := c.currentSettings()
+	return ok
+}
+
+// currentSettings reads config.json again; ok is false unless it still
+// names the mirror c was opened with.
+func (c *Client) currentSettings() (now settings, ok bool) {
 	raw, err := os.ReadFile(filepath.Join(c.cacheDir, "config.json"))
 	if err != nil {
-		return false
+		return now, false
 	}
-	var now settings
-	return json.Unmarshal(raw, &now) == nil && now.Mirror == c.set.Mirror
+	return now, json.Unmarshal(raw, &now) == nil && now.Mirror == c.set.Mirror
 }
 
 // view describes the state c.up verified.
@@ -568,15 +582,26 @@ func (c *Client) Target(name string) ([]byte, error) {
 	if data, ok := c.verifiedTarget(name); ok {
 		return data, nil
 	}
-	c.full = true
-	if err := c.Update(); err != nil {
-		return nil, err
-	}
 	unlock, err := fsutil.Lock(c.cacheDir)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	// Another process may have updated while this one waited for the
+	// lock (commands started together, make -j): the view it recorded
+	// serves this one too, as it would a command started after it.
+	if c.up == nil && !c.full {
+		if now, ok := c.currentSettings(); ok && now.LastRefresh.After(c.set.LastRefresh) {
+			c.set = now
+			if data, ok := c.verifiedTarget(name); ok {
+				return data, nil
+			}
+		}
+	}
+	c.full = true
+	if err := c.updateLocked(); err != nil {
+		return nil, err
+	}
 	return c.target(name)
 }
 

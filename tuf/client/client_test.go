@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -561,5 +562,51 @@ func TestRefusedMetadataSaysSo(t *testing.T) {
 	_, err := LoadTrustedRoot(w.opts)
 	if err == nil || !strings.Contains(err.Error(), "does not verify, which was refused") || strings.Contains(err.Error(), "reachable") {
 		t.Fatalf("a timestamp with a forged version: %v", err)
+	}
+}
+
+// TestBurstUpdatesOnce: commands started together once the cache validity
+// is over (make -j signing or verifying many files, CI jobs sharing a
+// cache) each found the record stale and then, one after the other under
+// the cache lock, each updated from the mirror again. Now the first one
+// updates and the others, having waited for the lock, use the view it
+// just recorded, as a burst of commands one after the other does.
+func TestBurstUpdatesOnce(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	var timestamps atomic.Int64
+	hook := func(_ http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/timestamp.json") {
+			timestamps.Add(1)
+		}
+		return false
+	}
+	w.hook.Store(&hook)
+	opts := w.opts
+	opts.CacheValidity = 10 * time.Minute
+	w.clock.Advance(opts.CacheValidity + time.Minute)
+	// Every command has read the cache's record before the first updates.
+	clients := make([]*Client, 6)
+	for i := range clients {
+		c, err := Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() {
+			if _, err := c.TrustedRoot(); err != nil {
+				t.Error(err)
+			}
+			if _, err := c.SigningConfig(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := timestamps.Load(); n != 1 {
+		t.Errorf("%d commands started together updated from the mirror, want 1", n)
 	}
 }
