@@ -250,6 +250,7 @@ func (c *Client) initLocked(rootJSON []byte) error {
 		return err
 	}
 	defer unlock()
+	sweep(c.cacheDir, "")
 	tmp, err := os.MkdirTemp(c.cacheDir, ".init-")
 	if err != nil {
 		return fmt.Errorf("couldn't create TUF cache: %w", err)
@@ -487,6 +488,7 @@ func (c *Client) updateLocked() error {
 	if c.up != nil {
 		return nil
 	}
+	sweep(c.cacheDir, c.dir)
 	root, err := os.ReadFile(filepath.Join(c.dir, "root.json"))
 	if err != nil {
 		return fmt.Errorf("couldn't read cached TUF root (run sigil trust init again): %w", err)
@@ -500,6 +502,31 @@ func (c *Client) updateLocked() error {
 		_ = c.saveSettings(false) // a lost record only costs a full update
 	}
 	return nil
+}
+
+// sweep removes what a process killed while it held the cache lock (a
+// cancelled CI job) left behind, once older than an hour: trust init's
+// temporary directories and the temporary files of config.json
+// (fsutil.ReplaceFile) and of the metadata in the mirror's directory dir
+// (go-tuf's persistMetadata). Without it each killed trust init left a
+// copy of the metadata and targets in the cache for good. The age spares
+// a process still writing where the lock does not exclude processes.
+func sweep(cacheDir, dir string) {
+	old := time.Now().Add(-time.Hour)
+	remove := func(dir string, prefixes ...string) {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			for _, p := range prefixes {
+				if fi, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), p) && fi.ModTime().Before(old) {
+					_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+				}
+			}
+		}
+	}
+	remove(cacheDir, ".init-", ".config.json.tmp")
+	if dir != "" {
+		remove(dir, "tuf_tmp")
+	}
 }
 
 // sameMirror reports whether config.json still names the mirror c was

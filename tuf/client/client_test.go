@@ -610,3 +610,50 @@ func TestBurstUpdatesOnce(t *testing.T) {
 		t.Errorf("%d commands started together updated from the mirror, want 1", n)
 	}
 }
+
+// TestKilledLeftoversSwept: a trust init killed while it fetched (a CI job
+// cancelled, kill -9) left its temporary directory in the cache for good,
+// one more with every such job, and a killed update its temporary files.
+// Updates now remove those older than an hour.
+func TestKilledLeftoversSwept(t *testing.T) {
+	w := newWorld(t)
+	w.init()
+	dir := filepath.Join(w.opts.CacheDir, URLToPath(w.mirror))
+	old := time.Now().Add(-2 * time.Hour)
+	var stale []string
+	for _, p := range []string{
+		filepath.Join(w.opts.CacheDir, ".init-1234"),
+		filepath.Join(w.opts.CacheDir, ".config.json.tmp5678"),
+		filepath.Join(dir, "tuf_tmp9012"),
+	} {
+		if strings.Contains(p, ".init-") {
+			if err := os.MkdirAll(filepath.Join(p, "targets"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(p, "root.json"), w.rootJSON(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.WriteFile(p, []byte("{"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+		stale = append(stale, p)
+	}
+	recent := filepath.Join(w.opts.CacheDir, ".init-3456")
+	if err := os.Mkdir(recent, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadTrust(w.opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s is still there after an update", p)
+		}
+	}
+	if _, err := os.Lstat(recent); err != nil {
+		t.Errorf("a recent temporary directory was removed: %v", err)
+	}
+}
