@@ -127,3 +127,38 @@ func TestWriteOutputKeeps(t *testing.T) {
 		t.Errorf("%s: %v", os.DevNull, err)
 	}
 }
+
+// TestBundleInReadOnlyDirectory: a --bundle in a directory the user cannot
+// write was found out after signing, with the signature in the log and the
+// bundle lost. Now it is refused first; a writable file already there is
+// still written.
+func TestBundleInReadOnlyDirectory(t *testing.T) {
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		t.Skip("needs directory permissions that apply (not root)")
+	}
+	f, dir, root, sc := signFixture(t, 1)
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("artifact"), 0o644)
+	ro := filepath.Join(dir, "ro")
+	os.Mkdir(ro, 0o755)
+	existing := filepath.Join(ro, "existing.sigstore.json")
+	os.WriteFile(existing, []byte("{}\n"), 0o644)
+	if err := os.Chmod(ro, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(ro, 0o755) })
+	common := []string{"--identity-token", testToken(), "--trusted-root", root, "--signing-config", sc}
+	code, _, stderr := run(append([]string{"sign-blob", art, "--bundle", filepath.Join(ro, "new.sigstore.json")}, common...)...)
+	if code == 0 || !strings.Contains(stderr, "is not writable") || !strings.Contains(stderr, "nothing was signed") {
+		t.Errorf("bundle in a read-only directory: exit %d, %q", code, stderr)
+	}
+	if n := f.Seen("/api/v1/log/entries"); n != 0 {
+		t.Errorf("the log got %d entries", n)
+	}
+	if code, _, stderr := run(append([]string{"sign-blob", art, "--bundle", existing}, common...)...); code != 0 {
+		t.Errorf("a writable bundle in a read-only directory: %s", stderr)
+	}
+	if b, _ := os.ReadFile(existing); !bytes.Contains(b, []byte("application/vnd.dev.sigstore.bundle")) {
+		t.Errorf("the existing bundle holds %.60q", b)
+	}
+}

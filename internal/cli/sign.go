@@ -232,9 +232,9 @@ func statement(path, predicateType string, predicate []byte) ([]byte, error) {
 // predicate or statement) with its own signature, after the log had
 // recorded it.
 //
-// It also refuses a bundle path whose directory does not exist, or that
-// is a directory: the signature would be logged and the bundle then be
-// lost.
+// It also refuses a bundle path whose directory does not exist, that is
+// a directory, or that cannot be written (a read-only directory): the
+// signature would be logged and the bundle then be lost.
 func notAnInput(out string, inputs ...string) error {
 	if out == "-" { // standard output
 		return nil
@@ -244,7 +244,7 @@ func notAnInput(out string, inputs ...string) error {
 	}
 	o, err := os.Stat(out)
 	if err != nil {
-		return nil // absent (or unreadable: the write reports it)
+		return writable(out, nil) // absent (or unreadable: the write reports it)
 	}
 	if o.IsDir() {
 		return fmt.Errorf("couldn't write the bundle to %s: it is a directory; name a file in it (nothing was signed)", out)
@@ -257,7 +257,36 @@ func notAnInput(out string, inputs ...string) error {
 			return fmt.Errorf("couldn't write the bundle to %s: it is the input file %s, which the bundle would replace; choose another --bundle", out, in)
 		}
 	}
-	return nil
+	return writable(out, o)
+}
+
+// writable checks, changing nothing, that writeOutput can write out (o is
+// what is there, nil for nothing): that a file can be created beside it,
+// else that it is a file open for writing.
+func writable(out string, o os.FileInfo) error {
+	if o != nil && !o.Mode().IsRegular() {
+		return nil // a device or a pipe, written directly
+	}
+	target := out
+	if p, err := filepath.EvalSymlinks(out); err == nil {
+		target = p
+	}
+	f, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*.tmp")
+	if err == nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil
+	}
+	if o != nil {
+		if f, err := os.OpenFile(out, os.O_WRONLY, 0); err == nil {
+			f.Close()
+			return nil
+		}
+	}
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("couldn't write the bundle to %s: %s is not writable (%v); choose another --bundle (nothing was signed)", out, filepath.Dir(target), err)
 }
 
 func writeBundle(cmd *cobra.Command, path string, res *sign.Result) error {
