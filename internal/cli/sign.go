@@ -369,9 +369,10 @@ func writeOutput(path string, data []byte, perm os.FileMode) error {
 	if err == nil {
 		_, err = f.Write(data)
 	}
-	if err == nil {
-		err = f.Sync()
-	}
+	// Not synced: the rename is what keeps readers and concurrent writers
+	// from a part; after a power loss the bundle may be lost (as with a
+	// plain write, cosign's too), and an fsync would add its latency to
+	// every signature.
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
