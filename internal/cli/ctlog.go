@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -130,7 +129,7 @@ is the URL without scheme, and the trusted root lists the log under it.`,
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(publicKeyOut, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+				if err := writeOutput(publicKeyOut, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
 					return fmt.Errorf("couldn't write the public key: %w", err)
 				}
 			}

@@ -203,7 +203,7 @@ func writeTrustedLogs(svc *tlog.Service, path string) error {
 	if err != nil {
 		return fmt.Errorf("couldn't encode the logs' trusted root: %w", err)
 	}
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
+	if err := writeOutput(path, raw, 0o644); err != nil {
 		return fmt.Errorf("couldn't write %s: %w", path, err)
 	}
 	return nil

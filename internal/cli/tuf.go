@@ -403,7 +403,7 @@ else as it was published.`,
 			}
 			if out == "" || out == "-" {
 				_, err = cmd.OutOrStdout().Write(raw)
-			} else if err = os.WriteFile(out, raw, 0o644); err != nil {
+			} else if err = writeOutput(out, raw, 0o644); err != nil {
 				err = fmt.Errorf("couldn't write %s: %w", out, err)
 			}
 			if err == nil {
