@@ -134,8 +134,10 @@ type envOptions struct {
 	detached bool
 	ctKey    bool
 	cfg      *oidc.Config // default: the test issuer as an email issuer
-	curve    elliptic.Curve
-	policy   map[string][]string // claim policy of the default email issuer
+	// cfgFor, if set, builds the configuration from the test issuer's URL.
+	cfgFor func(issuerURL string) *oidc.Config
+	curve  elliptic.Curve
+	policy map[string][]string // claim policy of the default email issuer
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -150,6 +152,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	t.Cleanup(e.iss.Close)
 	cfg := o.cfg
+	if o.cfgFor != nil {
+		cfg = o.cfgFor(e.iss.URL)
+	}
 	if cfg == nil {
 		cfg = &oidc.Config{OIDCIssuers: map[string]oidc.Issuer{e.iss.URL: {Type: oidc.TypeEmail, ClaimPolicy: o.policy}}}
 	}
