@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"testing"
@@ -156,6 +157,17 @@ func ciCases() []ciCase {
 		"agent_id":           "0184990a-4782-42b5-afc1-16715b10b8ff",
 		"runner_environment": "buildkite-hosted",
 	}
+	// Fulcio reads claims into float64s and writes every number with
+	// strconv.FormatFloat(v, 'f', -1, 64): 12.0 and 1.2e1 are "12".
+	buildkiteFloat := maps.Clone(buildkite)
+	buildkiteFloat["build_number"] = json.Number("12.0")
+	buildkiteExp := maps.Clone(buildkite)
+	buildkiteExp["build_number"] = json.Number("1.2e1")
+	buildkite12 := map[int]string{
+		11: "buildkite-hosted", 13: sha, 20: "ui",
+		21: "https://buildkite.com/acme-inc/super-duper-app/builds/12#0184990a-477b-4fa8-9968-496074483cee",
+	}
+
 	codefresh := map[string]any{
 		"sub":                            "account:628a80b693a15c0f9c13ab75:pipeline:65e5c5d7c4f1d55fa5a5a5a5:initiator:alice",
 		"account_id":                     "628a80b693a15c0f9c13ab75",
@@ -231,6 +243,10 @@ func ciCases() []ciCase {
 				11: "buildkite-hosted", 13: sha, 20: "ui",
 				21: "https://buildkite.com/acme-inc/super-duper-app/builds/1#0184990a-477b-4fa8-9968-496074483cee",
 			}},
+		{"buildkite build_number 12.0", "ci-provider", "buildkite-job", buildkiteFloat,
+			"https://buildkite.com/acme-inc/super-duper-app", buildkite12},
+		{"buildkite build_number 1.2e1", "ci-provider", "buildkite-job", buildkiteExp,
+			"https://buildkite.com/acme-inc/super-duper-app", buildkite12},
 		{"codefresh ci-provider", "ci-provider", "codefresh-workflow", codefresh,
 			"https://g.codefresh.io/acme/oidc-test/get-token:628a80b693a15c0f9c13ab75/65e5c5d7c4f1d55fa5a5a5a5", codefreshExts},
 		{"codefresh ci-provider cron", "ci-provider", "codefresh-workflow", codefreshCron,

@@ -279,8 +279,9 @@ func lookupJSONPath(claims map[string]any, p string) (string, error) {
 	return s, nil
 }
 
-// stringify renders a claim value as Fulcio's ci-provider does: whole
-// floats without exponent or fraction, other values with %v.
+// stringify renders a claim value as text: a JSON number as written, a
+// float64 without exponent, other values with %v. Claim policies match this
+// text; templates use templateString.
 func stringify(v any) string {
 	switch x := v.(type) {
 	case string:
@@ -293,6 +294,39 @@ func stringify(v any) string {
 		return "<nil>"
 	}
 	return fmt.Sprintf("%v", v)
+}
+
+// templateString renders a claim for a template as Fulcio's ci-provider
+// does, which reads claims into float64s and writes numbers with
+// strconv.FormatFloat(v, 'f', -1, 64): 12.0 and 1.2e1 are "12". An integer
+// written as digits is kept as written: that is Fulcio's text for every
+// integer a float64 holds exactly, and beyond 2^53, where Fulcio would
+// round, the certificate states the token's number (the one a claim policy
+// matched), not a neighbour.
+func templateString(v any) string {
+	n, ok := v.(json.Number)
+	if !ok || integerLiteral(string(n)) {
+		return stringify(v)
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return stringify(v)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// integerLiteral reports whether s is an optional '-' and digits.
+func integerLiteral(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 type templateField struct {
@@ -365,7 +399,7 @@ func (m CIMetadata) render(p *Principal, claims map[string]any) error {
 	for k, v := range claims {
 		switch v.(type) {
 		case string, json.Number, bool:
-			data[k] = stringify(v)
+			data[k] = templateString(v)
 		default:
 			// A list or an object is no value for a certificate field:
 			// a claim policy accepts a list when one element matches,
