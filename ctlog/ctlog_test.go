@@ -1,6 +1,7 @@
 package ctlog
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -628,5 +629,40 @@ func TestUnwritableStorageFailsWrites(t *testing.T) {
 			svc.Close()
 		}
 		t.Fatalf("New on storage whose lock file cannot be opened: %v", err)
+	}
+}
+
+// TestLostTreeStateRefused: a CT log whose tree state (.state/treeState)
+// is missing beside its checkpoint and tiles is refused at start; Tessera
+// started it over at size 0 and published an empty checkpoint over the
+// log's, so that new SCTs named leaf indices already in use.
+func TestLostTreeStateRefused(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	pre, _ := e.leaf(t, leafOpts{precert: true})
+	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(e.dir, "log", "checkpoint")
+	before, err := os.ReadFile(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(e.dir, "log", ".state", "treeState")); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(ctx, Config{DataDir: e.dir, PublicURL: e.url, Roots: []*x509.Certificate{e.pki.Root}, Logger: quietLogger()})
+	if err == nil {
+		svc.Close()
+		t.Fatal("the log started without its tree state")
+	}
+	if !strings.Contains(err.Error(), "treeState") || !strings.Contains(err.Error(), "restore") {
+		t.Errorf("error does not say what is missing and what to do: %v", err)
+	}
+	if after, _ := os.ReadFile(cp); !bytes.Equal(after, before) {
+		t.Errorf("the checkpoint changed:\n%s\nwas\n%s", after, before)
 	}
 }

@@ -2,11 +2,14 @@ package tlog
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -124,5 +127,50 @@ func TestAnnouncedBodyNotPreallocated(t *testing.T) {
 		if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 256<<10 {
 			t.Errorf("%s: %d bytes allocated per request announcing 1 MiB and sending 27", path, per)
 		}
+	}
+}
+
+// TestLostTreeStateRefused: a log directory whose tree state
+// (.state/treeState, Tessera's record of the integrated tree) is missing
+// while its checkpoint and tiles are there (a backup restored without
+// hidden directories, a file deleted by hand) is refused at start. Tessera
+// takes a missing tree state for a new log: it started the log over at
+// size 0, published an empty checkpoint over the log's and handed out
+// indices already in use, a fork every client saw.
+func TestLostTreeStateRefused(t *testing.T) {
+	for _, name := range []string{"v1", "v2"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			l := startLog(t, dir, nil)
+			p, _ := testpki.New(testpki.Options{})
+			s := newSigner(t, p, nil, true)
+			req, _ := s.v2Request(t, []byte("before the tree state was lost"))
+			resp, body := l.post("/api/v2/log/entries", req)
+			mustStatus(t, resp, body, http.StatusCreated)
+			req1, _, _ := s.v1HashedRekord(t, []byte("before the tree state was lost"))
+			resp, body = l.post("/api/v1/log/entries", req1)
+			mustStatus(t, resp, body, http.StatusCreated)
+			l.stop()
+			cp := filepath.Join(dir, name, "checkpoint")
+			before, err := os.ReadFile(cp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(dir, name, ".state", "treeState")); err != nil {
+				t.Fatal(err)
+			}
+			cfg := l.cfg
+			svc, err := New(context.Background(), cfg)
+			if err == nil {
+				svc.Close()
+				t.Fatalf("the %s log started without its tree state", name)
+			}
+			if err := containsAll(err.Error(), filepath.Join(dir, name), "treeState", "restore"); err != nil {
+				t.Error(err)
+			}
+			if after, _ := os.ReadFile(cp); !bytes.Equal(after, before) {
+				t.Errorf("the checkpoint changed:\n%s\nwas\n%s", after, before)
+			}
+		})
 	}
 }

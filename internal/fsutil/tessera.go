@@ -29,10 +29,27 @@ func CheckTesseraPOSIX(dir string) error {
 	return nil
 }
 
+// tesseraTreeState is the driver's record of the integrated tree (its
+// size and root); tesseraPublished are what it publishes from it.
+const tesseraTreeState = ".state/treeState"
+
+var tesseraPublished = []string{"checkpoint", "tile"}
+
 // CheckTesseraPOSIXOpen is CheckTesseraPOSIX for a log about to be
 // opened: a log the driver has not created yet passes (the driver reports
-// a directory it cannot create as an error).
+// a directory it cannot create as an error). A log directory that holds a
+// published checkpoint or tiles but no tree state is refused: the driver
+// takes a missing tree state for a new log, so it would start the log
+// over at size 0, publish an empty checkpoint over the log's and hand out
+// indices already in use, a fork of the log.
 func CheckTesseraPOSIXOpen(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, tesseraTreeState)); errors.Is(err, fs.ErrNotExist) {
+		for _, name := range tesseraPublished {
+			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				return fmt.Errorf("the log in %s has a %s but no %s, the state of its tree: restore the log's .state directory from the backup of this data directory (a copy without hidden files misses it); without it the log would start over at index 0 and fork", dir, name, tesseraTreeState)
+			}
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, filepath.Dir(tesseraBatchLock))); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
