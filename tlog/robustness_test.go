@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -173,4 +174,63 @@ func TestLostTreeStateRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDamagedPublishedCheckpoint: the checkpoint Tessera published into
+// storage, missing or damaged. Missing (deleted, or a crash on the first
+// start between the tree state and the first publication), the log
+// starts and Tessera publishes a new one; before, every start failed
+// with 'couldn't read the published checkpoint: file does not exist'.
+// Damaged (empty, cut short), the log says so and what to do, while
+// running and at start; Tessera never replaces a checkpoint it cannot
+// parse (nor collects garbage after one). Before, an empty file was
+// reported as a change of the public URL while running and passed
+// unnoticed at start (it equalled the nil 'last checked').
+func TestDamagedPublishedCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	l := startLog(t, dir, nil)
+	p, _ := testpki.New(testpki.Options{})
+	s := newSigner(t, p, nil, true)
+	req, _ := s.v2Request(t, []byte("published"))
+	resp, body := l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
+	cp := filepath.Join(dir, "v2", "checkpoint")
+	if err := os.WriteFile(cp, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	damaged := func(err error) error {
+		if err == nil {
+			return errors.New("no error")
+		}
+		return containsAll(err.Error(), "v2", "damaged", "delete")
+	}
+	for err := l.svc.Ready(); err == nil; err = l.svc.Ready() {
+		time.Sleep(50 * time.Millisecond) // the next cross-check
+	}
+	if err := damaged(l.svc.Ready()); err != nil {
+		t.Errorf("Ready with an empty published checkpoint: %v", err)
+	}
+	l.srv.Close()
+	l.svc.Close() //nolint:errcheck // Tessera's shutdown fails on the damaged checkpoint too
+
+	for _, c := range []struct{ name, content string }{{"empty", ""}, {"cut short", "127.0.0.1\n1\n"}} {
+		if err := os.WriteFile(cp, []byte(c.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		svc, err := New(context.Background(), l.cfg)
+		if err == nil {
+			svc.Close()
+		}
+		if err := damaged(err); err != nil {
+			t.Errorf("New with a published checkpoint %s: %v", c.name, err)
+		}
+	}
+
+	if err := os.Remove(cp); err != nil {
+		t.Fatal(err)
+	}
+	l = startLog(t, dir, func(c *Config) { *c = l.cfg })
+	req, _ = s.v2Request(t, []byte("after the checkpoint was deleted"))
+	resp, body = l.post("/api/v2/log/entries", req)
+	mustStatus(t, resp, body, http.StatusCreated)
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
@@ -643,17 +644,32 @@ func (t *tree) watch(ctx context.Context) {
 // (proven from the tiles).
 func (t *tree) crossCheck(ctx context.Context) error {
 	raw, err := t.reader.ReadCheckpoint(ctx)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Not published yet (a crash on the first start between the
+		// tree state and the first publication), or deleted: Tessera
+		// publishes one from its tree state.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("couldn't read the published checkpoint: %w", err)
 	}
 	t.pubMu.Lock()
 	defer t.pubMu.Unlock()
-	if bytes.Equal(raw, t.lastRaw) {
+	if t.lastRaw != nil && bytes.Equal(raw, t.lastRaw) {
 		return nil
 	}
 	cp, _, err := checkpoint.Open(raw, t.origin, t.verifier)
 	if err != nil {
-		if stored, _, _ := strings.Cut(string(raw), "\n"); stored != t.origin {
+		text, ok := checkpoint.Split(raw)
+		if ok {
+			_, err := checkpoint.Parse(text)
+			ok = err == nil
+		}
+		if !ok {
+			// Tessera never replaces a checkpoint it cannot parse, and
+			// collects no garbage (partial tiles) after one.
+			err = fmt.Errorf("%w: the published %s checkpoint (the file checkpoint in the log's storage) is damaged, not a signed checkpoint (%v): delete it and start the log again, which then publishes a new one from its tree", ErrIntegrity, t.name, err)
+		} else if stored, _, _ := strings.Cut(string(raw), "\n"); stored != t.origin {
 			// The likeliest cause: the public URL changed.
 			what := "public URL makes"
 			if t.name == "v1" {
