@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,4 +235,43 @@ func TestDamagedPublishedCheckpoint(t *testing.T) {
 	req, _ = s.v2Request(t, []byte("after the checkpoint was deleted"))
 	resp, body = l.post("/api/v2/log/entries", req)
 	mustStatus(t, resp, body, http.StatusCreated)
+}
+
+// TestFencedLogLogsOnce: a log fenced by a failed check of its published
+// checkpoint logs the failure once, not again at every check (every
+// second, for as long as the server runs).
+func TestFencedLogLogsOnce(t *testing.T) {
+	var logs lockedBuffer
+	dir := t.TempDir()
+	l := startLog(t, dir, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	if err := os.WriteFile(filepath.Join(dir, "v1", "checkpoint"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for l.svc.Ready() == nil {
+		time.Sleep(50 * time.Millisecond) // the next cross-check
+	}
+	time.Sleep(3 * crossCheckInterval) // the checks that would log again
+	if n := strings.Count(logs.String(), "cross-check failed"); n != 1 {
+		t.Errorf("the failed check was logged %d times:\n%s", n, logs.String())
+	}
+	l.srv.Close()
+	l.svc.Close() //nolint:errcheck // Tessera's shutdown fails on the damaged checkpoint too
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -633,6 +633,9 @@ func (t *tree) watch(ctx context.Context) {
 		if t.add == nil {
 			continue // frozen: nothing changes
 		}
+		if t.integrity() != nil {
+			continue // fenced for good, and said so once
+		}
 		if err := t.crossCheck(ctx); err != nil && ctx.Err() == nil {
 			t.log.Error("checkpoint cross-check failed", "err", err)
 		}
