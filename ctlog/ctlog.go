@@ -17,14 +17,18 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/ctonly"
 	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
 
+	"sigil.dev/sigil/checkpoint"
 	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/sct"
 	"sigil.dev/sigil/trust"
@@ -115,7 +119,13 @@ type Service struct {
 	issuers   *issuerStore
 	seq       *sequencer
 	reader    tessera.LogReader
-	logDir    string
+	// goodCheckpoint is the newest published checkpoint Ready found
+	// sound, so that it parses each one once.
+	goodCheckpoint atomic.Pointer[[]byte]
+	// sthVerifier verifies the log's own checkpoints (RFC 6962 note
+	// signatures, C2SP static-ct-api).
+	sthVerifier note.Verifier
+	logDir      string
 
 	// cpu admits GOMAXPROCS submissions at a time to the signature work,
 	// so that under load the runnable goroutines stay few and the
@@ -225,6 +235,18 @@ func New(ctx context.Context, cfg Config) (_ *Service, err error) {
 	// The driver panics when it cannot open its lock file.
 	if err := fsutil.CheckTesseraPOSIXOpen(s.logDir); err != nil {
 		return nil, fmt.Errorf("couldn't open log storage: %w", err)
+	}
+	vkey, err := fnote.RFC6962VerifierString(s.publicURL, &s.key.PublicKey)
+	if err == nil {
+		s.sthVerifier, err = fnote.NewRFC6962Verifier(vkey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't make the checkpoint verifier: %w", err)
+	}
+	if raw, err := os.ReadFile(filepath.Join(s.logDir, "checkpoint")); err == nil {
+		if err := s.checkPublished(raw); err != nil {
+			return nil, fmt.Errorf("couldn't open the CT log: %w", err)
+		}
 	}
 	driver, err := posix.New(ctx, posix.Config{Path: s.logDir})
 	if err != nil {
@@ -391,7 +413,38 @@ func (s *Service) loggedTimestamp(ctx context.Context, index uint64, e *ctonly.E
 // second, so Ready clears without a submission once space is back). A
 // load balancer's readiness check (sigil server's /readyz) sends
 // certificate requests elsewhere meanwhile.
-func (s *Service) Ready() error { return s.seq.health() }
+func (s *Service) Ready() error {
+	if err := s.seq.health(); err != nil {
+		return err
+	}
+	raw, err := s.reader.ReadCheckpoint(context.Background())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // not published yet: Tessera publishes one from its tree
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't read the published checkpoint: %w", err)
+	}
+	if last := s.goodCheckpoint.Load(); last != nil && bytes.Equal(*last, raw) {
+		return nil
+	}
+	if err := s.checkPublished(raw); err != nil {
+		return err
+	}
+	s.goodCheckpoint.Store(&raw)
+	return nil
+}
+
+// checkPublished checks that the checkpoint Tessera published into the
+// log's storage is one: a file cut short or emptied (a full disk, an
+// operator's mistake) is never replaced by Tessera, which cannot parse it
+// either, and the log's readers (monitors, /ct/checkpoint) would get it
+// while every tile read fails.
+func (s *Service) checkPublished(raw []byte) error {
+	if _, _, err := checkpoint.Open(raw, s.origin, s.sthVerifier); err != nil {
+		return fmt.Errorf("the published checkpoint %s is damaged, not a checkpoint signed by this log (%v): stop the log, delete the file and start the log again, which publishes a new one from its tree", filepath.Join(s.logDir, "checkpoint"), err)
+	}
+	return nil
+}
 
 // Close stops taking submissions, waits for those in flight, publishes a
 // checkpoint covering every entry that got an SCT, and stops the log.

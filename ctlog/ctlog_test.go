@@ -666,3 +666,56 @@ func TestLostTreeStateRefused(t *testing.T) {
 		t.Errorf("the checkpoint changed:\n%s\nwas\n%s", after, before)
 	}
 }
+
+// TestDamagedCheckpoint: a published checkpoint cut short (a full disk, an
+// operator's mistake) makes the log unready while it runs, instead of
+// being served with 200 while every tile read fails and /readyz said
+// ready, and is refused at start with what to do (Tessera never replaces
+// a checkpoint it cannot parse).
+func TestDamagedCheckpoint(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	pre, _ := e.leaf(t, leafOpts{precert: true})
+	if _, err := e.svc.AddPreChain(ctx, e.chain(pre)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Ready(); err != nil {
+		t.Fatalf("a sound log is not ready: %v", err)
+	}
+	cp := filepath.Join(e.dir, "log", "checkpoint")
+	raw, err := os.ReadFile(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Ready(); err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Errorf("Ready with a checkpoint cut short: %v", err)
+	}
+	e.svc.Close() //nolint:errcheck // Tessera's shutdown may fail on the damaged checkpoint too
+	// Tessera may have published a new checkpoint at shutdown: damage it again.
+	if err := os.WriteFile(cp, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(ctx, Config{DataDir: e.dir, PublicURL: e.url, Roots: []*x509.Certificate{e.pki.Root}, Logger: quietLogger()})
+	if err == nil {
+		svc.Close()
+		t.Fatal("the log started with a damaged checkpoint")
+	}
+	if !strings.Contains(err.Error(), "is damaged") || !strings.Contains(err.Error(), "delete the file") {
+		t.Errorf("error does not say what is wrong and what to do: %v", err)
+	}
+	// Deleted, the log starts and publishes a new one.
+	if err := os.Remove(cp); err != nil {
+		t.Fatal(err)
+	}
+	svc, err = New(ctx, Config{DataDir: e.dir, PublicURL: e.url, Roots: []*x509.Certificate{e.pki.Root}, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("after deleting the damaged checkpoint: %v", err)
+	}
+	if err := svc.Ready(); err != nil {
+		t.Errorf("Ready after the restart: %v", err)
+	}
+	svc.Close()
+}
