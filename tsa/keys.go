@@ -173,7 +173,8 @@ func serial() *big.Int {
 	return n.Add(n, big.NewInt(1))
 }
 
-// loadKey reads an unencrypted PEM private key.
+// loadKey reads an unencrypted PEM private key, after an EC PARAMETERS
+// block if there is one.
 func loadKey(path string, log *slog.Logger) (crypto.Signer, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -182,7 +183,11 @@ func loadKey(path string, log *slog.Logger) (crypto.Signer, error) {
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		log.Warn("TSA key file is readable by other users; chmod 600 it", "path", path, "mode", fi.Mode().Perm().String())
 	}
-	blk, _ := pem.Decode(raw)
+	blk, rest := pem.Decode(raw)
+	if blk != nil && blk.Type == "EC PARAMETERS" {
+		// openssl ecparam -genkey writes the curve before the key.
+		blk, _ = pem.Decode(rest)
+	}
 	if blk == nil {
 		return nil, fmt.Errorf("couldn't read TSA key %s: no PEM block", path)
 	}

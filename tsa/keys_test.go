@@ -133,6 +133,12 @@ func TestConfiguredKeys(t *testing.T) {
 	path := func(name string) string { return filepath.Join(dir, name) }
 	writePEM(t, path("pkcs8.pem"), "PRIVATE KEY", keyDER)
 	writePEM(t, path("sec1.pem"), "EC PRIVATE KEY", sec1)
+	// What openssl ecparam -genkey writes: the curve, then the key.
+	ecParams := append(pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})...)
+	if err := os.WriteFile(path("ecparam.pem"), ecParams, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	writePEM(t, path("other.pem"), "PRIVATE KEY", otherDER)
 	writePEM(t, path("encrypted.pem"), "ENCRYPTED PRIVATE KEY", []byte{1, 2, 3})
 	writePEM(t, path("chain.pem"), "CERTIFICATE", p.TSACrt.Raw, p.TSARoot.Raw)
@@ -148,6 +154,7 @@ func TestConfiguredKeys(t *testing.T) {
 	}{
 		{name: "PKCS #8 key and chain", cfg: Config{KeyFile: path("pkcs8.pem"), ChainFile: path("chain.pem")}},
 		{name: "SEC 1 key", cfg: Config{KeyFile: path("sec1.pem"), ChainFile: path("chain.pem")}},
+		{name: "SEC 1 key after EC PARAMETERS", cfg: Config{KeyFile: path("ecparam.pem"), ChainFile: path("chain.pem")}},
 		{name: "Signer and chain", cfg: Config{Signer: p.TSAKey, ChainFile: path("chain.pem")}},
 		{name: "nothing", cfg: Config{}, want: ErrNoKey},
 		{name: "Signer without chain", cfg: Config{Signer: p.TSAKey}, msg: "needs a ChainFile"},
