@@ -197,10 +197,12 @@ func loadKey(path string, log *slog.Logger) (crypto.Signer, error) {
 		k, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
 	case "EC PRIVATE KEY":
 		k, err = x509.ParseECPrivateKey(blk.Bytes)
+	case "RSA PRIVATE KEY":
+		k, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
 	case "ENCRYPTED PRIVATE KEY":
 		return nil, fmt.Errorf("couldn't read TSA key %s: it is encrypted; load it yourself and pass it as Config.Signer", path)
 	default:
-		return nil, fmt.Errorf("couldn't read TSA key %s: PEM block %q, want PRIVATE KEY or EC PRIVATE KEY", path, blk.Type)
+		return nil, fmt.Errorf("couldn't read TSA key %s: PEM block %q, want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY", path, blk.Type)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("couldn't parse TSA key %s: %w", path, err)

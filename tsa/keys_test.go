@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -220,5 +221,41 @@ func TestNonCriticalEKURefused(t *testing.T) {
 		if !critical && !errors.Is(err, ErrBadChain) {
 			t.Errorf("non-critical EKU: New = %v, want ErrBadChain", err)
 		}
+	}
+}
+
+// TestPKCS1RSAKey: an RSA TSA key in PKCS #1 PEM ("RSA PRIVATE KEY", what
+// openssl genrsa -traditional and older tools write, and what the CA's key
+// files accept) loads, and the TSA it makes issues tokens that verify.
+func TestPKCS1RSAKey(t *testing.T) {
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test TSA root"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := x509.ParseCertificate(der)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := testpki.CreateTSALeaf(root, rootKey, key.Public(), root.NotBefore, root.NotAfter, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyPath, chainPath := filepath.Join(dir, "key.pem"), filepath.Join(dir, "chain.pem")
+	writePEM(t, keyPath, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key))
+	writePEM(t, chainPath, "CERTIFICATE", leaf.Raw, root.Raw)
+	s, err := New(Config{KeyFile: keyPath, ChainFile: chainPath})
+	if err != nil {
+		t.Fatalf("New with a PKCS #1 RSA key: %v", err)
+	}
+	if _, ok := s.Signer().Key.(*rsa.PrivateKey); !ok {
+		t.Errorf("key %T, want *rsa.PrivateKey", s.Signer().Key)
 	}
 }

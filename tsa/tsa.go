@@ -25,8 +25,9 @@ type Config struct {
 	// DataDir holds key.pem and chain.pem; both are generated when neither
 	// exists. Created with mode 0700 if missing.
 	DataDir string
-	// KeyFile is a PEM private key (PKCS #8 "PRIVATE KEY" or SEC 1 "EC
-	// PRIVATE KEY", unencrypted; give an encrypted or HSM key as Signer),
+	// KeyFile is a PEM private key (PKCS #8 "PRIVATE KEY", SEC 1 "EC
+	// PRIVATE KEY" or PKCS #1 "RSA PRIVATE KEY", unencrypted; give an
+	// encrypted or HSM key as Signer),
 	// ChainFile the PEM chain: the TSA leaf first, the root last.
 	KeyFile, ChainFile string
 	// Signer, if set, is the TSA key (e.g. from PKCS #11); ChainFile is
