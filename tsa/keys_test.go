@@ -144,6 +144,7 @@ func TestConfiguredKeys(t *testing.T) {
 	writePEM(t, path("encrypted.pem"), "ENCRYPTED PRIVATE KEY", []byte{1, 2, 3})
 	writePEM(t, path("chain.pem"), "CERTIFICATE", p.TSACrt.Raw, p.TSARoot.Raw)
 	writePEM(t, path("leafonly.pem"), "CERTIFICATE", p.TSACrt.Raw)
+	writePEM(t, path("rootfirst.pem"), "CERTIFICATE", p.TSARoot.Raw, p.TSACrt.Raw)
 	writePEM(t, path("wrongroot.pem"), "CERTIFICATE", p.TSACrt.Raw, p.Root.Raw)
 	writePEM(t, path("notcert.pem"), "PUBLIC KEY", []byte{1})
 
@@ -161,6 +162,8 @@ func TestConfiguredKeys(t *testing.T) {
 		{name: "Signer without chain", cfg: Config{Signer: p.TSAKey}, msg: "needs a ChainFile"},
 		{name: "key without chain", cfg: Config{KeyFile: path("pkcs8.pem")}, msg: "both KeyFile and ChainFile"},
 		{name: "key of another certificate", cfg: Config{KeyFile: path("other.pem"), ChainFile: path("chain.pem")}, want: ErrBadChain},
+		{name: "key of no certificate in the chain", cfg: Config{KeyFile: path("other.pem"), ChainFile: path("chain.pem")}, msg: "does not match the first certificate of the chain"},
+		{name: "chain with the root first", cfg: Config{KeyFile: path("pkcs8.pem"), ChainFile: path("rootfirst.pem")}, msg: "is certificate 2 of the chain; put it first"},
 		{name: "leaf alone is not its own anchor", cfg: Config{KeyFile: path("pkcs8.pem"), ChainFile: path("leafonly.pem")}, want: ErrBadChain},
 		{name: "chain to another root", cfg: Config{KeyFile: path("pkcs8.pem"), ChainFile: path("wrongroot.pem")}, want: ErrBadChain},
 		{name: "not certificates", cfg: Config{KeyFile: path("pkcs8.pem"), ChainFile: path("notcert.pem")}, want: ErrBadChain},

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,6 +113,14 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("couldn't configure TSA: %w: set DataDir, KeyFile and ChainFile, or Signer", ErrNoKey)
 	}
 
+	chainPath := cfg.ChainFile
+	if chainPath == "" {
+		chainPath = filepath.Join(cfg.DataDir, ChainFileName)
+	}
+	if err := checkKeyFits(key, chain, chainPath); err != nil {
+		return nil, err
+	}
+
 	s := &Service{
 		signer: &timestamp.Signer{Key: key, Cert: chain[0], Chain: chain[1:], Policy: timestamp.PolicySigstore, Accuracy: time.Second, Now: now},
 		chain:  chain,
@@ -168,6 +177,26 @@ func (s *Service) selfCheck(now time.Time) error {
 		return fmt.Errorf("couldn't check TSA certificate chain: %w: a token it signs does not verify: %v", ErrBadChain, err)
 	}
 	return nil
+}
+
+// checkKeyFits checks that the chain starts with the key's certificate,
+// and says which certificate is the key's when the chain is out of order.
+func checkKeyFits(key crypto.Signer, chain []*x509.Certificate, chainPath string) error {
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok {
+		return fmt.Errorf("couldn't check TSA key: unsupported key type %T", key.Public())
+	}
+	if pub.Equal(chain[0].PublicKey) {
+		return nil
+	}
+	for i, c := range chain[1:] {
+		if pub.Equal(c.PublicKey) {
+			return fmt.Errorf("couldn't check TSA certificate chain %s: %w: the TSA's certificate %q is certificate %d of the chain; put it first, then any intermediates, the root last",
+				chainPath, ErrBadChain, c.Subject.String(), i+2)
+		}
+	}
+	return fmt.Errorf("couldn't check TSA certificate chain %s: %w: the key does not match the first certificate of the chain (%q) nor any other; give the key of the TSA certificate, and the chain that starts with it",
+		chainPath, ErrBadChain, chain[0].Subject.String())
 }
 
 // Chain returns the TSA certificate chain, leaf first, root last.
