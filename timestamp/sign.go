@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -77,13 +78,25 @@ func (s *Signer) Respond(req *Request) ([]byte, error) {
 }
 
 // ErrorResponse returns a TimeStampResp without a token: PKIStatusInfo with
-// the given status and, if failInfo >= 0, the PKIFailureInfo bit failInfo
-// set (RFC 3161 §2.4.2; bits 0 to 63), e.g. ErrorResponse(StatusRejection, FailBadAlg).
-func ErrorResponse(status int, failInfo int) []byte {
+// the given status, the texts (if any) as its statusString, the reason
+// for a person to read, and, if failInfo >= 0, the PKIFailureInfo bit
+// failInfo set (RFC 3161 §2.4.2; bits 0 to 63), e.g.
+// ErrorResponse(StatusRejection, FailBadAlg, "SHA-1 is not accepted").
+func ErrorResponse(status int, failInfo int, texts ...string) []byte {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1Int64(int64(status))
+			if len(texts) > 0 {
+				// PKIFreeText ::= SEQUENCE SIZE (1..MAX) OF UTF8String (RFC 4210 §5.1.1).
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					for _, t := range texts {
+						b.AddASN1(cbasn1.UTF8String, func(b *cryptobyte.Builder) {
+							b.AddBytes([]byte(strings.ToValidUTF8(t, "\uFFFD")))
+						})
+					}
+				})
+			}
 			if failInfo >= 0 && failInfo < 64 {
 				// DER named bit list: no trailing zero bits (X.690 §11.2.2).
 				bits := make([]byte, failInfo/8+1)

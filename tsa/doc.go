@@ -12,9 +12,12 @@
 //	                                                (at most 1024 bytes, as the Sigstore TSA requires)
 //	    → 200, Content-Type: application/timestamp-reply, body: DER TimeStampResp (RFC 3161 §2.4.2) with status granted
 //	    → 400 for a request the TSA refuses. A DER request gets a TimeStampResp with
-//	      status rejection(2) and the PKIFailureInfo bit that says why (RFC 3161 §2.4.2,
-//	      §3.4: the HTTP answer to a TimeStampReq is a TimeStampResp); a JSON request gets
-//	      the Sigstore TSA's error document {"code": 400, "message": "..."}.
+//	      status rejection(2), the PKIFailureInfo bit that says why and the reason as its
+//	      statusString (RFC 3161 §2.4.2, §3.4: the HTTP answer to a TimeStampReq is a
+//	      TimeStampResp); a JSON request gets the Sigstore TSA's error document
+//	      {"code": 400, "message": "..."}.
+//	    → 500 in the same forms (failInfo systemFailure) when the TSA cannot sign: its
+//	      certificate is not valid now, or its key failed.
 //	    → 415 for another Content-Type, 405 for another method.
 //	GET  /api/v1/timestamp/certchain
 //	    → 200, Content-Type: application/pem-certificate-chain: the TSA leaf, then

@@ -110,8 +110,9 @@ func (s *Service) serveDER(w http.ResponseWriter, r *http.Request) {
 		s.metrics.request("der", outcomeOf(rej.failInfo))
 		s.logRejection(r, "der", rej)
 		// RFC 3161 §2.4.2, §3.4: the answer to a TimeStampReq is a
-		// TimeStampResp, here without a token.
-		writeReply(w, rej.status, timestamp.ErrorResponse(timestamp.StatusRejection, rej.failInfo))
+		// TimeStampResp, here without a token, with the reason as its
+		// statusString.
+		writeReply(w, rej.status, timestamp.ErrorResponse(timestamp.StatusRejection, rej.failInfo, rej.reason))
 		return
 	}
 	s.metrics.request("der", outcomeGranted)

@@ -73,8 +73,9 @@ var testMsg = []byte("signature bytes to be stamped")
 // TestDERRequests: the RFC 3161 form. Granted requests get a token that
 // verifies against the chain, states the Sigstore policy and 1 s accuracy,
 // echoes the nonce and embeds certificates only on request; refused ones
-// get HTTP 400 with a TimeStampResp whose status is rejection and whose
-// failInfo says why.
+// get HTTP 400 with a TimeStampResp whose status is rejection, whose
+// failInfo says why and whose statusString explains it to a person
+// (openssl ts -reply -text prints it as the status description).
 func TestDERRequests(t *testing.T) {
 	s, srv := newTestTSA(t, nil)
 	url := srv.URL + "/api/v1/timestamp"
@@ -84,20 +85,21 @@ func TestDERRequests(t *testing.T) {
 		req      *timestamp.Request
 		raw      []byte // sent instead of req
 		failInfo int    // -1: granted
+		reason   string // in the statusString of a refusal
 	}{
 		{name: "sha256", req: &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest(crypto.SHA256, testMsg)}, failInfo: -1},
 		{name: "sha384", req: &timestamp.Request{HashAlgorithm: crypto.SHA384, HashedMessage: digest(crypto.SHA384, testMsg)}, failInfo: -1},
 		{name: "sha512", req: &timestamp.Request{HashAlgorithm: crypto.SHA512, HashedMessage: digest(crypto.SHA512, testMsg)}, failInfo: -1},
 		{name: "nonce and certificates", req: &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest(crypto.SHA256, testMsg), Nonce: new(big.Int).Lsh(big.NewInt(12345), 64), CertReq: true}, failInfo: -1},
 		{name: "the TSA's policy", req: &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest(crypto.SHA256, testMsg), Policy: timestamp.PolicySigstore}, failInfo: -1},
-		{name: "sha1 refused", req: &timestamp.Request{HashAlgorithm: crypto.SHA1, HashedMessage: sha1Digest[:]}, failInfo: timestamp.FailBadAlg},
+		{name: "sha1 refused", req: &timestamp.Request{HashAlgorithm: crypto.SHA1, HashedMessage: sha1Digest[:]}, failInfo: timestamp.FailBadAlg, reason: "SHA-1 not accepted"},
 		{name: "digest length", raw: wrongLengthRequest(), failInfo: timestamp.FailBadDataFormat},
-		{name: "another policy", req: &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest(crypto.SHA256, testMsg), Policy: asn1.ObjectIdentifier{1, 2, 3, 4}}, failInfo: timestamp.FailUnacceptedPolicy},
+		{name: "another policy", req: &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest(crypto.SHA256, testMsg), Policy: asn1.ObjectIdentifier{1, 2, 3, 4}}, failInfo: timestamp.FailUnacceptedPolicy, reason: "policy 1.2.3.4 not offered"},
 		{name: "extension", req: &timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest(crypto.SHA256, testMsg), Extensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3}, Value: []byte{5, 0}}}}, failInfo: timestamp.FailUnacceptedExtension},
 		{name: "not DER", raw: []byte("hello"), failInfo: timestamp.FailBadDataFormat},
 		{name: "empty body", raw: []byte{}, failInfo: timestamp.FailBadDataFormat},
 		{name: "unknown hash OID", raw: unknownHashRequest(), failInfo: timestamp.FailBadAlg},
-		{name: "too large", raw: bytes.Repeat([]byte{0x30}, MaxDERRequest+1), failInfo: timestamp.FailBadDataFormat},
+		{name: "too large", raw: bytes.Repeat([]byte{0x30}, MaxDERRequest+1), failInfo: timestamp.FailBadDataFormat, reason: "larger than"},
 	}
 	chain := s.Chain()
 	for _, tt := range tests {
@@ -121,6 +123,9 @@ func TestDERRequests(t *testing.T) {
 				}
 				if se.Status != timestamp.StatusRejection || len(se.FailInfo) != 1 || se.FailInfo[0] != tt.failInfo {
 					t.Errorf("status %d failInfo %v, want rejection(2) [%d]", se.Status, se.FailInfo, tt.failInfo)
+				}
+				if len(se.StatusString) != 1 || !strings.Contains(se.StatusString[0], tt.reason) || se.StatusString[0] == "" {
+					t.Errorf("statusString %q, want one reason containing %q", se.StatusString, tt.reason)
 				}
 				return
 			}
