@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 
+	"sigil.dev/sigil/internal/printable"
 	"sigil.dev/sigil/timestamp"
 )
 
@@ -31,7 +33,7 @@ func (c *TSAClient) Timestamp(ctx context.Context, sig []byte) ([]byte, error) {
 		return nil, fmt.Errorf("couldn't reach the timestamp authority at %s: %w", c.URL, err)
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
-		return nil, &ServiceError{Service: "timestamp authority", Status: resp.StatusCode, Message: errorMessage(raw)}
+		return nil, &ServiceError{Service: "timestamp authority", Status: resp.StatusCode, Message: tsaErrorMessage(raw)}
 	}
 	tok, err := timestamp.ParseResponse(raw)
 	if err != nil {
@@ -41,4 +43,16 @@ func (c *TSAClient) Timestamp(ctx context.Context, sig []byte) ([]byte, error) {
 		return nil, fmt.Errorf("the timestamp authority stamped a different digest")
 	}
 	return raw, nil
+}
+
+// tsaErrorMessage is what a TSA said when it refused a request: the status,
+// failure and reason of a TimeStampResp without a token (RFC 3161 §2.4.2,
+// which sigil's TSA answers with HTTP 400, or 500 for a failure of its
+// own), else the JSON error or text of the body.
+func tsaErrorMessage(raw []byte) string {
+	var se *timestamp.StatusError
+	if _, err := timestamp.ParseResponse(raw); errors.As(err, &se) {
+		return printable.Cut(se.Error(), 300)
+	}
+	return errorMessage(raw)
 }
