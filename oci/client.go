@@ -61,6 +61,11 @@ type Client struct {
 	puller *remote.Puller
 	pusher *remote.Pusher
 	err    error
+	// keychain and transport are what the puller uses, for the pages of
+	// a referrers listing after the first (see listReferrers).
+	keychain  authn.Keychain
+	transport http.RoundTripper
+	backoff   remote.Backoff
 }
 
 // New returns a client.
@@ -90,6 +95,9 @@ func (c *Client) init() error {
 				rt = t
 			}
 		}
+		rt = nextPageRecorder{rt}
+		c.keychain, c.transport = kc, rt
+		c.backoff = remote.Backoff{Duration: time.Second, Factor: 3, Jitter: 0.1, Steps: 3}
 		opts := []remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(rt)}
 		if c.opts.UserAgent != "" {
 			opts = append(opts, remote.WithUserAgent(c.opts.UserAgent))
@@ -99,7 +107,8 @@ func (c *Client) init() error {
 			if wait <= 0 {
 				wait = time.Second
 			}
-			opts = append(opts, remote.WithRetryBackoff(remote.Backoff{Duration: wait, Factor: 3, Jitter: 0.1, Steps: r.Attempts}))
+			c.backoff = remote.Backoff{Duration: wait, Factor: 3, Jitter: 0.1, Steps: r.Attempts}
+			opts = append(opts, remote.WithRetryBackoff(c.backoff))
 		}
 		if c.puller, c.err = remote.NewPuller(opts...); c.err != nil {
 			return

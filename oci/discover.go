@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"sigil.dev/sigil/bundle"
 	"sigil.dev/sigil/intoto"
@@ -147,16 +146,16 @@ func (c *Client) Discover(ctx context.Context, subject name.Digest, manifests bo
 // referrers lists the referrers of subject (the referrers API, or the
 // referrers tag schema when the registry has no API).
 func (c *Client) referrers(ctx context.Context, subject name.Digest, manifests bool) ([]*Attached, error) {
-	idx, err := remote.Referrers(subject, remote.Reuse(c.puller), remote.WithContext(ctx))
+	im, err := c.listReferrers(ctx, subject)
 	if err != nil {
-		if isStatus(err, http.StatusNotFound) {
+		if im == nil && isStatus(err, http.StatusNotFound) {
 			return nil, nil
 		}
-		return nil, registryError("couldn't list the referrers of", subject.String(), err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, registryError("couldn't list the referrers of", subject.String(), err)
+		err = registryError("couldn't list the referrers of", subject.String(), err)
+		if im == nil {
+			return nil, err
+		}
+		// A later page failed: the referrers of the pages read still count.
 	}
 	if len(im.Manifests) > MaxReferrers {
 		return nil, fmt.Errorf("couldn't list the referrers of %s: %d referrers, more than %d", subject, len(im.Manifests), MaxReferrers)
@@ -172,7 +171,7 @@ func (c *Client) referrers(ctx context.Context, subject name.Digest, manifests b
 		}
 	}
 	c.fetchReferrers(ctx, fetch)
-	return out, nil
+	return out, err
 }
 
 // untold reports whether a referrer's listing entry leaves open what it is:

@@ -49,8 +49,9 @@
 // annotations, so what such a referrer is comes from its manifest.
 //
 // Reading, both schemes are searched (the legacy tags and the referrers
-// listing, concurrently), and a failed listing is reported rather than taken
-// for "nothing attached". Legacy layers are converted to bundles
+// listing, concurrently; every page of a listing the registry gives a page
+// at a time), and a failed listing is reported rather than taken for
+// "nothing attached". Legacy layers are converted to bundles
 // (LegacyLayer.Bundle) so one verifier (package verify) checks everything;
 // what a bundle alone does not bind — the simple-signing payload's digest,
 // or the in-toto subject — is checked here against the image digest.

@@ -916,3 +916,54 @@ func TestReferrerPutRetriesUploadRace(t *testing.T) {
 	}
 	t.Errorf("the signature %s is not listed after the retry", w[0].Location)
 }
+
+// A registry may answer the referrers listing a page at a time, with a
+// Link header naming the next page (distribution-spec "Listing
+// Referrers"): every page is read, so a signature on a later page counts.
+// A page that cannot be read is reported, and the pages read still count.
+func TestPaginatedReferrers(t *testing.T) {
+	e := newEnv(t, true)
+	e.reg.PageReferrers(2, 0)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	const n = 5
+	for range n {
+		if _, err := e.signer(oci.FormatReferrers, false, false).Sign(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	atts, err := e.client.Discover(context.Background(), d, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(atts.Items) != n || len(atts.Errors) != 0 {
+		t.Fatalf("discovered %d referrers (errors %v), want %d", len(atts.Items), atts.Errors, n)
+	}
+	got, err := e.verifier().VerifySignatures(context.Background(), d, alicePolicy(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Fatalf("verified %d signatures, want %d", len(got), n)
+	}
+	pages := 0
+	for _, r := range e.reg.Requests() {
+		if strings.HasPrefix(r, "GET ") && strings.Contains(r, "/referrers/") {
+			pages++
+		}
+	}
+	if pages == 0 {
+		t.Fatal("the referrers API was not asked")
+	}
+
+	e.reg.PageReferrers(2, http.StatusForbidden)
+	atts, err = e.client.Discover(context.Background(), d, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(atts.Items) != 2 || len(atts.Errors) != 1 || !errors.Is(atts.Errors[0], oci.ErrUnauthorized) {
+		t.Fatalf("with later pages refused: discovered %d referrers, errors %v; want the first page's 2 and the refusal", len(atts.Items), atts.Errors)
+	}
+	if got, err = e.verifier().VerifySignatures(context.Background(), d, alicePolicy(), nil); err != nil || len(got) != 2 {
+		t.Fatalf("with later pages refused: verified %d signatures (%v), want the first page's 2", len(got), err)
+	}
+}

@@ -17,7 +17,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -364,11 +363,7 @@ func (c *Client) keepListed(ctx context.Context, subject, ref name.Digest, windo
 	present := func() (bool, error) {
 		// The listing, rather than the index: a registry with the API
 		// may have an index from before it had the API.
-		idx, err := remote.Referrers(subject, remote.Reuse(c.puller), remote.WithContext(ctx))
-		if err != nil {
-			return false, registryError("couldn't check that it is listed as a referrer: couldn't list the referrers of", subject.String(), err)
-		}
-		im, err := idx.IndexManifest()
+		im, err := c.listReferrers(ctx, subject)
 		if err != nil {
 			return false, registryError("couldn't check that it is listed as a referrer: couldn't list the referrers of", subject.String(), err)
 		}

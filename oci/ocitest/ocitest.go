@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +140,9 @@ type Registry struct {
 	mu     sync.Mutex
 	faults []*fault
 	seen   []string
+	page   int
+	// laterPages, when set, is the status of every page but the first.
+	laterPages int
 }
 
 type fault struct {
@@ -157,6 +162,14 @@ func NewRegistry(t testing.TB, referrers bool) *Registry {
 		if r.inject(w, req) {
 			return
 		}
+		if n, fail := r.pageSize(); n > 0 && req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/referrers/") {
+			if fail != 0 && req.URL.Query().Has("start") {
+				w.WriteHeader(fail)
+				return
+			}
+			servePage(w, req, h, n)
+			return
+		}
 		h.ServeHTTP(w, req)
 	}))
 	t.Cleanup(srv.Close)
@@ -170,6 +183,53 @@ func (r *Registry) Fail(method, contains string, n, status int, body string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.faults = append(r.faults, &fault{method, contains, n, status, body})
+}
+
+// PageReferrers makes the referrers API answer n referrers at a time,
+// with a Link header naming the next page (distribution-spec "Listing
+// Referrers"); 0 answers all at once. Every page but the first fails
+// with laterPages when it is not 0.
+func (r *Registry) PageReferrers(n, laterPages int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.page, r.laterPages = n, laterPages
+}
+
+func (r *Registry) pageSize() (int, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.page, r.laterPages
+}
+
+// servePage answers a referrers listing with the page that the start
+// query parameter (a position in the whole listing) begins.
+func servePage(w http.ResponseWriter, req *http.Request, h http.Handler, n int) {
+	start, _ := strconv.Atoi(req.URL.Query().Get("start"))
+	all := req.Clone(req.Context())
+	q := all.URL.Query()
+	q.Del("start")
+	all.URL.RawQuery = q.Encode()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, all)
+	var idx map[string]json.RawMessage
+	var ms []json.RawMessage
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &idx) != nil || json.Unmarshal(idx["manifests"], &ms) != nil {
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return
+	}
+	start = min(start, len(ms))
+	end := min(start+n, len(ms))
+	if end < len(ms) {
+		q.Set("start", strconv.Itoa(end))
+		w.Header().Set("Link", fmt.Sprintf(`<%s?%s>; rel="next"`, req.URL.Path, q.Encode()))
+	}
+	page, _ := json.Marshal(ms[start:end])
+	idx["manifests"] = page
+	body, _ := json.Marshal(idx)
+	w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+	w.Write(body)
 }
 
 // Requests returns "METHOD path" of every request so far.
