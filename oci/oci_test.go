@@ -967,3 +967,26 @@ func TestPaginatedReferrers(t *testing.T) {
 		t.Fatalf("with later pages refused: verified %d signatures (%v), want the first page's 2", len(got), err)
 	}
 }
+
+// Signatures that fail for the same reason (another signer's, many of
+// them) are reported once with a few of their places, not one line each.
+func TestManyFailuresGrouped(t *testing.T) {
+	e := newEnv(t, true)
+	d := ocitest.PushImage(t, e.host, "app", "v1")
+	const n = 6
+	for range n {
+		if _, err := e.signer(oci.FormatReferrers, false, false).Sign(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := verify.Policy{Identities: []verify.Identity{{SubjectAlternativeName: verify.Matcher{Exact: "bob@sigil.test"}, Issuer: verify.Matcher{Exact: issuer}}}}
+	_, err := e.verifier().VerifySignatures(context.Background(), d, p, nil)
+	if !errors.Is(err, oci.ErrNoMatchingSignatures) {
+		t.Fatalf("got %v, want ErrNoMatchingSignatures", err)
+	}
+	_, why, ok := strings.Cut(err.Error(), fmt.Sprintf("%d signatures found, none verified: ", n))
+	if !ok || strings.Count(why, `got "alice@sigil.test"`) != 1 ||
+		strings.Count(why, e.host+"/app@sha256:") != 3 || !strings.Contains(why, fmt.Sprintf(" and %d more: ", n-3)) {
+		t.Fatalf("want the reason once, with three of the %d places and how many more: %v", n, err)
+	}
+}

@@ -134,16 +134,27 @@ func (v *Verifier) verifyAll(d name.Digest, kind Kind, found []*Found, listErrs 
 	}
 	wg.Wait()
 	var ok []*Verified
-	var why []string
+	// The places that failed, by reason: many signatures of another
+	// signer fail alike.
+	where := map[string][]string{}
 	for i, r := range results {
 		if r != nil {
 			ok = append(ok, r)
 			continue
 		}
-		why = append(why, fmt.Sprintf("%s: %v", found[i].Source, errs[i]))
+		where[errs[i].Error()] = append(where[errs[i].Error()], found[i].Source)
 	}
 	if len(ok) > 0 {
 		return ok, nil
+	}
+	var why []string
+	for reason, places := range where {
+		sort.Strings(places)
+		list := strings.Join(places, ", ")
+		if len(places) > 3 {
+			list = fmt.Sprintf("%s and %d more", strings.Join(places[:3], ", "), len(places)-3)
+		}
+		why = append(why, list+": "+reason)
 	}
 	var listErr error
 	if len(listErrs) > 0 {
