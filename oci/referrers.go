@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,7 +102,7 @@ func (c *Client) referrersPage(ctx context.Context, client *http.Client, u *url.
 	if int64(len(b)) > c.opts.MaxBlobSize {
 		return nil, nil, fmt.Errorf("GET %s: a page of referrers larger than %d bytes", u, c.opts.MaxBlobSize)
 	}
-	im, err := v1.ParseIndexManifest(strings.NewReader(string(b)))
+	im, err := v1.ParseIndexManifest(bytes.NewReader(b))
 	if err != nil {
 		return nil, nil, fmt.Errorf("GET %s: %w", u, err)
 	}
