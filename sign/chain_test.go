@@ -128,3 +128,28 @@ func TestRekorV1SearchAndEntry(t *testing.T) {
 		t.Fatal("a malformed ID must be refused before any request")
 	}
 }
+
+// A CA whose clock is ahead of the signer's issues a certificate valid
+// from a time still to come by the signer's clock (sigil's CA and Fulcio
+// date it from their own now, not earlier): it signs, as the
+// log's time, not the signer's clock, is what it is checked against. It
+// was refused with "not now: get a new one", and a new one was no better:
+// git signing failed with a clock a second behind the CA's.
+func TestChainFromCAClockAhead(t *testing.T) {
+	f := fakesvc.New(t)
+	f.Clock = func() time.Time { return time.Now().Add(5 * time.Minute) }
+	s := signer(f, nil)
+	ctx := context.Background()
+	key, chain, err := s.Certificate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !chain[0].NotBefore.After(time.Now()) {
+		t.Fatalf("the certificate is valid from %s, not later than now", chain[0].NotBefore)
+	}
+	cached := *s
+	cached.Key, cached.Chain, cached.CA = key, chain, nil
+	if _, err := cached.SignBlob(ctx, strings.NewReader("commit")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -38,7 +38,7 @@ type Signer struct {
 	Key          crypto.Signer
 	KeyAlgorithm string
 	// Chain, with Key, is a certificate chain (leaf first) the CA issued
-	// earlier for Key. The leaf MUST certify Key and be valid now.
+	// earlier for Key. The leaf MUST certify Key and not have expired.
 	Chain []*x509.Certificate
 	CA    *CAClient
 	Token func(ctx context.Context) (string, error)
@@ -224,7 +224,11 @@ func (s *Signer) sign(ctx context.Context, key crypto.Signer, c *content, truste
 		if !samePublicKey(leaf.PublicKey, key.Public()) {
 			return nil, errors.New("the given certificate does not certify the given key")
 		}
-		if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		// Only an expired certificate is refused here: one valid from a
+		// time still to come by this clock comes from a CA whose clock is
+		// ahead (it dates certificates from its own now). The bundle is
+		// verified at the log's (or TSA's) time before it is returned.
+		if now := time.Now(); now.After(leaf.NotAfter) {
 			return nil, fmt.Errorf("the given certificate is valid from %s to %s, not now: get a new one", leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 		}
 		res.Certificate = leaf

@@ -41,6 +41,11 @@ type Services struct {
 	TrustedRoot *trust.TrustedRoot
 	// URL is the base URL of every service; the TSA is at URL+"/api/v1/timestamp".
 	URL string
+	// Clock, if set, is the services' clock for certificate validity (a
+	// leaf is valid from a minute before its time) and Rekor v1
+	// integrated times: a clock other than the client's. Default
+	// time.Now.
+	Clock func() time.Time
 
 	srv *httptest.Server
 	mu  sync.Mutex
@@ -185,6 +190,13 @@ func (f *Services) signingCert(w http.ResponseWriter, r *http.Request, body []by
 	json.NewEncoder(w).Encode(map[string]any{"signedCertificateEmbeddedSct": map[string]any{"chain": map[string]any{"certificates": chain}}})
 }
 
+func (f *Services) now() time.Time {
+	if f.Clock != nil {
+		return f.Clock()
+	}
+	return time.Now()
+}
+
 // Issuer is the OIDC issuer the fake CA puts in every certificate.
 const Issuer = "https://issuer.sigil.test"
 
@@ -204,7 +216,8 @@ func (f *Services) issue(w http.ResponseWriter, key []byte, subject string, pop 
 		http.Error(w, `{"code":400,"message":"There was an error processing the identity token: signature verification failed"}`, 400)
 		return nil, false
 	}
-	leaf, err := f.PKI.Leaf(testpki.Identity{Email: subject, Extensions: cert.Extensions{Issuer: Issuer}}, pub, testpki.LeafOptions{})
+	leaf, err := f.PKI.Leaf(testpki.Identity{Email: subject, Extensions: cert.Extensions{Issuer: Issuer}}, pub,
+		testpki.LeafOptions{NotBefore: f.now().Add(-time.Minute).Truncate(time.Second)})
 	if err != nil {
 		http.Error(w, err.Error(), 500)
 		return nil, false
@@ -305,7 +318,7 @@ func (f *Services) rekorV1(w http.ResponseWriter, body []byte) {
 		return
 	}
 	i := l.Append(canonical)
-	st := v1Stored{body: canonical, index: i, integratedTime: time.Now(), kind: pe.Kind, version: pe.APIVersion}
+	st := v1Stored{body: canonical, index: i, integratedTime: f.now(), kind: pe.Kind, version: pe.APIVersion}
 	f.v1[id] = st
 	for _, k := range searchKeys(canonical) {
 		f.v1Index[k] = append(f.v1Index[k], id)
