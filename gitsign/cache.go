@@ -32,7 +32,8 @@ import (
 //   - A credential is used only while its certificate is valid for at
 //     least Margin more (so the log records the signature within the
 //     certificate's validity); after that Load deletes it, and so does
-//     the next Store of any key.
+//     the next Store of any key. A certificate valid only from up to
+//     Margin from now (a clock behind the CA's) is used too.
 //   - Store writes a temporary file and renames it into place, so
 //     concurrent git processes see a whole file or none.
 type Cache struct {
@@ -117,8 +118,14 @@ func (c *Cache) Load(key string) (crypto.Signer, []*x509.Certificate, error) {
 		os.Remove(p)
 		return nil, nil, err
 	}
+	// A certificate not valid yet by this clock is one issued by a CA
+	// whose clock is ahead: within the margin it is used (else every
+	// signature of a series got a new certificate and a sign-in, as the
+	// CA dates certificates from its own now); the log's time is what it
+	// is checked against, and the signature is verified before it is
+	// handed to git.
 	now := c.now()
-	if leaf := chain[0]; now.Before(leaf.NotBefore) || now.Add(c.margin()).After(leaf.NotAfter) {
+	if leaf := chain[0]; now.Add(c.margin()).Before(leaf.NotBefore) || now.Add(c.margin()).After(leaf.NotAfter) {
 		os.Remove(p)
 		return nil, nil, nil
 	}

@@ -189,3 +189,34 @@ func TestCacheSweepsExpired(t *testing.T) {
 		t.Errorf("a temporary file another Store may be writing was removed: %v", err)
 	}
 }
+
+// A clock behind the CA's sees a new certificate as not valid yet: the
+// cache still serves it, or every signature of a series (a rebase) got a
+// new certificate and a new sign-in. The log's time, not the local clock,
+// is what the certificate's validity is checked against.
+func TestCacheClockBehindCA(t *testing.T) {
+	f := fakesvc.New(t)
+	// The CA's clock is 90 s ahead; it dates certificates a minute back
+	// (sigil's CA and Fulcio do not), so they are valid from 30 s ahead.
+	f.Clock = func() time.Time { return time.Now().Add(90 * time.Second) }
+	tokens := 0
+	s := newSigner(f, "alice@sigil.test", func(s *gitsign.Signer) {
+		s.Cache, s.CacheKey = &gitsign.Cache{Dir: filepath.Join(t.TempDir(), "git")}, "k"
+		tok := s.Signer.Token
+		s.Signer.Token = func(ctx context.Context) (string, error) { tokens++; return tok(ctx) }
+	})
+	first, err := s.Sign(context.Background(), []byte(commit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Certificate.NotBefore.After(time.Now()) {
+		t.Fatalf("the certificate is valid from %s, not later than now", first.Certificate.NotBefore)
+	}
+	second, err := s.Sign(context.Background(), []byte(commit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Cached || !second.Certificate.Equal(first.Certificate) || tokens != 1 {
+		t.Fatalf("second signature: cached %v, same certificate %v, %d sign-ins", second.Cached, second.Certificate.Equal(first.Certificate), tokens)
+	}
+}
