@@ -100,7 +100,7 @@ func TestVerifyFailures(t *testing.T) {
 		{"another identity", commit, offline.PEM, gitsign.Verifier{Identities: identity(t, "bob@sigil.test")}, nil, verify.CheckIdentity, `got "alice@sigil.test", want "bob@sigil.test"`, true},
 		{"another identity online", commit, online.PEM, gitsign.Verifier{Identities: identity(t, "bob@sigil.test"), Logs: log}, nil, verify.CheckIdentity, `got "alice@sigil.test"`, true},
 		{"log entry stripped, no log to search", commit, stripped, gitsign.Verifier{}, gitsign.ErrNoLogEntry, "", "no log to search is configured", true},
-		{"log entry stripped, log has none", commit, stripped, gitsign.Verifier{Logs: log}, gitsign.ErrNoLogEntry, "", "has no entry for object", true},
+		{"log entry stripped, log has none", commit, stripped, gitsign.Verifier{Logs: log}, gitsign.ErrNoLogEntry, "", "has none", true},
 		{"online, no log to search", commit, online.PEM, gitsign.Verifier{}, gitsign.ErrNoLogEntry, "", "no log to search", true},
 		{"not a signature", commit, []byte("-----BEGIN PGP SIGNATURE-----\nAAAA\n-----END PGP SIGNATURE-----\n"), gitsign.Verifier{}, gitsign.ErrMalformed, "", `want "SIGNED MESSAGE"`, false},
 	} {
@@ -118,6 +118,14 @@ func TestVerifyFailures(t *testing.T) {
 				t.Fatalf("partial result %+v", res)
 			}
 		})
+	}
+
+	// A log that cannot be reached is not said to have no entry: a CI
+	// gate's user would read that the signature was never logged.
+	down := []*sign.RekorV1{{BaseURL: "http://127.0.0.1:1"}}
+	if _, err := (&gitsign.Verifier{TrustedRoot: f.TrustedRoot, Logs: down}).Verify(ctx, []byte(commit), online.PEM); !errors.Is(err, gitsign.ErrNoLogEntry) ||
+		strings.Contains(err.Error(), "has no entry") || !strings.Contains(err.Error(), "couldn't reach the transparency log") {
+		t.Fatalf("online, log unreachable: %v", err)
 	}
 
 	// The online entry is found by search: a log whose index lost it

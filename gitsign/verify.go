@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
@@ -159,7 +160,10 @@ func (v *Verifier) verifyOnline(ctx context.Context, ver *verify.Verifier, pol v
 	tle, _, err := sign.FindHashedRekord(ctx, v.Logs, sign.Lookup{Hash: crypto.SHA256, Digest: digest[:], Certificate: leaf.Raw})
 	if err != nil {
 		if errors.Is(err, sign.ErrNoEntry) {
-			return nil, fmt.Errorf("%w: the signature embeds none, and the transparency log has no entry for object %s signed with this certificate (%v)", ErrNoLogEntry, oid, err)
+			// Why none was found: each log has none, or could not be
+			// asked (a log that is down has not said it has none).
+			why := strings.TrimPrefix(err.Error(), sign.ErrNoEntry.Error()+": ")
+			return nil, fmt.Errorf("%w: the signature embeds none, and none was found for object %s signed with this certificate: %s", ErrNoLogEntry, oid, why)
 		}
 		return nil, fmt.Errorf("%w: the signature embeds none, and %v", ErrNoLogEntry, err)
 	}

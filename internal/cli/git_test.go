@@ -259,7 +259,7 @@ func TestGitVerifyFailures(t *testing.T) {
 	if got := strings.TrimSpace(r.ok("git", "log", "-1", "--format=%G?", stripped)); got != "E" {
 		t.Errorf("%%G? of a signature without a log entry: %q, want E", got)
 	}
-	r.fails(nil, "has no entry for object "+stripped, "sigil", append([]string{"git", "verify", stripped}, aliceID...)...)
+	r.fails(nil, "none was found for object "+stripped, "sigil", append([]string{"git", "verify", stripped}, aliceID...)...)
 
 	// Another identity: bob signs; the repository requires alice.
 	code, out, errOut := r.run([]string{"SIGSTORE_ID_TOKEN=" + gitToken("bob@sigil.test")}, "git", "commit", "-q", "--allow-empty", "-m", "by bob")
