@@ -198,17 +198,7 @@ func TestConfiguredKeys(t *testing.T) {
 // TestNonCriticalEKURefused: RFC 3161 §2.3 wants the timeStamping EKU
 // critical; a chain whose leaf breaks that is refused at start.
 func TestNonCriticalEKURefused(t *testing.T) {
-	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test TSA root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := x509.ParseCertificate(der)
+	root, rootKey := testRoot(t)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	for _, critical := range []bool{true, false} {
 		leaf, err := testpki.CreateTSALeaf(root, rootKey, key.Public(), root.NotBefore, root.NotAfter, critical)
@@ -231,17 +221,7 @@ func TestNonCriticalEKURefused(t *testing.T) {
 // openssl genrsa -traditional and older tools write, and what the CA's key
 // files accept) loads, and the TSA it makes issues tokens that verify.
 func TestPKCS1RSAKey(t *testing.T) {
-	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test TSA root"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, _ := x509.ParseCertificate(der)
+	root, rootKey := testRoot(t)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -261,4 +241,25 @@ func TestPKCS1RSAKey(t *testing.T) {
 	if _, ok := s.Signer().Key.(*rsa.PrivateKey); !ok {
 		t.Errorf("key %T, want *rsa.PrivateKey", s.Signer().Key)
 	}
+}
+
+// testRoot returns a self-signed P-256 root for test TSA chains, valid
+// from an hour ago for two hours.
+func testRoot(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test TSA root"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, rootKey
 }
