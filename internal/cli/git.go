@@ -726,7 +726,17 @@ which check failed and why, and the exit status is 1.`,
 			}
 			res, err := v.Verify(ctx, obj.payload, obj.sig)
 			if err != nil {
-				return fmt.Errorf("%s %s: %w", obj.kind, obj.id, err)
+				err = fmt.Errorf("%s %s: %w", obj.kind, obj.id, err)
+				if output == "json" {
+					// A CI gate reading JSON gets the failure as JSON too,
+					// as for a range; the exit status stays 1.
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					if jerr := enc.Encode(gitReport{Object: obj.id, Type: obj.kind, Error: err.Error()}); jerr != nil {
+						return jerr
+					}
+				}
+				return err
 			}
 			return reportGit(cmd, output, obj, res)
 		},

@@ -233,6 +233,12 @@ func TestGitVerifyFailures(t *testing.T) {
 	r.fails(nil, "changed after it was signed", "git", "verify-commit", evil)
 	r.fails(nil, "BAD signature from alice@sigil.test", "git", "verify-commit", evil)
 	r.fails(nil, "changed after it was signed", "sigil", append([]string{"git", "verify", evil}, aliceID...)...)
+	// --output json reports the failure as JSON too, exit status 1.
+	code, js, _ := r.run(nil, "sigil", append([]string{"git", "verify", evil, "-o", "json"}, aliceID...)...)
+	var rep struct{ Object, Type, Error string }
+	if err := json.Unmarshal([]byte(js), &rep); code == 0 || err != nil || rep.Object != evil || rep.Type != "commit" || !strings.Contains(rep.Error, "changed after it was signed") {
+		t.Errorf("json of a failure (exit %d, %v):\n%s", code, err, js)
+	}
 
 	// A signature whose log entry is missing (and the log has none for
 	// the object either).
