@@ -485,7 +485,9 @@ func newGitSetup() *cobra.Command {
 --global, for the user. It sets gpg.format x509, gpg.x509.program (this sigil
 binary's absolute path, so git finds it whatever its PATH), commit.gpgsign and
 tag.gpgsign (unless --no-sign-by-default), and the sigil.* settings given as
-flags, and prints each "git config" it ran.
+flags, and prints each "git config" it ran. With tag.gpgsign, git makes every
+"git tag NAME" a signed annotated tag (and asks for its message); "git tag
+--no-sign NAME" makes a lightweight one.
 
 Without --trusted-root and --signing-config, sigil uses the TUF mirror set up
 with "sigil trust init". Identity tokens come from SIGSTORE_ID_TOKEN or the CI
