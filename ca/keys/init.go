@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"sigil.dev/sigil/internal/fsutil"
 )
 
 // Files are the paths of a CA directory made by Init.
@@ -195,7 +197,7 @@ func writeAll(outs []output, replace bool) (err error) {
 				paths[i] = real
 			}
 		}
-		t, err := writeTemp(paths[i], o.data, o.perm)
+		t, err := fsutil.WriteTemp(paths[i], o.data, o.perm, true)
 		if err != nil {
 			return err
 		}
@@ -235,31 +237,6 @@ func place(tmp, path string, replace bool) error {
 		return fmt.Errorf("%w (use force to replace it)", ErrExists)
 	}
 	return os.Rename(tmp, path)
-}
-
-// writeTemp writes data to a new synced temporary file beside path and
-// returns its name.
-func writeTemp(path string, data []byte, perm os.FileMode) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*") // mode 0600
-	if err != nil {
-		return "", fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	name := f.Name()
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	return name, nil
 }
 
 func certificatesPEM(certs ...*x509.Certificate) []byte {

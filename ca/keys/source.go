@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/ThalesGroup/crypto11"
+
+	"sigil.dev/sigil/internal/fsutil"
 )
 
 // Password says where a key file's password comes from: the environment
@@ -361,17 +363,9 @@ const maxSmallFile = 1 << 20
 // readSmall reads a file of at most maxSmallFile bytes, so that a wrong
 // path (/dev/zero, a disk image) fails instead of exhausting memory.
 func readSmall(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSmallFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxSmallFile {
+	b, err := fsutil.ReadFileMax(path, maxSmallFile)
+	if errors.Is(err, fsutil.ErrTooLarge) {
 		return nil, fmt.Errorf("%s is larger than %d bytes: not a key, password or PIN file", path, maxSmallFile)
 	}
-	return b, nil
+	return b, err
 }

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"sigil.dev/sigil/internal/fsutil"
 	"sigil.dev/sigil/internal/printable"
 )
 
@@ -183,17 +183,12 @@ func readSmallFile(what, path string, max int64) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("no %s given", what)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read %s: %w", what, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read %s: %w", what, err)
-	}
-	if int64(len(b)) > max {
+	b, err := fsutil.ReadFileMax(path, max)
+	if errors.Is(err, fsutil.ErrTooLarge) {
 		return nil, fmt.Errorf("couldn't read %s %s: larger than %d bytes", what, path, max)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", what, err)
 	}
 	return b, nil
 }

@@ -5,6 +5,7 @@ package fsutil
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -28,29 +29,11 @@ func ReplaceFile(path string, data []byte, perm os.FileMode) error {
 }
 
 func writeFile(path string, data []byte, perm os.FileMode, sync bool) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	tmp, err := WriteTemp(path, data, perm, sync)
 	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
+		return err
 	}
-	tmp := f.Name()
 	defer os.Remove(tmp)
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("couldn't write %s: %w", path, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("couldn't write %s: %w", path, err)
 	}
@@ -62,4 +45,52 @@ func writeFile(path string, data []byte, perm os.FileMode, sync bool) error {
 		d.Close()
 	}
 	return nil
+}
+
+// WriteTemp writes data (mode perm, whatever the umask) to a new temporary
+// file beside path, synced if sync, and returns its name, for the caller
+// to move into place. On an error it leaves no file.
+func WriteTemp(path string, data []byte, perm os.FileMode, sync bool) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return "", fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	name := f.Name()
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil && sync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	return name, nil
+}
+
+// ErrTooLarge is returned by ReadFileMax for a file over its bound.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadFileMax reads a file of at most max bytes: a wrong path to an
+// endless or huge file (/dev/zero, a disk image) fails with ErrTooLarge
+// instead of exhausting memory.
+func ReadFileMax(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: %w (larger than %d bytes)", path, ErrTooLarge, max)
+	}
+	return b, nil
 }

@@ -60,3 +60,21 @@ func TestLock(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 }
+
+// ReadFileMax reads a file of exactly max bytes whole and refuses one
+// byte more, and an endless file, with ErrTooLarge.
+func TestReadFileMax(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadFileMax(p, 5); err != nil || string(b) != "12345" {
+		t.Errorf("at the bound: %q, %v", b, err)
+	}
+	if _, err := ReadFileMax(p, 4); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the bound: %v", err)
+	}
+	if _, err := ReadFileMax("/dev/zero", 1<<20); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("/dev/zero: %v", err)
+	}
+}
